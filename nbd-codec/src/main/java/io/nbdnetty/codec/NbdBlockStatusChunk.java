@@ -1,0 +1,132 @@
+package io.nbdnetty.codec;
+
+import java.util.Arrays;
+
+/**
+ * A block status chunk: {@code NBD_REPLY_TYPE_BLOCK_STATUS} (32-bit extent lengths and flags) or {@code
+ * NBD_REPLY_TYPE_BLOCK_STATUS_EXT} (64-bit, with a descriptor count), for one metadata context id.
+ *
+ * <p>Extents are kept in one {@code long[]} (length, status pairs) so that large replies cost one allocation.
+ */
+public final class NbdBlockStatusChunk extends NbdReplyChunk {
+    private final int contextId;
+    private final long[] extents;
+
+    /**
+     * Creates the chunk.
+     *
+     * @param flags the reply flags
+     * @param cookie the cookie
+     * @param headerOffset the extended header's offset field, 0 in compact mode
+     * @param extended true for {@code BLOCK_STATUS_EXT} (64-bit fields), false for {@code BLOCK_STATUS}
+     * @param contextId the metadata context id
+     * @param extents length and status pairs, one pair per descriptor (the array is copied)
+     */
+    public NbdBlockStatusChunk(int flags, long cookie, long headerOffset, boolean extended, int contextId,
+            long[] extents) {
+        this(flags, cookie, headerOffset, extended, contextId, extents.clone(), false);
+    }
+
+    NbdBlockStatusChunk(int flags, long cookie, long headerOffset, boolean extended, int contextId, long[] extents,
+            boolean owned) {
+        super(flags, extended ? NbdReplyType.BLOCK_STATUS_EXT : NbdReplyType.BLOCK_STATUS, cookie, headerOffset);
+        if (extents.length % 2 != 0) {
+            throw new IllegalArgumentException("extents must be length/status pairs: " + extents.length);
+        }
+        if (!extended) {
+            for (long v : extents) {
+                NbdCodecUtil.checkUnsigned32(v, "32-bit extent field");
+            }
+        }
+        this.contextId = contextId;
+        this.extents = extents;
+    }
+
+    /**
+     * Whether this is the 64-bit form ({@code BLOCK_STATUS_EXT}).
+     *
+     * @return true for the extended form
+     */
+    public boolean isExtended() {
+        return type().equals(NbdReplyType.BLOCK_STATUS_EXT);
+    }
+
+    /**
+     * Returns the metadata context id.
+     *
+     * @return the id
+     */
+    public int contextId() {
+        return contextId;
+    }
+
+    /**
+     * Returns the number of descriptors.
+     *
+     * @return the count
+     */
+    public int extentCount() {
+        return extents.length / 2;
+    }
+
+    /**
+     * Returns the length of descriptor {@code i} (unsigned).
+     *
+     * @param i the index
+     * @return the length in bytes
+     */
+    public long extentLength(int i) {
+        return extents[2 * i];
+    }
+
+    /**
+     * Returns the status flags of descriptor {@code i}.
+     *
+     * @param i the index
+     * @return the flags (32 bits in the compact form)
+     */
+    public long extentStatus(int i) {
+        return extents[2 * i + 1];
+    }
+
+    /**
+     * Returns a copy of the length, status pairs.
+     *
+     * @return the pairs
+     */
+    public long[] extents() {
+        return extents.clone();
+    }
+
+    @Override
+    public long payloadLength() {
+        return isExtended() ? 8L + 8L * extents.length : 4L + 4L * extents.length;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof NbdBlockStatusChunk c && c.flags() == flags() && c.type().equals(type())
+                && c.cookie() == cookie() && c.headerOffset() == headerOffset() && c.contextId == contextId
+                && Arrays.equals(c.extents, extents);
+    }
+
+    @Override
+    public int hashCode() {
+        return Long.hashCode(cookie()) * 31 + Arrays.hashCode(extents);
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder("NbdBlockStatusChunk[").append(header()).append(", context=")
+                .append(Integer.toUnsignedString(contextId)).append(", extents=");
+        int shown = Math.min(extentCount(), 8);
+        for (int i = 0; i < shown; i++) {
+            sb.append(i == 0 ? "" : " ").append(Long.toUnsignedString(extentLength(i))).append(':')
+                    .append(Long.toHexString(extentStatus(i)));
+        }
+        if (shown < extentCount()) {
+            sb.append(" ... (").append(extentCount()).append(" in all)");
+        }
+        return sb.append(']').toString();
+    }
+}

@@ -175,6 +175,8 @@ if sel qemu; then
         -- nbdinfo --map "$(U disk)"
     rec qemu-nbd-nbdinfo-json.txt q --comment "$QSETUP" \
         -- nbdinfo --json "$(U disk)"
+    rec qemu-nbd-multichunk.txt q --comment "$QSETUP" \
+        -- $PY scripts/chunks.py "$(U disk)"
     rec qemu-nbd-rw.txt q --comment "$QSETUP" \
         -- $PY scripts/rw.py "$(U disk)"
     stop q
@@ -199,6 +201,30 @@ if sel nbd-server; then
         -- nbdinfo --list "$(U)"
     rec nbd-server-rw.txt ns --comment "$NSETUP" \
         -- $PY scripts/rw.py "$(U disk)"
+    stop ns
+fi
+
+# 12. NBD_OPT_EXTENDED_HEADERS (11) probe with a hand-made client
+# (libnbd 1.14 cannot send it; client bytes are NOT golden, server bytes are)
+if sel ext-headers; then
+    RAWC="client bytes come from scripts/rawopt.py (hand-made, not libnbd); only S records are golden"
+    start m nbdkit -U "$D/m.sock" -P "$D/m.pid" memory size=1M
+    rec nbdkit-opt-extended-headers-probe.txt m --comment "$RAWC" \
+        -- $PY scripts/rawopt.py "$(U)" 11
+    stop m
+    qemu-img create -q -f qcow2 "$D/e.qcow2" 1M
+    start q qemu-nbd -k "$D/q.sock" -x disk -f qcow2 --persistent \
+        --fork --pid-file "$D/q.pid" "$D/e.qcow2"
+    rec qemu-nbd-opt-extended-headers-probe.txt q --comment "$RAWC" \
+        --comment "setup: qemu-img create -q -f qcow2 DIR/e.qcow2 1M" \
+        -- $PY scripts/rawopt.py "$(U)" 11
+    stop q
+    $PY -c "import sys; f=open(sys.argv[1],'wb'); f.truncate(1<<20)" "$D/ns.img"
+    printf '[generic]\nunixsock = %s\n[disk]\nexportname = %s\n' "$D/ns.sock" "$D/ns.img" > "$D/ns.conf"
+    start ns nbd-server -C "$D/ns.conf" -p "$D/ns.pid"
+    rec nbd-server-opt-extended-headers-probe.txt ns --comment "$RAWC" \
+        --comment "setup: DIR/ns.img = 1 MiB zero file; DIR/ns.conf = '[generic] unixsock = DIR/ns.sock' '[disk] exportname = DIR/ns.img'" \
+        -- $PY scripts/rawopt.py "$(U)" 11
     stop ns
 fi
 

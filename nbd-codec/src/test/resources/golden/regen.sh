@@ -79,8 +79,8 @@ if sel list; then
     start e nbdkit -U "$D/e.sock" -P "$D/e.pid" --filter=exportname memory size=1M \
         exportname=a exportname=b exportname-list=explicit
     rec nbdkit-exportname-nbdinfo-list.txt e -- nbdinfo --list "$(U)"
-    # same with export descriptions (NBD_REP_SERVER carries only the name;
-    # descriptions come back as NBD_INFO_DESCRIPTION)
+    # same with export descriptions (nbdkit puts them in NBD_REP_SERVER
+    # after the name, and also answers NBD_INFO_DESCRIPTION)
     stop e
     start e nbdkit -U "$D/e.sock" -P "$D/e.pid" --filter=exportname memory size=1M \
         exportname=a exportname=b exportname-list=explicit exportdesc=fixed:golden-desc

@@ -1,0 +1,93 @@
+package io.nbdnetty.testing.peers;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.opentest4j.TestAbortedException;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@link Interop}: a missing peer skips the test in auto mode and fails it in required mode. */
+class InteropTest {
+    private String savedMode;
+    private String savedPath;
+
+    @TempDir
+    Path emptyDir;
+
+    @BeforeEach
+    void save() {
+        savedMode = System.getProperty(Interop.MODE_PROPERTY);
+        savedPath = System.getProperty(Interop.PATH_PROPERTY);
+    }
+
+    @AfterEach
+    void restore() {
+        restore(Interop.MODE_PROPERTY, savedMode);
+        restore(Interop.PATH_PROPERTY, savedPath);
+    }
+
+    private static void restore(String key, String value) {
+        if (value == null) {
+            System.clearProperty(key);
+        } else {
+            System.setProperty(key, value);
+        }
+    }
+
+    private void pretendNothingInstalled(String mode) {
+        System.setProperty(Interop.MODE_PROPERTY, mode);
+        System.setProperty(Interop.PATH_PROPERTY, emptyDir.toString());
+    }
+
+    @Test
+    void autoModeSkipsWhenCommandMissing() {
+        pretendNothingInstalled("auto");
+        TestAbortedException e = assertThrows(TestAbortedException.class, () -> Interop.requireCommand("nbdkit"));
+        assertTrue(e.getMessage().contains("nbdkit not installed: skipping interop test (run with "
+                + "-Dnbd.interop=required to fail instead)"), e.getMessage());
+    }
+
+    @Test
+    void requiredModeFailsWhenCommandMissing() {
+        pretendNothingInstalled("required");
+        AssertionError e = assertThrows(AssertionError.class, () -> Interop.requireCommand("nbdkit"));
+        assertTrue(e.getMessage().startsWith("nbdkit not installed"), e.getMessage());
+    }
+
+    @Test
+    void serversAndClientsSkipWhenPeersMissing() {
+        pretendNothingInstalled("auto");
+        assertThrows(TestAbortedException.class, () -> PeerServer.nbdkit("memory", "size=1M").start());
+        assertThrows(TestAbortedException.class, () -> PeerServer.nbdkitStdio("memory", "size=1M").start());
+        assertThrows(TestAbortedException.class,
+                () -> PeerServer.qemuNbd(emptyDir.resolve("x.qcow2"), "qcow2", "x"));
+        assertThrows(TestAbortedException.class, () -> PeerServer.nbdServer(emptyDir.resolve("x.img"), "x"));
+        assertThrows(TestAbortedException.class, () -> PeerClients.nbdinfoJson("nbd+unix:///?socket=/nowhere"));
+    }
+
+    @Test
+    void missingNbdkitPluginOrFilterSkips() {
+        System.setProperty(Interop.MODE_PROPERTY, "auto");
+        // Skips here too when nbdkit itself is missing (auto mode), which is the right outcome either way.
+        TestAbortedException e = assertThrows(TestAbortedException.class,
+                () -> Interop.requireNbdkitPlugin("no-such-plugin"));
+        assertTrue(e.getMessage().contains("not installed"), e.getMessage());
+        assertThrows(TestAbortedException.class, () -> Interop.requireNbdkitFilter("no-such-filter"));
+    }
+
+    @Test
+    void modeIsAutoByDefaultAndRejectsTypos() {
+        System.clearProperty(Interop.MODE_PROPERTY);
+        assertEquals(Interop.Mode.AUTO, Interop.mode());
+        System.setProperty(Interop.MODE_PROPERTY, "REQUIRED");
+        assertEquals(Interop.Mode.REQUIRED, Interop.mode());
+        System.setProperty(Interop.MODE_PROPERTY, "requierd");
+        assertThrows(IllegalArgumentException.class, Interop::mode);
+    }
+}

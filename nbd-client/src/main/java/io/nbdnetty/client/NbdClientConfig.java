@@ -1,0 +1,502 @@
+package io.nbdnetty.client;
+
+import io.nbdnetty.codec.NbdClientHandshakeDecoder;
+import io.nbdnetty.codec.NbdConstants;
+import io.nbdnetty.codec.NbdHandshakeFlags;
+import io.nbdnetty.codec.NbdReplyDecoder;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * How a handle negotiates and how much it trusts: immutable, built with {@link #builder()}, shareable between
+ * handles. The defaults match libnbd's (structured replies, extended headers, block size requested, every strict
+ * check on), plus limits libnbd does not have.
+ */
+public final class NbdClientConfig {
+    /** Default handshake timeout: 30 seconds. */
+    public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(30);
+    /** Default cap on requests in flight on one connection; more wait in a local queue. */
+    public static final int DEFAULT_MAX_IN_FLIGHT_REQUESTS = 512;
+    /** Default cap on bytes in flight (READ lengths plus WRITE payloads); more wait in a local queue. */
+    public static final long DEFAULT_MAX_IN_FLIGHT_BYTES = 64L * 1024 * 1024;
+
+    private static final NbdClientConfig DEFAULT = builder().build();
+
+    private final String exportName;
+    private final boolean optMode;
+    private final boolean requestStructuredReplies;
+    private final boolean requestExtendedHeaders;
+    private final boolean requestMetaContext;
+    private final List<String> metaContexts;
+    private final int handshakeFlags;
+    private final boolean fullInfo;
+    private final boolean requestBlockSize;
+    private final int strictMode;
+    private final Duration handshakeTimeout;
+    private final int maxOptionReplyLength;
+    private final int maxReplyPayloadLength;
+    private final int maxInFlightRequests;
+    private final long maxInFlightBytes;
+
+    private NbdClientConfig(Builder b) {
+        this.exportName = b.exportName;
+        this.optMode = b.optMode;
+        this.requestStructuredReplies = b.requestStructuredReplies;
+        this.requestExtendedHeaders = b.requestExtendedHeaders;
+        this.requestMetaContext = b.requestMetaContext;
+        this.metaContexts = List.copyOf(b.metaContexts);
+        this.handshakeFlags = b.handshakeFlags;
+        this.fullInfo = b.fullInfo;
+        this.requestBlockSize = b.requestBlockSize;
+        this.strictMode = b.strictMode;
+        this.handshakeTimeout = b.handshakeTimeout;
+        this.maxOptionReplyLength = b.maxOptionReplyLength;
+        this.maxReplyPayloadLength = b.maxReplyPayloadLength;
+        this.maxInFlightRequests = b.maxInFlightRequests;
+        this.maxInFlightBytes = b.maxInFlightBytes;
+    }
+
+    /**
+     * Returns the configuration with every default.
+     *
+     * @return the default configuration
+     */
+    public static NbdClientConfig defaults() {
+        return DEFAULT;
+    }
+
+    /**
+     * Starts a builder with the defaults.
+     *
+     * @return a builder
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Starts a builder with this configuration's settings.
+     *
+     * @return a builder
+     */
+    public Builder mutate() {
+        return new Builder(this);
+    }
+
+    /**
+     * The export to ask for (default {@code ""}, the server's default export).
+     *
+     * @return the export name
+     */
+    public String exportName() {
+        return exportName;
+    }
+
+    /**
+     * Whether the handle stops at negotiating for manual option negotiation (default false).
+     *
+     * @return opt mode
+     */
+    public boolean optMode() {
+        return optMode;
+    }
+
+    /**
+     * Whether to ask for structured replies (default true).
+     *
+     * @return the setting
+     */
+    public boolean requestStructuredReplies() {
+        return requestStructuredReplies;
+    }
+
+    /**
+     * Whether to ask for extended headers (default true).
+     *
+     * @return the setting
+     */
+    public boolean requestExtendedHeaders() {
+        return requestExtendedHeaders;
+    }
+
+    /**
+     * Whether the full handshake (and opt mode's go/info) sends NBD_OPT_SET_META_CONTEXT for {@link #metaContexts()}
+     * (default true).
+     *
+     * @return the setting
+     */
+    public boolean requestMetaContext() {
+        return requestMetaContext;
+    }
+
+    /**
+     * The metadata contexts to negotiate (default none), e.g. {@code base:allocation}.
+     *
+     * @return the context names
+     */
+    public List<String> metaContexts() {
+        return metaContexts;
+    }
+
+    /**
+     * The handshake flags the client is willing to use (default {@link NbdHandshakeFlags#ALL}); the client flags sent
+     * are these and the server's in common.
+     *
+     * @return the {@link NbdHandshakeFlags}
+     */
+    public int handshakeFlags() {
+        return handshakeFlags;
+    }
+
+    /**
+     * Whether to ask the server for the canonical name and description (default false).
+     *
+     * @return the setting
+     */
+    public boolean fullInfo() {
+        return fullInfo;
+    }
+
+    /**
+     * Whether to ask for block size constraints (default true).
+     *
+     * @return the setting
+     */
+    public boolean requestBlockSize() {
+        return requestBlockSize;
+    }
+
+    /**
+     * The client-side checks on requests (default {@link NbdStrict#ALL}).
+     *
+     * @return the {@link NbdStrict} bitmask
+     */
+    public int strictMode() {
+        return strictMode;
+    }
+
+    /**
+     * How long the handshake may take before the handle goes dead ({@link Duration#ZERO}: no limit). In opt mode it
+     * covers reaching negotiating; each later option is bounded by it as well.
+     *
+     * @return the timeout
+     */
+    public Duration handshakeTimeout() {
+        return handshakeTimeout;
+    }
+
+    /**
+     * The largest option reply accepted, in bytes.
+     *
+     * @return the limit
+     */
+    public int maxOptionReplyLength() {
+        return maxOptionReplyLength;
+    }
+
+    /**
+     * The largest reply payload (chunk or simple reply data) accepted, in bytes.
+     *
+     * @return the limit
+     */
+    public int maxReplyPayloadLength() {
+        return maxReplyPayloadLength;
+    }
+
+    /**
+     * The cap on requests in flight; further requests wait in a local queue until replies free room.
+     *
+     * @return the cap
+     */
+    public int maxInFlightRequests() {
+        return maxInFlightRequests;
+    }
+
+    /**
+     * The cap on bytes in flight (READ lengths plus WRITE payloads); a single larger request is still sent alone.
+     *
+     * @return the cap
+     */
+    public long maxInFlightBytes() {
+        return maxInFlightBytes;
+    }
+
+    @Override
+    public String toString() {
+        return "NbdClientConfig[exportName=\"" + exportName + "\", optMode=" + optMode + ", structuredReplies="
+                + requestStructuredReplies + ", extendedHeaders=" + requestExtendedHeaders + ", metaContexts="
+                + metaContexts + ", handshakeFlags=" + NbdHandshakeFlags.toString(handshakeFlags) + ", fullInfo="
+                + fullInfo + ", strict=0x" + Integer.toHexString(strictMode) + "]";
+    }
+
+    /** Builds an {@link NbdClientConfig}; each setter checks its argument and names it in the error. */
+    public static final class Builder {
+        private String exportName = "";
+        private boolean optMode;
+        private boolean requestStructuredReplies = true;
+        private boolean requestExtendedHeaders = true;
+        private boolean requestMetaContext = true;
+        private List<String> metaContexts = new ArrayList<>();
+        private int handshakeFlags = NbdHandshakeFlags.ALL;
+        private boolean fullInfo;
+        private boolean requestBlockSize = true;
+        private int strictMode = NbdStrict.ALL;
+        private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
+        private int maxOptionReplyLength = NbdClientHandshakeDecoder.DEFAULT_MAX_OPTION_REPLY_LENGTH;
+        private int maxReplyPayloadLength = NbdReplyDecoder.DEFAULT_MAX_PAYLOAD_LENGTH;
+        private int maxInFlightRequests = DEFAULT_MAX_IN_FLIGHT_REQUESTS;
+        private long maxInFlightBytes = DEFAULT_MAX_IN_FLIGHT_BYTES;
+
+        private Builder() {
+        }
+
+        private Builder(NbdClientConfig c) {
+            exportName = c.exportName;
+            optMode = c.optMode;
+            requestStructuredReplies = c.requestStructuredReplies;
+            requestExtendedHeaders = c.requestExtendedHeaders;
+            requestMetaContext = c.requestMetaContext;
+            metaContexts = new ArrayList<>(c.metaContexts);
+            handshakeFlags = c.handshakeFlags;
+            fullInfo = c.fullInfo;
+            requestBlockSize = c.requestBlockSize;
+            strictMode = c.strictMode;
+            handshakeTimeout = c.handshakeTimeout;
+            maxOptionReplyLength = c.maxOptionReplyLength;
+            maxReplyPayloadLength = c.maxReplyPayloadLength;
+            maxInFlightRequests = c.maxInFlightRequests;
+            maxInFlightBytes = c.maxInFlightBytes;
+        }
+
+        /**
+         * Sets the export name.
+         *
+         * @param exportName at most 4096 bytes of UTF-8
+         * @return this builder
+         */
+        public Builder exportName(String exportName) {
+            this.exportName = checkName(exportName, "exportName");
+            return this;
+        }
+
+        /**
+         * Sets opt mode.
+         *
+         * @param optMode true to stop at negotiating
+         * @return this builder
+         */
+        public Builder optMode(boolean optMode) {
+            this.optMode = optMode;
+            return this;
+        }
+
+        /**
+         * Sets whether to ask for structured replies.
+         *
+         * @param request true to ask
+         * @return this builder
+         */
+        public Builder requestStructuredReplies(boolean request) {
+            this.requestStructuredReplies = request;
+            return this;
+        }
+
+        /**
+         * Sets whether to ask for extended headers.
+         *
+         * @param request true to ask
+         * @return this builder
+         */
+        public Builder requestExtendedHeaders(boolean request) {
+            this.requestExtendedHeaders = request;
+            return this;
+        }
+
+        /**
+         * Sets whether go/info negotiate the configured metadata contexts.
+         *
+         * @param request true to negotiate
+         * @return this builder
+         */
+        public Builder requestMetaContext(boolean request) {
+            this.requestMetaContext = request;
+            return this;
+        }
+
+        /**
+         * Adds a metadata context to negotiate.
+         *
+         * @param name e.g. {@code base:allocation} or {@code qemu:dirty-bitmap:b0}
+         * @return this builder
+         */
+        public Builder addMetaContext(String name) {
+            String checked = checkName(name, "metaContext");
+            if (checked.isEmpty()) {
+                throw new IllegalArgumentException("metaContext must not be empty");
+            }
+            if (!metaContexts.contains(checked)) {
+                metaContexts.add(checked);
+            }
+            return this;
+        }
+
+        /**
+         * Replaces the metadata contexts to negotiate.
+         *
+         * @param names the context names
+         * @return this builder
+         */
+        public Builder metaContexts(List<String> names) {
+            metaContexts = new ArrayList<>();
+            names.forEach(this::addMetaContext);
+            return this;
+        }
+
+        /**
+         * Sets the handshake flags the client will use.
+         *
+         * @param flags a subset of {@link NbdHandshakeFlags#ALL}
+         * @return this builder
+         */
+        public Builder handshakeFlags(int flags) {
+            if ((flags & ~NbdHandshakeFlags.ALL) != 0) {
+                throw new IllegalArgumentException("handshakeFlags has unknown bits: 0x" + Integer.toHexString(flags));
+            }
+            this.handshakeFlags = flags;
+            return this;
+        }
+
+        /**
+         * Sets whether to ask for the canonical name and description.
+         *
+         * @param fullInfo true to ask
+         * @return this builder
+         */
+        public Builder fullInfo(boolean fullInfo) {
+            this.fullInfo = fullInfo;
+            return this;
+        }
+
+        /**
+         * Sets whether to ask for block size constraints.
+         *
+         * @param request true to ask
+         * @return this builder
+         */
+        public Builder requestBlockSize(boolean request) {
+            this.requestBlockSize = request;
+            return this;
+        }
+
+        /**
+         * Sets the strict-mode checks.
+         *
+         * @param flags a subset of {@link NbdStrict#ALL}
+         * @return this builder
+         */
+        public Builder strictMode(int flags) {
+            if ((flags & ~NbdStrict.ALL) != 0) {
+                throw new IllegalArgumentException("strictMode has unknown bits: 0x" + Integer.toHexString(flags));
+            }
+            this.strictMode = flags;
+            return this;
+        }
+
+        /**
+         * Sets the handshake timeout.
+         *
+         * @param timeout positive, or {@link Duration#ZERO} for none
+         * @return this builder
+         */
+        public Builder handshakeTimeout(Duration timeout) {
+            Objects.requireNonNull(timeout, "handshakeTimeout");
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("handshakeTimeout must not be negative: " + timeout);
+            }
+            this.handshakeTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * Sets the largest option reply accepted.
+         *
+         * @param bytes at least 1024
+         * @return this builder
+         */
+        public Builder maxOptionReplyLength(int bytes) {
+            if (bytes < 1024) {
+                throw new IllegalArgumentException("maxOptionReplyLength must be at least 1024: " + bytes);
+            }
+            this.maxOptionReplyLength = bytes;
+            return this;
+        }
+
+        /**
+         * Sets the largest reply payload accepted.
+         *
+         * @param bytes at least 4096
+         * @return this builder
+         */
+        public Builder maxReplyPayloadLength(int bytes) {
+            if (bytes < 4096) {
+                throw new IllegalArgumentException("maxReplyPayloadLength must be at least 4096: " + bytes);
+            }
+            this.maxReplyPayloadLength = bytes;
+            return this;
+        }
+
+        /**
+         * Sets the cap on requests in flight.
+         *
+         * @param requests at least 1
+         * @return this builder
+         */
+        public Builder maxInFlightRequests(int requests) {
+            if (requests < 1) {
+                throw new IllegalArgumentException("maxInFlightRequests must be at least 1: " + requests);
+            }
+            this.maxInFlightRequests = requests;
+            return this;
+        }
+
+        /**
+         * Sets the cap on bytes in flight.
+         *
+         * @param bytes at least 1
+         * @return this builder
+         */
+        public Builder maxInFlightBytes(long bytes) {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("maxInFlightBytes must be at least 1: " + bytes);
+            }
+            this.maxInFlightBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Builds the configuration.
+         *
+         * @return the configuration
+         */
+        public NbdClientConfig build() {
+            return new NbdClientConfig(this);
+        }
+
+        private static String checkName(String s, String setting) {
+            Objects.requireNonNull(s, setting);
+            int length = s.getBytes(StandardCharsets.UTF_8).length;
+            if (length > NbdConstants.MAX_STRING_LENGTH) {
+                throw new IllegalArgumentException(setting + " is " + length + " bytes of UTF-8; the limit is "
+                        + NbdConstants.MAX_STRING_LENGTH);
+            }
+            if (s.indexOf('\0') >= 0) {
+                throw new IllegalArgumentException(setting + " must not contain NUL");
+            }
+            return s;
+        }
+    }
+}

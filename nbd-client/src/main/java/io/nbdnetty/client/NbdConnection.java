@@ -1,0 +1,964 @@
+package io.nbdnetty.client;
+
+import io.nbdnetty.codec.NbdBlockStatusChunk;
+import io.nbdnetty.codec.NbdClientHandshakeDecoder;
+import io.nbdnetty.codec.NbdCommandFlags;
+import io.nbdnetty.codec.NbdCommandType;
+import io.nbdnetty.codec.NbdConstants;
+import io.nbdnetty.codec.NbdDecoderException;
+import io.nbdnetty.codec.NbdErrno;
+import io.nbdnetty.codec.NbdErrorChunk;
+import io.nbdnetty.codec.NbdNoneChunk;
+import io.nbdnetty.codec.NbdOffsetDataChunk;
+import io.nbdnetty.codec.NbdOffsetHoleChunk;
+import io.nbdnetty.codec.NbdReplyChunk;
+import io.nbdnetty.codec.NbdReplyDecoder;
+import io.nbdnetty.codec.NbdRequest;
+import io.nbdnetty.codec.NbdRequestEncoder;
+import io.nbdnetty.codec.NbdSimpleReply;
+import io.nbdnetty.codec.NbdTransmissionFlags;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoop;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.collection.LongObjectHashMap;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * The transmission phase of a handle: every NBD command as an asynchronous call returning a {@link
+ * CompletableFuture}, pipelined on one connection, replies matched by cookie in any order.
+ *
+ * <p>Thread-safe: commands may be issued from any thread; they are handed to the channel's event loop, written in
+ * batches and flushed once per loop turn. Futures complete on the event loop; do not block in their callbacks.
+ *
+ * <p>Flow: at most {@link NbdClientConfig#maxInFlightRequests()} requests and {@link
+ * NbdClientConfig#maxInFlightBytes()} bytes are in flight; further requests wait in a local queue (nothing is dropped)
+ * and {@link #awaitCapacity()} tells a producer when to go on.
+ *
+ * <p>Errors: a command the server fails completes with {@link NbdCommandException} and the connection carries on. A
+ * server that breaks the protocol, sends garbage or vanishes fails every pending future with the same cause ({@link
+ * NbdProtocolException} or {@link NbdConnectionClosedException}) and the handle goes {@link NbdState#DEAD}. A request
+ * the strict mode refuses fails with {@link NbdStrictModeException} before anything is sent.
+ *
+ * <p>Buffers: a buffer passed to {@link #write} is owned by the connection from the call on (it is released once
+ * written or failed). A buffer returned by {@link #read(long, int)} is owned by the caller, who releases it.
+ */
+public final class NbdConnection {
+    private static final long UNSIGNED_32 = 0xffffffffL;
+    private static final int READ_FLAGS = NbdCommandFlags.DF;
+    private static final int WRITE_FLAGS = NbdCommandFlags.FUA;
+    private static final int TRIM_FLAGS = NbdCommandFlags.FUA;
+    private static final int ZERO_FLAGS = NbdCommandFlags.FUA | NbdCommandFlags.NO_HOLE | NbdCommandFlags.FAST_ZERO;
+    private static final int BLOCK_STATUS_FLAGS = NbdCommandFlags.REQ_ONE;
+
+    private final NbdHandle handle;
+    private final NbdClientConfig config;
+    private final NbdExportInfo info;
+    private final NbdReplyStyle style;
+    private final List<NbdMetaContext> contexts;
+    private final Map<Integer, NbdMetaContext> contextsById = new HashMap<>();
+    private final Channel channel;
+    private final EventLoop loop;
+    private final Transmission transmission = new Transmission();
+    private final CompletableFuture<Void> disconnectFuture = new CompletableFuture<>();
+
+    // Event-loop state.
+    private final LongObjectHashMap<Request> inFlightMap = new LongObjectHashMap<>();
+    private final ArrayDeque<Request> queue = new ArrayDeque<>();
+    private final List<CompletableFuture<Void>> capacityWaiters = new ArrayList<>();
+    private long nextCookie = 1;
+    private long inFlightBytes;
+    private boolean flushScheduled;
+    private boolean disconnecting;
+    private Throwable failure;
+
+    // Counters: written on the event loop only, read anywhere.
+    private volatile int inFlight;
+    private volatile int queued;
+    private volatile long bytesSent;
+    private volatile long bytesReceived;
+    private volatile long requestsSent;
+    private volatile long chunksReceived;
+    private volatile long requestsCompleted;
+    private volatile long requestsFailed;
+
+    NbdConnection(NbdHandle handle, NbdClientConfig config, NbdExportInfo info, NbdReplyStyle style,
+            List<NbdMetaContext> contexts, Channel channel) {
+        this.handle = handle;
+        this.config = config;
+        this.info = info;
+        this.style = style;
+        this.contexts = List.copyOf(contexts);
+        for (NbdMetaContext c : contexts) {
+            contextsById.put(c.id(), c);
+        }
+        this.channel = channel;
+        this.loop = channel.eventLoop();
+    }
+
+    /** Replaces the handshake handlers with the transmission ones; on the event loop, inside the handshake. */
+    void install(ChannelPipeline pipeline, NbdClientHandshakeDecoder handshakeDecoder) {
+        boolean extended = style == NbdReplyStyle.EXTENDED;
+        pipeline.replace("nbd-handshake", "nbd-transmission", transmission);
+        pipeline.replace("nbd-handshake-encoder", "nbd-request-encoder", new NbdRequestEncoder(extended));
+        // Replacing the decoder last hands any bytes it still holds to the reply decoder.
+        pipeline.replace(handshakeDecoder, "nbd-reply-decoder",
+                new NbdReplyDecoder(extended, this::simpleReplyDataLength, config.maxReplyPayloadLength()));
+    }
+
+    // --------------------------------------------------------------------------------------------- information
+
+    /**
+     * Returns the handle this connection belongs to.
+     *
+     * @return the handle
+     */
+    public NbdHandle handle() {
+        return handle;
+    }
+
+    /**
+     * Returns what the server said about the export.
+     *
+     * @return the export information
+     */
+    public NbdExportInfo exportInfo() {
+        return info;
+    }
+
+    /**
+     * Returns the export size in bytes.
+     *
+     * @return the size
+     */
+    public long size() {
+        return info.size();
+    }
+
+    /**
+     * Returns the reply style in use.
+     *
+     * @return simple, structured or extended
+     */
+    public NbdReplyStyle replyStyle() {
+        return style;
+    }
+
+    /**
+     * Returns the metadata contexts granted for this export (block status reports on these).
+     *
+     * @return the contexts
+     */
+    public List<NbdMetaContext> metaContexts() {
+        return contexts;
+    }
+
+    /**
+     * Whether the server granted a metadata context (libnbd's {@code can_meta_context}).
+     *
+     * @param name the context name
+     * @return true if granted
+     */
+    public boolean canMetaContext(String name) {
+        return contexts.stream().anyMatch(c -> c.name().equals(name));
+    }
+
+    /**
+     * Returns the number of requests sent and awaiting a reply.
+     *
+     * @return requests in flight
+     */
+    public int inFlight() {
+        return inFlight;
+    }
+
+    /**
+     * Returns a snapshot of the counters.
+     *
+     * @return the counters
+     */
+    public NbdStats stats() {
+        return new NbdStats(bytesSent, bytesReceived, requestsSent, chunksReceived, requestsCompleted,
+                requestsFailed, inFlight, queued);
+    }
+
+    /**
+     * Completes when there is room under the in-flight caps and no request is queued: a producer that waits for
+     * it before each request never builds a local queue.
+     *
+     * @return the future (already complete if there is room)
+     */
+    public CompletableFuture<Void> awaitCapacity() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        runOnLoop(() -> {
+            if (failure != null) {
+                f.completeExceptionally(failure);
+            } else if (hasRoom(0)) {
+                f.complete(null);
+            } else {
+                capacityWaiters.add(f);
+            }
+        });
+        return f;
+    }
+
+    // ------------------------------------------------------------------------------------------------ commands
+
+    /**
+     * NBD_CMD_READ into a new buffer.
+     *
+     * @param offset where to read
+     * @param length how many bytes
+     * @return completes with the data, which the caller must release; without a copy where the server sent it in
+     *     one piece, otherwise a composite of the pieces
+     */
+    public CompletableFuture<ByteBuf> read(long offset, int length) {
+        return read(offset, length, 0);
+    }
+
+    /**
+     * NBD_CMD_READ into a new buffer, with flags.
+     *
+     * @param offset where to read
+     * @param length how many bytes
+     * @param flags {@link NbdCommandFlags#DF} or 0
+     * @return completes with the data, which the caller must release
+     */
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<ByteBuf> read(long offset, int length, int flags) {
+        return (CompletableFuture<ByteBuf>) (CompletableFuture<?>) submit(
+                new Request(NbdCommandType.READ, flags, offset, length, null, null), READ_FLAGS);
+    }
+
+    /**
+     * NBD_CMD_READ into the caller's buffer: {@code length} bytes are written at its writer index, which then
+     * advances. The buffer stays the caller's; it must have room and must not be touched until the future completes.
+     * On failure its contents in that range are undefined and the writer index is unchanged.
+     *
+     * @param offset where to read
+     * @param destination where the data goes
+     * @param length how many bytes
+     * @param flags {@link NbdCommandFlags#DF} or 0
+     * @return completes when the data is in the buffer
+     */
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<Void> read(long offset, ByteBuf destination, int length, int flags) {
+        Objects.requireNonNull(destination, "destination");
+        if (destination.maxWritableBytes() < length) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("destination has room for "
+                    + destination.maxWritableBytes() + " bytes, not " + length));
+        }
+        return (CompletableFuture<Void>) (CompletableFuture<?>) submit(
+                new Request(NbdCommandType.READ, flags, offset, length, null, destination), READ_FLAGS);
+    }
+
+    /**
+     * NBD_CMD_WRITE of the buffer's readable bytes. The connection takes ownership of the buffer.
+     *
+     * @param offset where to write
+     * @param data the data (released by the connection)
+     * @return completes when the server has acknowledged the write
+     */
+    public CompletableFuture<Void> write(long offset, ByteBuf data) {
+        return write(offset, data, 0);
+    }
+
+    /**
+     * NBD_CMD_WRITE with flags. The connection takes ownership of the buffer.
+     *
+     * @param offset where to write
+     * @param data the data (released by the connection)
+     * @param flags {@link NbdCommandFlags#FUA} or 0
+     * @return completes when the server has acknowledged the write
+     */
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
+        Objects.requireNonNull(data, "data");
+        return (CompletableFuture<Void>) (CompletableFuture<?>) submit(
+                new Request(NbdCommandType.WRITE, flags, offset, data.readableBytes(), data, null), WRITE_FLAGS);
+    }
+
+    /**
+     * NBD_CMD_FLUSH.
+     *
+     * @return completes when the server has flushed
+     */
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<Void> flush() {
+        return (CompletableFuture<Void>) (CompletableFuture<?>) submit(
+                new Request(NbdCommandType.FLUSH, 0, 0, 0, null, null), 0);
+    }
+
+    /**
+     * NBD_CMD_TRIM.
+     *
+     * @param offset start
+     * @param length length
+     * @param flags {@link NbdCommandFlags#FUA} or 0
+     * @return completes when done
+     */
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<Void> trim(long offset, long length, int flags) {
+        return (CompletableFuture<Void>) (CompletableFuture<?>) submit(
+                new Request(NbdCommandType.TRIM, flags, offset, length, null, null), TRIM_FLAGS);
+    }
+
+    /**
+     * NBD_CMD_WRITE_ZEROES.
+     *
+     * @param offset start
+     * @param length length
+     * @param flags {@link NbdCommandFlags#FUA}, {@link NbdCommandFlags#NO_HOLE}, {@link NbdCommandFlags#FAST_ZERO}
+     * @return completes when done
+     */
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
+        return (CompletableFuture<Void>) (CompletableFuture<?>) submit(
+                new Request(NbdCommandType.WRITE_ZEROES, flags, offset, length, null, null), ZERO_FLAGS);
+    }
+
+    /**
+     * NBD_CMD_CACHE: asks the server to prefetch a range.
+     *
+     * @param offset start
+     * @param length length
+     * @return completes when done
+     */
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<Void> cache(long offset, long length) {
+        return (CompletableFuture<Void>) (CompletableFuture<?>) submit(
+                new Request(NbdCommandType.CACHE, 0, offset, length, null, null), 0);
+    }
+
+    /**
+     * NBD_CMD_BLOCK_STATUS for every granted metadata context.
+     *
+     * @param offset start
+     * @param length the range of interest (the server may describe less, or with REQ_ONE exactly one extent)
+     * @param flags {@link NbdCommandFlags#REQ_ONE} or 0
+     * @return completes with the extents per context
+     */
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<NbdBlockStatus> blockStatus(long offset, long length, int flags) {
+        return (CompletableFuture<NbdBlockStatus>) (CompletableFuture<?>) submit(
+                new Request(NbdCommandType.BLOCK_STATUS, flags, offset, length, null, null), BLOCK_STATUS_FLAGS);
+    }
+
+    /**
+     * Soft disconnect: new requests are refused, requests in flight complete, then NBD_CMD_DISC is sent and the
+     * connection closed; the handle becomes {@link NbdState#CLOSED}.
+     *
+     * @return completes when the connection is closed
+     */
+    public CompletableFuture<Void> disconnect() {
+        runOnLoop(() -> {
+            if (failure != null) {
+                disconnectFuture.complete(null);
+                return;
+            }
+            disconnecting = true;
+            maybeSendDisconnect();
+        });
+        return disconnectFuture;
+    }
+
+    // --------------------------------------------------------------------------------------------- submission
+
+    private CompletableFuture<Object> submit(Request r, int allowedFlags) {
+        NbdException refused = check(r, allowedFlags);
+        if (refused != null) {
+            r.releaseAll();
+            r.future.completeExceptionally(refused);
+            return r.future;
+        }
+        runOnLoop(() -> enqueue(r));
+        return r.future;
+    }
+
+    private void runOnLoop(Runnable task) {
+        if (loop.inEventLoop()) {
+            task.run();
+            return;
+        }
+        try {
+            loop.execute(task);
+        } catch (RejectedExecutionException e) {
+            // The event loop is gone with the handle: nothing else runs there any more.
+            task.run();
+        }
+    }
+
+    /** Strict-mode and encoding checks, on the caller's thread; null if the request may go. */
+    private NbdException check(Request r, int allowedFlags) {
+        int strict = config.strictMode();
+        NbdCommandType t = r.type;
+        boolean compact = style != NbdReplyStyle.EXTENDED;
+        if ((r.flags & ~0xffff) != 0) {
+            return new NbdStrictModeException(NbdStrict.FLAGS, "command flags must fit 16 bits: 0x"
+                    + Integer.toHexString(r.flags));
+        }
+        if (r.length < 0 || r.offset < 0) {
+            return new NbdStrictModeException(NbdStrict.BOUNDS, t + " offset and length must not be negative");
+        }
+        if (compact && r.length > UNSIGNED_32) {
+            return new NbdStrictModeException(NbdStrict.BOUNDS, t + " length " + r.length
+                    + " does not fit 32 bits without extended headers");
+        }
+        if ((strict & NbdStrict.FLAGS) != 0 && (r.flags & ~allowedFlags) != 0) {
+            return new NbdStrictModeException(NbdStrict.FLAGS, t + " does not take flags "
+                    + NbdCommandFlags.toString(r.flags & ~allowedFlags));
+        }
+        if ((strict & NbdStrict.COMMANDS) != 0) {
+            String missing = unsupported(r);
+            if (missing != null) {
+                return new NbdStrictModeException(NbdStrict.COMMANDS, missing);
+            }
+        }
+        if (t.equals(NbdCommandType.FLUSH)) {
+            return null;
+        }
+        if ((strict & NbdStrict.ZERO_SIZE) != 0 && r.length == 0) {
+            return new NbdStrictModeException(NbdStrict.ZERO_SIZE, t + " with length 0");
+        }
+        if ((strict & NbdStrict.BOUNDS) != 0 && (r.offset > info.size() || r.length > info.size() - r.offset)) {
+            return new NbdStrictModeException(NbdStrict.BOUNDS, t + " of " + r.length + " bytes at offset "
+                    + r.offset + " goes beyond the end of the export (" + info.size() + " bytes)");
+        }
+        if ((strict & NbdStrict.ALIGN) != 0 && info.blockSizeAdvertised()) {
+            long min = info.minimumBlockSize();
+            if (r.offset % min != 0 || r.length % min != 0) {
+                return new NbdStrictModeException(NbdStrict.ALIGN, t + " at offset " + r.offset + " length "
+                        + r.length + " is not aligned to the server's minimum block size " + min);
+            }
+        }
+        if ((strict & NbdStrict.PAYLOAD) != 0 && (t.equals(NbdCommandType.READ) || t.equals(NbdCommandType.WRITE))
+                && r.length > info.maximumBlockSize()) {
+            return new NbdStrictModeException(NbdStrict.PAYLOAD, t + " of " + r.length
+                    + " bytes exceeds the server's maximum block size " + info.maximumBlockSize()
+                    + "; split the request");
+        }
+        return null;
+    }
+
+    /** Returns why the server does not support this request, or null if it does. */
+    private String unsupported(Request r) {
+        NbdCommandType t = r.type;
+        boolean writes = t.equals(NbdCommandType.WRITE) || t.equals(NbdCommandType.TRIM)
+                || t.equals(NbdCommandType.WRITE_ZEROES);
+        if (writes && info.isReadOnly()) {
+            return t + " on a read-only export";
+        }
+        if (t.equals(NbdCommandType.FLUSH) && !info.canFlush()) {
+            return "the server does not support NBD_CMD_FLUSH";
+        }
+        if (t.equals(NbdCommandType.TRIM) && !info.canTrim()) {
+            return "the server does not support NBD_CMD_TRIM";
+        }
+        if (t.equals(NbdCommandType.WRITE_ZEROES) && !info.canZero()) {
+            return "the server does not support NBD_CMD_WRITE_ZEROES";
+        }
+        if (t.equals(NbdCommandType.CACHE) && !info.canCache()) {
+            return "the server does not support NBD_CMD_CACHE";
+        }
+        if (t.equals(NbdCommandType.BLOCK_STATUS) && contexts.isEmpty()) {
+            return "NBD_CMD_BLOCK_STATUS needs a metadata context, and none was negotiated";
+        }
+        if ((r.flags & NbdCommandFlags.FUA) != 0 && !info.canFua()) {
+            return "the server does not support the FUA flag";
+        }
+        if ((r.flags & NbdCommandFlags.DF) != 0 && (!info.canDf() || style == NbdReplyStyle.SIMPLE)) {
+            return "the server does not support the DF flag";
+        }
+        if ((r.flags & NbdCommandFlags.FAST_ZERO) != 0 && !info.canFastZero()) {
+            return "the server does not support the FAST_ZERO flag";
+        }
+        return null;
+    }
+
+    private boolean hasRoom(long bytes) {
+        return queue.isEmpty() && inFlight < config.maxInFlightRequests()
+                && (inFlight == 0 || inFlightBytes + bytes <= config.maxInFlightBytes());
+    }
+
+    private void enqueue(Request r) {
+        if (failure != null) {
+            r.releaseAll();
+            r.future.completeExceptionally(failure);
+            return;
+        }
+        if (disconnecting) {
+            r.releaseAll();
+            r.future.completeExceptionally(new NbdConnectionClosedException(
+                    "the connection is disconnecting; no new requests"));
+            return;
+        }
+        if (hasRoom(r.bytes)) {
+            send(r);
+        } else {
+            queue.add(r);
+            queued = queue.size();
+        }
+    }
+
+    private void send(Request r) {
+        r.cookie = nextCookie++;
+        inFlightMap.put(r.cookie, r);
+        inFlight = inFlightMap.size();
+        inFlightBytes += r.bytes;
+        NbdRequest msg;
+        long payloadLength = 0;
+        if (r.type.equals(NbdCommandType.WRITE)) {
+            ByteBuf payload = r.payload;
+            r.payload = null;
+            payloadLength = payload.readableBytes();
+            int flags = style == NbdReplyStyle.EXTENDED ? r.flags | NbdCommandFlags.PAYLOAD_LEN : r.flags;
+            msg = new NbdRequest(flags, r.type, r.cookie, r.offset, r.length, payload);
+        } else {
+            msg = new NbdRequest(r.flags, r.type, r.cookie, r.offset, r.length);
+        }
+        bytesSent += (style == NbdReplyStyle.EXTENDED ? NbdConstants.EXTENDED_REQUEST_HEADER_LENGTH
+                : NbdConstants.REQUEST_HEADER_LENGTH) + payloadLength;
+        requestsSent++;
+        channel.write(msg).addListener(writeListener);
+        scheduleFlush();
+    }
+
+    private final ChannelFutureListener writeListener = f -> {
+        if (!f.isSuccess()) {
+            NbdConnection.this.handle.fail(new NbdConnectionClosedException("could not send a request: " + f.cause(),
+                    f.cause()));
+        }
+    };
+
+    private final Runnable flushTask = () -> {
+        flushScheduled = false;
+        NbdConnection.this.channel.flush();
+    };
+
+    private void scheduleFlush() {
+        if (!flushScheduled) {
+            flushScheduled = true;
+            loop.execute(flushTask);
+        }
+    }
+
+    private void drainQueue() {
+        while (!queue.isEmpty() && failure == null) {
+            Request next = queue.peek();
+            boolean room = inFlight < config.maxInFlightRequests()
+                    && (inFlight == 0 || inFlightBytes + next.bytes <= config.maxInFlightBytes());
+            if (!room) {
+                break;
+            }
+            queue.poll();
+            send(next);
+        }
+        queued = queue.size();
+        if (queue.isEmpty() && !capacityWaiters.isEmpty() && hasRoom(0)) {
+            List<CompletableFuture<Void>> waiters = new ArrayList<>(capacityWaiters);
+            capacityWaiters.clear();
+            waiters.forEach(w -> w.complete(null));
+        }
+        maybeSendDisconnect();
+    }
+
+    private void maybeSendDisconnect() {
+        if (!disconnecting || !inFlightMap.isEmpty() || !queue.isEmpty() || failure != null) {
+            return;
+        }
+        if (!channel.isActive()) {
+            handle.markClosed();
+            disconnectFuture.complete(null);
+            return;
+        }
+        handle.markClosed();
+        failure = new NbdConnectionClosedException("the connection was disconnected");
+        NbdRequest disc = new NbdRequest(0, NbdCommandType.DISC, nextCookie++, 0, 0);
+        channel.writeAndFlush(disc).addListener((ChannelFutureListener) f -> channel.close());
+        channel.closeFuture().addListener(f -> disconnectFuture.complete(null));
+    }
+
+    // ------------------------------------------------------------------------------------------------- replies
+
+    private long simpleReplyDataLength(long cookie) {
+        Request r = inFlightMap.get(cookie);
+        if (r == null) {
+            return -1;
+        }
+        return r.type.equals(NbdCommandType.READ) ? r.length : 0;
+    }
+
+    /** Fails every request in flight or queued; from the handle, on any thread. */
+    void failAll(Throwable cause) {
+        runOnLoop(() -> failAllOnLoop(cause));
+    }
+
+    private void failAllOnLoop(Throwable cause) {
+        if (failure == null || failure instanceof NbdConnectionClosedException && disconnecting) {
+            failure = cause;
+        }
+        List<Request> all = new ArrayList<>(inFlightMap.values());
+        all.addAll(queue);
+        inFlightMap.clear();
+        queue.clear();
+        inFlight = 0;
+        queued = 0;
+        inFlightBytes = 0;
+        for (Request r : all) {
+            r.releaseAll();
+            if (r.future.completeExceptionally(cause)) {
+                requestsFailed++;
+            }
+        }
+        List<CompletableFuture<Void>> waiters = new ArrayList<>(capacityWaiters);
+        capacityWaiters.clear();
+        waiters.forEach(w -> w.completeExceptionally(cause));
+        disconnectFuture.complete(null);
+    }
+
+    private void complete(Request r, Object value) {
+        finish(r);
+        if (r.future.complete(value)) {
+            requestsCompleted++;
+        } else {
+            ReferenceCountUtil.safeRelease(value);
+        }
+    }
+
+    private void completeExceptionally(Request r, Throwable cause) {
+        finish(r);
+        r.releaseAll();
+        if (r.future.completeExceptionally(cause)) {
+            requestsFailed++;
+        }
+        if (cause instanceof NbdCommandException c && c.error().equals(NbdErrno.ESHUTDOWN)) {
+            // The spec: a client that receives ESHUTDOWN must initiate a soft disconnect.
+            disconnecting = true;
+        }
+    }
+
+    private void finish(Request r) {
+        inFlightMap.remove(r.cookie);
+        inFlight = inFlightMap.size();
+        inFlightBytes -= r.bytes;
+        drainQueue();
+    }
+
+    private void onSimpleReply(NbdSimpleReply reply) throws NbdProtocolException {
+        bytesReceived += NbdConstants.SIMPLE_REPLY_HEADER_LENGTH + reply.data().readableBytes();
+        chunksReceived++;
+        Request r = inFlightMap.get(reply.cookie());
+        if (r == null) {
+            throw new NbdProtocolException("simple reply for unknown cookie " + Long.toUnsignedString(reply.cookie()));
+        }
+        if (r.chunks > 0) {
+            throw new NbdProtocolException("simple reply to " + r.type + " (cookie " + r.cookie
+                    + ") in the middle of its structured reply");
+        }
+        if (style != NbdReplyStyle.SIMPLE && r.type.equals(NbdCommandType.READ)) {
+            throw new NbdProtocolException("simple reply to NBD_CMD_READ (cookie " + r.cookie
+                    + ") although structured replies were negotiated");
+        }
+        if (!reply.error().equals(NbdErrno.OK)) {
+            completeExceptionally(r, new NbdCommandException(r.type, reply.error(), "", -1));
+            return;
+        }
+        if (r.type.equals(NbdCommandType.BLOCK_STATUS)) {
+            throw new NbdProtocolException("successful simple reply to NBD_CMD_BLOCK_STATUS (cookie " + r.cookie
+                    + "): block status needs one chunk per context");
+        }
+        if (r.type.equals(NbdCommandType.READ)) {
+            ByteBuf data = reply.data();
+            if (r.destination != null) {
+                r.destination.writeBytes(data, data.readerIndex(), data.readableBytes());
+                complete(r, null);
+            } else {
+                complete(r, data.retain());
+            }
+            return;
+        }
+        complete(r, null);
+    }
+
+    private void onChunk(NbdReplyChunk chunk) throws NbdProtocolException {
+        bytesReceived += (style == NbdReplyStyle.EXTENDED ? NbdConstants.EXTENDED_REPLY_HEADER_LENGTH
+                : NbdConstants.STRUCTURED_REPLY_HEADER_LENGTH) + chunk.payloadLength();
+        chunksReceived++;
+        Request r = inFlightMap.get(chunk.cookie());
+        if (style == NbdReplyStyle.SIMPLE) {
+            throw new NbdProtocolException("structured reply chunk " + chunk.type()
+                    + " although structured replies were not negotiated");
+        }
+        if (r == null) {
+            throw new NbdProtocolException(chunk.type() + " chunk for unknown cookie "
+                    + Long.toUnsignedString(chunk.cookie()) + " (no request in flight, or its reply was done)");
+        }
+        r.chunks++;
+        if (style == NbdReplyStyle.EXTENDED && chunk.headerOffset() != r.offset) {
+            throw new NbdProtocolException(chunk.type() + " chunk for cookie " + r.cookie + " echoes offset "
+                    + Long.toUnsignedString(chunk.headerOffset()) + ", but the request was at " + r.offset);
+        }
+        if (chunk instanceof NbdNoneChunk) {
+            if (!chunk.isDone()) {
+                throw new NbdProtocolException("NBD_REPLY_TYPE_NONE without the DONE flag (cookie " + r.cookie + ")");
+            }
+        } else if (chunk instanceof NbdOffsetDataChunk d) {
+            content(r, d.offset(), d.data().readableBytes(), chunk);
+            r.keep((NbdOffsetDataChunk) d.retain());
+        } else if (chunk instanceof NbdOffsetHoleChunk h) {
+            long size = Integer.toUnsignedLong(h.holeSize());
+            if (size == 0) {
+                throw new NbdProtocolException("NBD_REPLY_TYPE_OFFSET_HOLE of size 0 (cookie " + r.cookie + ")");
+            }
+            content(r, h.offset(), size, chunk);
+        } else if (chunk instanceof NbdBlockStatusChunk b) {
+            blockStatusChunk(r, b);
+        } else if (chunk instanceof NbdErrorChunk e) {
+            errorChunk(r, e);
+        }
+        if (chunk.isDone()) {
+            done(r);
+        }
+    }
+
+    private void content(Request r, long offset, long size, NbdReplyChunk chunk) throws NbdProtocolException {
+        if (!r.type.equals(NbdCommandType.READ)) {
+            throw new NbdProtocolException(chunk.type() + " in the reply to " + r.type + " (cookie " + r.cookie
+                    + ")");
+        }
+        long end = offset + size;
+        if (offset < r.offset || end > r.offset + r.length || end < offset) {
+            throw new NbdProtocolException(chunk.type() + " covers " + Long.toUnsignedString(offset) + "+" + size
+                    + ", outside the request " + r.offset + "+" + r.length + " (cookie " + r.cookie + ")");
+        }
+        if (r.content == null) {
+            r.content = new TreeMap<>();
+        } else if ((r.flags & NbdCommandFlags.DF) != 0) {
+            throw new NbdProtocolException("more than one content chunk for a READ with the DF flag (cookie "
+                    + r.cookie + ")");
+        }
+        Map.Entry<Long, Long> before = r.content.floorEntry(offset);
+        Map.Entry<Long, Long> after = r.content.ceilingEntry(offset);
+        if ((before != null && before.getValue() > offset) || (after != null && after.getKey() < end)) {
+            throw new NbdProtocolException(chunk.type() + " at " + offset + "+" + size
+                    + " overlaps an earlier chunk of the same reply (cookie " + r.cookie + ")");
+        }
+        r.content.put(offset, end);
+        r.covered += size;
+    }
+
+    private void blockStatusChunk(Request r, NbdBlockStatusChunk b) throws NbdProtocolException {
+        if (!r.type.equals(NbdCommandType.BLOCK_STATUS)) {
+            throw new NbdProtocolException(b.type() + " in the reply to " + r.type + " (cookie " + r.cookie + ")");
+        }
+        NbdMetaContext context = contextsById.get(b.contextId());
+        if (context == null) {
+            throw new NbdProtocolException("block status for context id " + Integer.toUnsignedString(b.contextId())
+                    + ", which was not negotiated (cookie " + r.cookie + ")");
+        }
+        if (r.status == null) {
+            r.status = new LinkedHashMap<>();
+        }
+        if (r.status.containsKey(b.contextId())) {
+            throw new NbdProtocolException("two block status chunks for context " + context.name() + " (cookie "
+                    + r.cookie + ")");
+        }
+        int n = b.extentCount();
+        if (n == 0) {
+            throw new NbdProtocolException("block status chunk without extents (cookie " + r.cookie + ")");
+        }
+        boolean reqOne = (r.flags & NbdCommandFlags.REQ_ONE) != 0;
+        if (reqOne && (n != 1 || Long.compareUnsigned(b.extentLength(0), r.length) > 0)) {
+            throw new NbdProtocolException("block status with REQ_ONE must have one extent no longer than the request;"
+                    + " got " + n + " extent(s), the first " + Long.toUnsignedString(b.extentLength(0))
+                    + " bytes (cookie " + r.cookie + ")");
+        }
+        long sum = 0;
+        for (int i = 0; i < n; i++) {
+            long len = b.extentLength(i);
+            if (len == 0) {
+                throw new NbdProtocolException("block status extent of length 0 for " + context.name() + " (cookie "
+                        + r.cookie + ")");
+            }
+            if (i < n - 1) {
+                sum += len;
+                if (sum < 0 || sum >= r.length) {
+                    throw new NbdProtocolException("block status extents for " + context.name()
+                            + " run past the requested length before the last one (cookie " + r.cookie + ")");
+                }
+            }
+            if (b.isExtended() && context.name().startsWith("base:") && (b.extentStatus(i) >>> 32) != 0) {
+                throw new NbdProtocolException("64-bit status with the high bits set for " + context.name()
+                        + " (cookie " + r.cookie + ")");
+            }
+        }
+        r.status.put(b.contextId(), b);
+    }
+
+    private void errorChunk(Request r, NbdErrorChunk e) throws NbdProtocolException {
+        if (e.error().equals(NbdErrno.OK)) {
+            throw new NbdProtocolException(e.type() + " with error 0 (cookie " + r.cookie + ")");
+        }
+        long errorOffset = -1;
+        if (e.hasErrorOffset()) {
+            NbdCommandType t = r.type;
+            if (t.equals(NbdCommandType.FLUSH) || t.equals(NbdCommandType.DISC)) {
+                throw new NbdProtocolException("NBD_REPLY_TYPE_ERROR_OFFSET is not valid for " + t);
+            }
+            errorOffset = e.errorOffset();
+            if (errorOffset < r.offset || errorOffset - r.offset >= r.length) {
+                throw new NbdProtocolException("NBD_REPLY_TYPE_ERROR_OFFSET at " + Long.toUnsignedString(errorOffset)
+                        + " lies outside the request " + r.offset + "+" + r.length + " (cookie " + r.cookie + ")");
+            }
+        }
+        if (r.error == null) {
+            r.error = new NbdCommandException(r.type, e.error(), e.message(), errorOffset);
+        }
+    }
+
+    private void done(Request r) throws NbdProtocolException {
+        if (r.error != null) {
+            completeExceptionally(r, r.error);
+            return;
+        }
+        if (r.type.equals(NbdCommandType.READ)) {
+            if (r.covered != r.length) {
+                throw new NbdProtocolException("the reply to NBD_CMD_READ (cookie " + r.cookie + ") covered "
+                        + r.covered + " of " + r.length + " bytes without reporting an error");
+            }
+            complete(r, assembleRead(r));
+            return;
+        }
+        if (r.type.equals(NbdCommandType.BLOCK_STATUS)) {
+            int got = r.status == null ? 0 : r.status.size();
+            if (got != contexts.size()) {
+                throw new NbdProtocolException("the reply to NBD_CMD_BLOCK_STATUS (cookie " + r.cookie + ") had "
+                        + got + " status chunk(s) for " + contexts.size() + " negotiated context(s)");
+            }
+            Map<String, List<NbdExtent>> result = new LinkedHashMap<>();
+            for (NbdMetaContext c : contexts) {
+                NbdBlockStatusChunk b = r.status.get(c.id());
+                List<NbdExtent> extents = new ArrayList<>(b.extentCount());
+                long at = r.offset;
+                for (int i = 0; i < b.extentCount(); i++) {
+                    extents.add(new NbdExtent(at, b.extentLength(i), b.extentStatus(i)));
+                    at += b.extentLength(i);
+                }
+                result.put(c.name(), List.copyOf(extents));
+            }
+            complete(r, new NbdBlockStatus(r.offset, result));
+            return;
+        }
+        complete(r, null);
+    }
+
+    /** Puts the pieces of a structured READ in order: the caller's buffer, one slice, or a composite. */
+    private ByteBuf assembleRead(Request r) {
+        List<NbdOffsetDataChunk> data = r.data;
+        r.data = null;
+        Map<Long, NbdOffsetDataChunk> byOffset = new HashMap<>();
+        if (data != null) {
+            for (NbdOffsetDataChunk c : data) {
+                byOffset.put(c.offset(), c);
+            }
+        }
+        try {
+            if (r.content == null) {
+                return r.destination != null ? null : Unpooled.EMPTY_BUFFER;
+            }
+            if (r.destination != null) {
+                ByteBuf dst = r.destination;
+                int base = dst.writerIndex();
+                dst.ensureWritable((int) r.length);
+                for (Map.Entry<Long, Long> e : r.content.entrySet()) {
+                    int at = base + (int) (e.getKey() - r.offset);
+                    NbdOffsetDataChunk c = byOffset.get(e.getKey());
+                    if (c != null) {
+                        ByteBuf d = c.data();
+                        dst.setBytes(at, d, d.readerIndex(), d.readableBytes());
+                    } else {
+                        dst.setZero(at, (int) (e.getValue() - e.getKey()));
+                    }
+                }
+                dst.writerIndex(base + (int) r.length);
+                return null;
+            }
+            if (r.content.size() == 1 && byOffset.size() == 1) {
+                return data.get(0).data().retain();
+            }
+            CompositeByteBuf composite = channel.alloc().compositeBuffer(r.content.size());
+            for (Map.Entry<Long, Long> e : r.content.entrySet()) {
+                NbdOffsetDataChunk c = byOffset.get(e.getKey());
+                if (c != null) {
+                    composite.addComponent(true, c.data().retain());
+                } else {
+                    int size = (int) (e.getValue() - e.getKey());
+                    composite.addComponent(true, channel.alloc().buffer(size, size).writeZero(size));
+                }
+            }
+            return composite;
+        } finally {
+            if (data != null) {
+                for (NbdOffsetDataChunk c : data) {
+                    c.release();
+                }
+            }
+        }
+    }
+
+    /** The last inbound handler: replies in, requests out, failure on error or close. */
+    private final class Transmission extends ChannelDuplexHandler {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            try {
+                if (msg instanceof NbdSimpleReply s) {
+                    onSimpleReply(s);
+                } else if (msg instanceof NbdReplyChunk c) {
+                    onChunk(c);
+                } else {
+                    throw new NbdProtocolException("unexpected message in the transmission phase: " + msg);
+                }
+            } catch (NbdProtocolException e) {
+                handle.fail(e);
+            } finally {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (cause instanceof NbdDecoderException) {
+                handle.fail(new NbdProtocolException("malformed reply from the server: " + cause.getMessage(),
+                        cause));
+            } else {
+                handle.fail(new NbdConnectionClosedException("I/O error on the connection: " + cause, cause));
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (failure == null) {
+                handle.fail(new NbdConnectionClosedException("the server closed the connection"));
+            }
+            failAllOnLoop(failure != null ? failure
+                    : new NbdConnectionClosedException("the server closed the connection"));
+            ctx.fireChannelInactive();
+        }
+    }
+}

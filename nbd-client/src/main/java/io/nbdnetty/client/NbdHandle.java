@@ -1,0 +1,1004 @@
+package io.nbdnetty.client;
+
+import io.nbdnetty.codec.NbdBareOption;
+import io.nbdnetty.codec.NbdClientFlags;
+import io.nbdnetty.codec.NbdClientFlagsMessage;
+import io.nbdnetty.codec.NbdClientHandshakeDecoder;
+import io.nbdnetty.codec.NbdDecoderException;
+import io.nbdnetty.codec.NbdExportInfoOption;
+import io.nbdnetty.codec.NbdExportNameOption;
+import io.nbdnetty.codec.NbdExportNameReply;
+import io.nbdnetty.codec.NbdHandshakeEncoder;
+import io.nbdnetty.codec.NbdHandshakeFlags;
+import io.nbdnetty.codec.NbdInfoType;
+import io.nbdnetty.codec.NbdMetaContextOption;
+import io.nbdnetty.codec.NbdNewstyleGreeting;
+import io.nbdnetty.codec.NbdOldstyleGreeting;
+import io.nbdnetty.codec.NbdOption;
+import io.nbdnetty.codec.NbdOptionReply;
+import io.nbdnetty.codec.NbdOptionReplyType;
+import io.nbdnetty.codec.NbdTransmissionFlags;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.nio.NioDomainSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+
+import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * An NBD client handle: created once, connected once on a socket that is already connected, then negotiated and used
+ * through its {@link NbdConnection}. Like libnbd's {@code nbd_aio_connect_socket(3)}: {@code connect} returns at once,
+ * never blocks and never dials; the handshake runs on the channel's event loop.
+ *
+ * <p>States ({@link #state()}): {@link NbdState#CREATED} until a connect call, {@link NbdState#CONNECTING} while the
+ * handshake runs (or an option is in flight in opt mode), {@link NbdState#NEGOTIATING} in opt mode between options,
+ * {@link NbdState#READY} (or {@link NbdState#PROCESSING} with commands in flight) in the transmission phase, {@link
+ * NbdState#DEAD} after a fatal error, {@link NbdState#CLOSED} after {@link #close()} or a clean disconnect.
+ *
+ * <p>Thread-safe: every method may be called from any thread. Futures complete on the channel's event loop; do not
+ * block in their callbacks.
+ *
+ * <p>Event loops: a handle made with {@link #create(NbdClientConfig)} creates a private one-thread group when it needs
+ * one (to register a channel that is not registered yet) and shuts it down on {@link #close()}. A handle made with
+ * {@link #create(NbdClientConfig, EventLoopGroup)} registers channels on the given group and never shuts it down.
+ */
+public final class NbdHandle implements AutoCloseable {
+    private final NbdClientConfig config;
+    private final EventLoopGroup sharedGroup;
+    private final AtomicReference<NbdState> state = new AtomicReference<>(NbdState.CREATED);
+    private final CompletableFuture<NbdHandle> negotiatingFuture = new CompletableFuture<>();
+    private final CompletableFuture<NbdConnection> readyFuture = new CompletableFuture<>();
+    private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
+
+    private volatile EventLoopGroup privateGroup;
+    private volatile Channel channel;
+    private volatile Handshake handshake;
+    private volatile NbdConnection connection;
+
+    private volatile String exportName;
+    private volatile List<String> metaContexts;
+    private volatile String protocol;
+    private volatile boolean structuredReplies;
+    private volatile boolean extendedHeaders;
+    private volatile List<NbdMetaContext> grantedContexts = List.of();
+    private volatile String contextsExport;
+    private volatile NbdExportInfo exportInfo;
+
+    private NbdHandle(NbdClientConfig config, EventLoopGroup sharedGroup) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.sharedGroup = sharedGroup;
+        this.exportName = config.exportName();
+        this.metaContexts = config.metaContexts();
+    }
+
+    /**
+     * Creates a handle with the default configuration.
+     *
+     * @return a new handle in state {@link NbdState#CREATED}
+     */
+    public static NbdHandle create() {
+        return new NbdHandle(NbdClientConfig.defaults(), null);
+    }
+
+    /**
+     * Creates a handle.
+     *
+     * @param config how to negotiate
+     * @return a new handle in state {@link NbdState#CREATED}
+     */
+    public static NbdHandle create(NbdClientConfig config) {
+        return new NbdHandle(config, null);
+    }
+
+    /**
+     * Creates a handle that registers channels on a group the caller owns (and shuts down).
+     *
+     * @param config how to negotiate
+     * @param group the event loop group for channels that are not yet registered
+     * @return a new handle in state {@link NbdState#CREATED}
+     */
+    public static NbdHandle create(NbdClientConfig config, EventLoopGroup group) {
+        return new NbdHandle(config, Objects.requireNonNull(group, "group"));
+    }
+
+    /**
+     * Returns the configuration.
+     *
+     * @return the configuration
+     */
+    public NbdClientConfig config() {
+        return config;
+    }
+
+    // ------------------------------------------------------------------------------------------------ connecting
+
+    /**
+     * Starts the handshake on a Netty channel that is already connected, registered or not (an unregistered one is
+     * registered on the handle's event loop group). Returns at once.
+     *
+     * <p>Allowed only in {@link NbdState#CREATED}; otherwise the future fails with {@link NbdStateException} and the
+     * handle and the channel are left as they were.
+     *
+     * @param channel a connected stream channel; the handle owns it from now on and closes it
+     * @return the future of {@link #readyFuture()}: the connection, once the transmission phase begins (in opt mode,
+     *     after {@link #optGo()})
+     */
+    public CompletableFuture<NbdConnection> connect(Channel channel) {
+        Objects.requireNonNull(channel, "channel");
+        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
+            return CompletableFuture.failedFuture(
+                    new NbdStateException(state.get(), "the handle must be newly created"));
+        }
+        this.channel = channel;
+        Handshake h = new Handshake();
+        this.handshake = h;
+        channel.pipeline().addLast("nbd-handshake-decoder", h.decoder)
+                .addLast("nbd-handshake-encoder", NbdHandshakeEncoder.INSTANCE)
+                .addLast("nbd-handshake", h);
+        channel.closeFuture().addListener(f -> onChannelClosed());
+        if (!channel.isRegistered()) {
+            EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroupFor(channel);
+            group.register(channel).addListener((ChannelFutureListener) f -> {
+                if (!f.isSuccess()) {
+                    fail(new NbdException("could not register the channel on an event loop: " + f.cause(),
+                            f.cause()));
+                    channel.unsafe().closeForcibly();
+                }
+            });
+        }
+        return readyFuture;
+    }
+
+    /**
+     * Starts the handshake on a connected {@link SocketChannel} (TCP or Unix domain). The channel is adopted by
+     * Netty's NIO transport: a handle created with a shared group needs an NIO group. Returns at once.
+     *
+     * @param socket a connected socket channel; the handle owns it from now on and closes it
+     * @return the same as {@link #connect(Channel)}
+     */
+    public CompletableFuture<NbdConnection> connect(SocketChannel socket) {
+        Objects.requireNonNull(socket, "socket");
+        if (state.get() != NbdState.CREATED) {
+            return CompletableFuture.failedFuture(
+                    new NbdStateException(state.get(), "the handle must be newly created"));
+        }
+        Channel ch;
+        try {
+            if (!socket.isConnected()) {
+                return CompletableFuture.failedFuture(new NbdException("the socket channel is not connected"));
+            }
+            ch = socket.getRemoteAddress() instanceof UnixDomainSocketAddress ? new NioDomainSocketChannel(socket)
+                    : new NioSocketChannel(socket);
+        } catch (IOException | RuntimeException e) {
+            return CompletableFuture.failedFuture(new NbdException("cannot adopt the socket channel: " + e, e));
+        }
+        return connect(ch);
+    }
+
+    /**
+     * Starts the handshake on a connected socket given as a file descriptor (TCP or Unix domain), through Netty's
+     * epoll transport (Linux only). Returns at once.
+     *
+     * @param fd the descriptor; the handle owns it from now on and closes it
+     * @return the same as {@link #connect(Channel)}
+     */
+    public CompletableFuture<NbdConnection> connect(int fd) {
+        if (state.get() != NbdState.CREATED) {
+            return CompletableFuture.failedFuture(
+                    new NbdStateException(state.get(), "the handle must be newly created"));
+        }
+        if (!Transports.epollAvailable()) {
+            return CompletableFuture.failedFuture(new NbdException(
+                    "connecting a file descriptor needs Netty's epoll transport, which is not available here"));
+        }
+        Channel ch;
+        try {
+            ch = Transports.epollChannelForFd(fd);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(new NbdException("cannot adopt file descriptor " + fd + ": " + e,
+                    e));
+        }
+        return connect(ch);
+    }
+
+    private synchronized EventLoopGroup privateGroupFor(Channel ch) {
+        if (privateGroup == null) {
+            privateGroup = Transports.newGroupFor(ch);
+        }
+        return privateGroup;
+    }
+
+    // ----------------------------------------------------------------------------------------------------- state
+
+    /**
+     * Returns the current state.
+     *
+     * @return the state
+     */
+    public NbdState state() {
+        NbdState s = state.get();
+        NbdConnection c = connection;
+        if (s == NbdState.READY && c != null && c.inFlight() > 0) {
+            return NbdState.PROCESSING;
+        }
+        return s;
+    }
+
+    /**
+     * libnbd's {@code aio_is_created}.
+     *
+     * @return whether the handle is newly created
+     */
+    public boolean isCreated() {
+        return state.get() == NbdState.CREATED;
+    }
+
+    /**
+     * libnbd's {@code aio_is_connecting}.
+     *
+     * @return whether the handshake (or an option) is in progress
+     */
+    public boolean isConnecting() {
+        return state.get() == NbdState.CONNECTING;
+    }
+
+    /**
+     * libnbd's {@code aio_is_negotiating}.
+     *
+     * @return whether opt mode waits for the next option
+     */
+    public boolean isNegotiating() {
+        return state.get() == NbdState.NEGOTIATING;
+    }
+
+    /**
+     * libnbd's {@code aio_is_ready}: the transmission phase, with or without commands in flight.
+     *
+     * @return whether commands may be issued
+     */
+    public boolean isReady() {
+        return state.get() == NbdState.READY;
+    }
+
+    /**
+     * libnbd's {@code aio_is_processing}.
+     *
+     * @return whether commands are in flight
+     */
+    public boolean isProcessing() {
+        return state() == NbdState.PROCESSING;
+    }
+
+    /**
+     * libnbd's {@code aio_is_dead}.
+     *
+     * @return whether a fatal error ended the connection
+     */
+    public boolean isDead() {
+        return state.get() == NbdState.DEAD;
+    }
+
+    /**
+     * libnbd's {@code aio_is_closed}.
+     *
+     * @return whether the handle was shut down
+     */
+    public boolean isClosed() {
+        return state.get() == NbdState.CLOSED;
+    }
+
+    /**
+     * Completes when opt mode reaches {@link NbdState#NEGOTIATING} the first time; fails if the handshake fails
+     * first, or if the handshake cannot stop there (an oldstyle server goes straight to ready, in which case this
+     * completes at ready as libnbd does).
+     *
+     * @return the future, completed with this handle
+     */
+    public CompletableFuture<NbdHandle> negotiatingFuture() {
+        return negotiatingFuture;
+    }
+
+    /**
+     * Completes with the connection when the transmission phase begins; fails with the handshake's error.
+     *
+     * @return the future
+     */
+    public CompletableFuture<NbdConnection> readyFuture() {
+        return readyFuture;
+    }
+
+    /**
+     * Completes when the handle is closed or dead and its channel is closed.
+     *
+     * @return the future
+     */
+    public CompletableFuture<Void> closeFuture() {
+        return closeFuture;
+    }
+
+    /**
+     * Returns the connection once ready.
+     *
+     * @return the connection, or null before the transmission phase
+     */
+    public NbdConnection connection() {
+        return connection;
+    }
+
+    /**
+     * Returns the export information learnt by {@link #optInfo()} or at go.
+     *
+     * @return the information, or null if none yet
+     */
+    public NbdExportInfo exportInfo() {
+        return exportInfo;
+    }
+
+    /**
+     * Returns the handshake style: {@code oldstyle}, {@code newstyle} or {@code newstyle-fixed} (libnbd's {@code
+     * get_protocol}).
+     *
+     * @return the protocol, or null before the greeting
+     */
+    public String protocol() {
+        return protocol;
+    }
+
+    /**
+     * Whether structured replies were agreed.
+     *
+     * @return the setting
+     */
+    public boolean structuredRepliesNegotiated() {
+        return structuredReplies;
+    }
+
+    /**
+     * Whether extended headers were agreed.
+     *
+     * @return the setting
+     */
+    public boolean extendedHeadersNegotiated() {
+        return extendedHeaders;
+    }
+
+    /**
+     * Returns the metadata contexts granted by the last NBD_OPT_SET_META_CONTEXT.
+     *
+     * @return the contexts, in the order the server sent them
+     */
+    public List<NbdMetaContext> metaContextsNegotiated() {
+        return grantedContexts;
+    }
+
+    /**
+     * Returns the export name used by go and info.
+     *
+     * @return the export name
+     */
+    public String exportName() {
+        return exportName;
+    }
+
+    /**
+     * Changes the export name that {@link #optGo()} and {@link #optInfo()} ask for. Allowed in {@link
+     * NbdState#CREATED} and {@link NbdState#NEGOTIATING}, as in libnbd.
+     *
+     * @param name the export name
+     * @throws NbdStateException in any other state
+     */
+    public void setExportName(String name) throws NbdStateException {
+        String checked = NbdClientConfig.builder().exportName(name).build().exportName();
+        NbdState s = state.get();
+        if (s != NbdState.CREATED && s != NbdState.NEGOTIATING) {
+            throw new NbdStateException(s, "the handle must be newly created or negotiating");
+        }
+        exportName = checked;
+    }
+
+    /**
+     * Replaces the metadata contexts that go and info negotiate. Allowed in {@link NbdState#CREATED} and {@link
+     * NbdState#NEGOTIATING}.
+     *
+     * @param names the context names
+     * @throws NbdStateException in any other state
+     */
+    public void setMetaContexts(List<String> names) throws NbdStateException {
+        List<String> checked = NbdClientConfig.builder().metaContexts(names).build().metaContexts();
+        NbdState s = state.get();
+        if (s != NbdState.CREATED && s != NbdState.NEGOTIATING) {
+            throw new NbdStateException(s, "the handle must be newly created or negotiating");
+        }
+        metaContexts = checked;
+    }
+
+    // -------------------------------------------------------------------------------------------------- opt mode
+
+    /**
+     * NBD_OPT_GO: ends negotiation with the current export name (and metadata contexts, see {@link
+     * NbdClientConfig#requestMetaContext()}). Allowed in {@link NbdState#NEGOTIATING}. If the server refuses with
+     * an error it allows another try after (such as an unknown export), the future fails with {@link
+     * NbdOptionException} and the handle stays negotiating.
+     *
+     * @return completes with the connection (the same as {@link #readyFuture()})
+     */
+    public CompletableFuture<NbdConnection> optGo() {
+        return optCall(h -> h.go());
+    }
+
+    /**
+     * NBD_OPT_INFO: asks about the current export without leaving negotiation. Allowed in {@link
+     * NbdState#NEGOTIATING}.
+     *
+     * @return completes with the information (also kept as {@link #exportInfo()})
+     */
+    public CompletableFuture<NbdExportInfo> optInfo() {
+        return optCall(h -> h.info());
+    }
+
+    /**
+     * NBD_OPT_LIST: lists the exports. Allowed in {@link NbdState#NEGOTIATING}.
+     *
+     * @return completes with the exports, in the server's order
+     */
+    public CompletableFuture<List<NbdExportEntry>> optList() {
+        return optCall(h -> h.exchange(new OptionExchange.ExportList(NbdBareOption.LIST, 100_000)).result);
+    }
+
+    /**
+     * NBD_OPT_ABORT: ends the session cleanly; the handle becomes {@link NbdState#CLOSED}. Allowed in {@link
+     * NbdState#NEGOTIATING}.
+     *
+     * @return completes when the server acknowledged (or closed the connection, which some servers do instead)
+     */
+    public CompletableFuture<Void> optAbort() {
+        return optCall(h -> h.abort());
+    }
+
+    /**
+     * NBD_OPT_STRUCTURED_REPLY. Allowed in {@link NbdState#NEGOTIATING}.
+     *
+     * @return completes with true if the server agreed, false if it refused
+     */
+    public CompletableFuture<Boolean> optStructuredReply() {
+        return optCall(h -> h.structuredReply());
+    }
+
+    /**
+     * NBD_OPT_EXTENDED_HEADERS. Allowed in {@link NbdState#NEGOTIATING}.
+     *
+     * @return completes with true if the server agreed, false if it refused
+     */
+    public CompletableFuture<Boolean> optExtendedHeaders() {
+        return optCall(h -> h.extendedHeaders());
+    }
+
+    /**
+     * NBD_OPT_LIST_META_CONTEXT for the current export with the given queries (none: all the server offers).
+     * Allowed in {@link NbdState#NEGOTIATING}.
+     *
+     * @param queries e.g. {@code base:} or {@code qemu:dirty-bitmap:}
+     * @return completes with the contexts the server has (ids are meaningless for a list)
+     */
+    public CompletableFuture<List<NbdMetaContext>> optListMetaContexts(List<String> queries) {
+        List<String> q = List.copyOf(queries);
+        return optCall(h -> h.metaContexts(NbdOption.LIST_META_CONTEXT, q));
+    }
+
+    /**
+     * NBD_OPT_SET_META_CONTEXT for the current export with the given names; the contexts granted are what block
+     * status reports after go. Needs structured replies or extended headers first. Allowed in {@link
+     * NbdState#NEGOTIATING}.
+     *
+     * @param names the contexts wanted
+     * @return completes with the contexts granted and their ids
+     */
+    public CompletableFuture<List<NbdMetaContext>> optSetMetaContexts(List<String> names) {
+        List<String> q = List.copyOf(names);
+        return optCall(h -> h.metaContexts(NbdOption.SET_META_CONTEXT, q));
+    }
+
+    private interface OptCall<T> {
+        CompletableFuture<T> start(Handshake h);
+    }
+
+    private <T> CompletableFuture<T> optCall(OptCall<T> call) {
+        if (!state.compareAndSet(NbdState.NEGOTIATING, NbdState.CONNECTING)) {
+            return CompletableFuture.failedFuture(new NbdStateException(state.get(), "the handle must be negotiating"));
+        }
+        CompletableFuture<T> result = new CompletableFuture<>();
+        Handshake h = handshake;
+        h.ctx.executor().execute(() -> {
+            CompletableFuture<T> f;
+            try {
+                f = call.start(h);
+            } catch (RuntimeException e) {
+                f = CompletableFuture.failedFuture(e);
+            }
+            f.whenComplete((v, e) -> {
+                state.compareAndSet(NbdState.CONNECTING, NbdState.NEGOTIATING);
+                if (e != null) {
+                    result.completeExceptionally(unwrap(e));
+                } else {
+                    result.complete(v);
+                }
+            });
+        });
+        return result;
+    }
+
+    static Throwable unwrap(Throwable e) {
+        return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+    }
+
+    // ----------------------------------------------------------------------------------------------------- close
+
+    /**
+     * Closes the handle: the channel is closed, every pending future fails with {@link
+     * NbdConnectionClosedException}, a private event loop group is shut down, and the state becomes {@link
+     * NbdState#CLOSED}. Does not wait; for a clean NBD_CMD_DISC first use {@link NbdConnection#disconnect()}.
+     *
+     * @return completes when the channel is closed and a private group has terminated
+     */
+    public CompletableFuture<Void> closeAsync() {
+        NbdState previous = state.getAndUpdate(s -> s == NbdState.DEAD ? s : NbdState.CLOSED);
+        NbdConnectionClosedException cause = new NbdConnectionClosedException("the handle was closed");
+        failFutures(cause);
+        Channel ch = channel;
+        if (ch != null) {
+            NbdConnection c = connection;
+            if (c != null) {
+                c.failAll(cause);
+            }
+            Handshake h = handshake;
+            if (h != null) {
+                h.failCurrent(cause);
+            }
+            ch.close();
+        } else if (previous == NbdState.CREATED || previous == NbdState.CLOSED) {
+            shutdownPrivateGroup();
+        }
+        return closeFuture;
+    }
+
+    /**
+     * Closes the handle, like {@link #closeAsync()}, and waits (up to 10 seconds) for the channel and any private
+     * event loop to finish, unless called from an event loop thread, where it does not wait.
+     */
+    @Override
+    public void close() {
+        CompletableFuture<Void> f = closeAsync();
+        Channel ch = channel;
+        if (ch != null && ch.eventLoop().inEventLoop()) {
+            return;
+        }
+        try {
+            f.get(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            // Closing is best effort; the channel close itself does not fail.
+        }
+    }
+
+    private void failFutures(Throwable cause) {
+        negotiatingFuture.completeExceptionally(cause);
+        readyFuture.completeExceptionally(cause);
+    }
+
+    /** Moves to DEAD (unless already closed), fails everything with the cause and closes the channel. */
+    void fail(Throwable cause) {
+        NbdState previous = state.getAndUpdate(s -> s == NbdState.CLOSED ? s : NbdState.DEAD);
+        if (previous == NbdState.DEAD || previous == NbdState.CLOSED) {
+            return;
+        }
+        failFutures(cause);
+        Handshake h = handshake;
+        if (h != null) {
+            h.failCurrent(cause);
+        }
+        NbdConnection c = connection;
+        if (c != null) {
+            c.failAll(cause);
+        }
+        Channel ch = channel;
+        if (ch != null) {
+            ch.close();
+        }
+    }
+
+    /** After a clean NBD_CMD_DISC or NBD_OPT_ABORT. */
+    void markClosed() {
+        state.getAndUpdate(s -> s == NbdState.DEAD ? s : NbdState.CLOSED);
+    }
+
+    private void onChannelClosed() {
+        NbdState s = state.get();
+        if (s != NbdState.CLOSED && s != NbdState.DEAD) {
+            fail(new NbdConnectionClosedException(s == NbdState.READY
+                    ? "the server closed the connection"
+                    : "the server closed the connection during the handshake"));
+        }
+        shutdownPrivateGroup();
+    }
+
+    private void shutdownPrivateGroup() {
+        EventLoopGroup g = privateGroup;
+        if (g == null) {
+            closeFuture.complete(null);
+            return;
+        }
+        g.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> closeFuture.complete(null));
+    }
+
+    @Override
+    public String toString() {
+        return "NbdHandle[" + state() + ", export=\"" + exportName + "\""
+                + (channel != null ? ", " + channel : "") + "]";
+    }
+
+    // ------------------------------------------------------------------------------------------------- handshake
+
+    /** Drives the handshake on the event loop; replaced by the transmission handlers at go. */
+    private final class Handshake extends ChannelInboundHandlerAdapter {
+        final NbdClientHandshakeDecoder decoder = new NbdClientHandshakeDecoder(config.maxOptionReplyLength());
+        ChannelHandlerContext ctx;
+        private OptionExchange<?> current;
+        private CompletableFuture<NbdExportNameReply> exportNameReply;
+        private ScheduledFuture<?> timeout;
+        private boolean fixedNewstyle;
+        private boolean noZeroes;
+        private boolean aborting;
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            this.ctx = ctx;
+            if (!config.handshakeTimeout().isZero()) {
+                timeout = ctx.executor().schedule(() -> fail(new NbdTimeoutException("the handshake did not finish "
+                        + "within " + config.handshakeTimeout())), config.handshakeTimeout().toNanos(),
+                        TimeUnit.NANOSECONDS);
+            }
+        }
+
+        @Override
+        public void handlerRemoved(ChannelHandlerContext ctx) {
+            cancelTimeout();
+        }
+
+        private void cancelTimeout() {
+            if (timeout != null) {
+                timeout.cancel(false);
+                timeout = null;
+            }
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            try {
+                if (msg instanceof NbdOptionReply reply) {
+                    onOptionReply(reply);
+                } else if (msg instanceof NbdNewstyleGreeting g) {
+                    onNewstyle(g);
+                } else if (msg instanceof NbdOldstyleGreeting g) {
+                    onOldstyle(g);
+                } else if (msg instanceof NbdExportNameReply r) {
+                    CompletableFuture<NbdExportNameReply> f = exportNameReply;
+                    exportNameReply = null;
+                    if (f == null) {
+                        throw new NbdProtocolException("unexpected export name reply");
+                    }
+                    f.complete(r);
+                } else {
+                    throw new NbdProtocolException("unexpected message in the handshake: " + msg);
+                }
+            } catch (NbdProtocolException e) {
+                fail(e);
+            } finally {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (cause instanceof NbdDecoderException) {
+                fail(new NbdProtocolException("malformed handshake message from the server: " + cause.getMessage(),
+                        cause));
+            } else {
+                fail(new NbdException("I/O error during the handshake: " + cause, cause));
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (aborting && current != null) {
+                // Some servers (nbd-server) close instead of acknowledging NBD_OPT_ABORT.
+                ((OptionExchange<?>) current).result.complete(null);
+                current = null;
+                return;
+            }
+            String waiting = current != null ? " while waiting for the reply to " + current.option()
+                    : exportNameReply != null ? " after NBD_OPT_EXPORT_NAME (unknown export?)" : "";
+            fail(new NbdConnectionClosedException("the server closed the connection during the handshake"
+                    + waiting));
+        }
+
+        void failCurrent(Throwable cause) {
+            cancelTimeout();
+            OptionExchange<?> c = current;
+            current = null;
+            if (c != null) {
+                c.result.completeExceptionally(cause);
+            }
+            CompletableFuture<NbdExportNameReply> f = exportNameReply;
+            exportNameReply = null;
+            if (f != null) {
+                f.completeExceptionally(cause);
+            }
+        }
+
+        private void onOptionReply(NbdOptionReply reply) throws NbdProtocolException {
+            OptionExchange<?> c = current;
+            if (c == null) {
+                throw new NbdProtocolException("server sent " + reply.type() + " for " + reply.option()
+                        + " when no option was in flight");
+            }
+            // Cleared first: completing the exchange may start the next option at once.
+            current = null;
+            boolean finished;
+            try {
+                finished = c.onReply(reply);
+            } catch (NbdProtocolException e) {
+                c.result.completeExceptionally(e);
+                throw e;
+            }
+            if (!finished) {
+                current = c;
+            }
+        }
+
+        private void onOldstyle(NbdOldstyleGreeting g) {
+            protocol = "oldstyle";
+            NbdExportInfo info = new NbdExportInfo(g.exportSize(), g.transmissionFlags(), 1, 4096,
+                    NbdExportInfo.DEFAULT_MAXIMUM_PAYLOAD, false, "", null);
+            if (g.exportSize() < 0) {
+                fail(new NbdProtocolException("export size " + Long.toUnsignedString(g.exportSize())
+                        + " is larger than this client supports"));
+                return;
+            }
+            enterTransmission(info);
+        }
+
+        private void onNewstyle(NbdNewstyleGreeting g) {
+            int serverFlags = g.handshakeFlags();
+            fixedNewstyle = (serverFlags & NbdHandshakeFlags.FIXED_NEWSTYLE) != 0
+                    && (config.handshakeFlags() & NbdHandshakeFlags.FIXED_NEWSTYLE) != 0;
+            noZeroes = (serverFlags & NbdHandshakeFlags.NO_ZEROES) != 0
+                    && (config.handshakeFlags() & NbdHandshakeFlags.NO_ZEROES) != 0;
+            protocol = fixedNewstyle ? "newstyle-fixed" : "newstyle";
+            int clientFlags = (fixedNewstyle ? NbdClientFlags.FIXED_NEWSTYLE : 0)
+                    | (noZeroes ? NbdClientFlags.NO_ZEROES : 0);
+            write(new NbdClientFlagsMessage(clientFlags));
+            if (!fixedNewstyle) {
+                // Without fixed newstyle the only safe option is EXPORT_NAME; opt mode cannot work.
+                negotiatingFuture.completeExceptionally(new NbdException(
+                        "the server does not support fixed newstyle negotiation, so opt mode is unavailable"));
+                exportName().whenComplete(this::afterGo);
+                return;
+            }
+            CompletableFuture<Boolean> stage = CompletableFuture.completedFuture(false);
+            if (config.requestExtendedHeaders()) {
+                stage = stage.thenCompose(x -> extendedHeaders());
+            }
+            if (config.requestStructuredReplies()) {
+                stage = stage.thenCompose(ext -> ext ? CompletableFuture.completedFuture(true) : structuredReply());
+            }
+            stage.whenComplete((x, e) -> {
+                if (e != null) {
+                    fail(unwrap(e));
+                } else if (config.optMode()) {
+                    cancelTimeout();
+                    if (state.compareAndSet(NbdState.CONNECTING, NbdState.NEGOTIATING)) {
+                        negotiatingFuture.complete(NbdHandle.this);
+                    }
+                } else {
+                    go().whenComplete((conn, err) -> {
+                        if (err != null) {
+                            fail(unwrap(err));
+                        }
+                    });
+                }
+            });
+        }
+
+        private void write(Object msg) {
+            ctx.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
+                if (!f.isSuccess()) {
+                    fail(new NbdException("could not send " + msg + ": " + f.cause(), f.cause()));
+                }
+            });
+        }
+
+        <T> OptionExchange<T> exchange(OptionExchange<T> ex) {
+            if (current != null || exportNameReply != null) {
+                ex.result.completeExceptionally(new IllegalStateException("an option is already in flight"));
+                return ex;
+            }
+            current = ex;
+            write(ex.request);
+            return ex;
+        }
+
+        /** Sends an option answered by ACK; an error reply means "not supported" (false). */
+        private CompletableFuture<Boolean> ackOrRefusal(NbdBareOption option) {
+            return exchange(new OptionExchange.Ack(option)).result.handle((ok, e) -> {
+                if (e == null) {
+                    return true;
+                }
+                if (unwrap(e) instanceof NbdOptionException) {
+                    return false;
+                }
+                throw new CompletionException(unwrap(e));
+            });
+        }
+
+        CompletableFuture<Boolean> extendedHeaders() {
+            return ackOrRefusal(NbdBareOption.EXTENDED_HEADERS).thenApply(ok -> {
+                if (ok) {
+                    extendedHeaders = true;
+                    // Extended headers supersede structured replies, and need contexts negotiated again.
+                    structuredReplies = true;
+                    grantedContexts = List.of();
+                }
+                return ok;
+            });
+        }
+
+        CompletableFuture<Boolean> structuredReply() {
+            return ackOrRefusal(NbdBareOption.STRUCTURED_REPLY).thenApply(ok -> {
+                if (ok) {
+                    structuredReplies = true;
+                    grantedContexts = List.of();
+                }
+                return ok;
+            });
+        }
+
+        CompletableFuture<List<NbdMetaContext>> metaContexts(NbdOption option, List<String> queries) {
+            boolean set = option.equals(NbdOption.SET_META_CONTEXT);
+            String export = exportName;
+            CompletableFuture<List<NbdMetaContext>> f = exchange(new OptionExchange.MetaContexts(
+                    new NbdMetaContextOption(option, export, queries), set, 65_536)).result;
+            if (set) {
+                f = f.whenComplete((contexts, e) -> {
+                    grantedContexts = e == null ? contexts : List.of();
+                    contextsExport = e == null ? export : null;
+                });
+            }
+            return f;
+        }
+
+        private NbdExportInfoOption infoOption(NbdOption option) {
+            List<NbdInfoType> requests = new ArrayList<>();
+            if (config.fullInfo()) {
+                requests.add(NbdInfoType.NAME);
+                requests.add(NbdInfoType.DESCRIPTION);
+            }
+            if (config.requestBlockSize()) {
+                requests.add(NbdInfoType.BLOCK_SIZE);
+            }
+            return new NbdExportInfoOption(option, exportName, requests);
+        }
+
+        /** Negotiates the configured contexts first when they apply (failures there are not fatal). */
+        private CompletableFuture<?> contextsBefore() {
+            if (!structuredReplies || !config.requestMetaContext() || metaContexts.isEmpty()) {
+                return CompletableFuture.completedFuture(null);
+            }
+            return metaContexts(NbdOption.SET_META_CONTEXT, metaContexts).handle((c, e) -> {
+                Throwable cause = e == null ? null : unwrap(e);
+                if (cause != null && !(cause instanceof NbdOptionException)) {
+                    throw new CompletionException(cause);
+                }
+                return null;
+            });
+        }
+
+        CompletableFuture<NbdExportInfo> info() {
+            return contextsBefore().thenCompose(x -> exchange(new OptionExchange.Info(infoOption(NbdOption.INFO),
+                    exportName)).result).thenApply(info -> {
+                        exportInfo = info;
+                        return info;
+                    });
+        }
+
+        CompletableFuture<NbdConnection> go() {
+            return contextsBefore().thenCompose(x -> exchange(new OptionExchange.Info(infoOption(NbdOption.GO),
+                    exportName)).result).handle((info, e) -> {
+                        Throwable cause = e == null ? null : unwrap(e);
+                        if (cause == null) {
+                            enterTransmission(info);
+                            return readyFuture;
+                        }
+                        if (cause instanceof NbdOptionException o && o.replyType().equals(
+                                NbdOptionReplyType.ERR_UNSUP)) {
+                            // An old server without NBD_OPT_GO: fall back to NBD_OPT_EXPORT_NAME.
+                            return exportName().whenComplete(this::afterGo);
+                        }
+                        return CompletableFuture.<NbdConnection>failedFuture(cause);
+                    }).thenCompose(f -> f);
+        }
+
+        private CompletableFuture<NbdConnection> exportName() {
+            exportNameReply = new CompletableFuture<>();
+            CompletableFuture<NbdExportNameReply> f = exportNameReply;
+            decoder.expectExportNameReply(!noZeroes);
+            write(new NbdExportNameOption(exportName));
+            return f.thenApply(r -> {
+                if (r.exportSize() < 0) {
+                    throw new CompletionException(new NbdProtocolException("export size "
+                            + Long.toUnsignedString(r.exportSize()) + " is larger than this client supports"));
+                }
+                enterTransmission(new NbdExportInfo(r.exportSize(), r.transmissionFlags(), 1, 4096,
+                        NbdExportInfo.DEFAULT_MAXIMUM_PAYLOAD, false, exportName, null));
+                return connection;
+            });
+        }
+
+        private void afterGo(NbdConnection c, Throwable e) {
+            if (e != null) {
+                fail(unwrap(e));
+            }
+        }
+
+        CompletableFuture<Void> abort() {
+            aborting = true;
+            return exchange(new OptionExchange.Ack(NbdBareOption.ABORT)).result.handle((ok, e) -> {
+                markClosed();
+                ctx.channel().close();
+                Throwable cause = e == null ? null : unwrap(e);
+                if (cause != null && !(cause instanceof NbdOptionException)) {
+                    throw new CompletionException(cause);
+                }
+                return null;
+            });
+        }
+
+        private void enterTransmission(NbdExportInfo info) {
+            cancelTimeout();
+            if ((info.transmissionFlags() & NbdTransmissionFlags.HAS_FLAGS) == 0 && !"oldstyle".equals(protocol)) {
+                // The spec requires HAS_FLAGS; without it no other flag can be trusted.
+                info = new NbdExportInfo(info.size(), 0, info.minimumBlockSize(), info.preferredBlockSize(),
+                        info.maximumBlockSize(), info.blockSizeAdvertised(), info.canonicalName(),
+                        info.description());
+            }
+            exportInfo = info;
+            List<NbdMetaContext> contexts = exportName.equals(contextsExport) ? grantedContexts : List.of();
+            if (!exportName.equals(contextsExport)) {
+                grantedContexts = List.of();
+            }
+            NbdReplyStyle style = extendedHeaders ? NbdReplyStyle.EXTENDED
+                    : structuredReplies ? NbdReplyStyle.STRUCTURED : NbdReplyStyle.SIMPLE;
+            NbdConnection c = new NbdConnection(NbdHandle.this, config, info, style, contexts, ctx.channel());
+            connection = c;
+            c.install(ctx.pipeline(), decoder);
+            if (state.compareAndSet(NbdState.CONNECTING, NbdState.READY)) {
+                negotiatingFuture.complete(NbdHandle.this);
+                readyFuture.complete(c);
+            }
+        }
+    }
+}

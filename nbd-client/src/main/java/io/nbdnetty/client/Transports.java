@@ -1,0 +1,57 @@
+package io.nbdnetty.client;
+
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+
+/** Picks Netty transports: epoll where available, NIO elsewhere. */
+final class Transports {
+    private Transports() {
+    }
+
+    static boolean epollAvailable() {
+        return Epoll.isAvailable();
+    }
+
+    /** A one-thread group able to drive this channel (epoll channels need epoll, NIO channels need NIO). */
+    static EventLoopGroup newGroupFor(Channel channel) {
+        boolean epoll = channel.getClass().getName().startsWith("io.netty.channel.epoll.");
+        IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        return new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("nbd-netty", true), factory);
+    }
+
+    /** Wraps a connected socket file descriptor in an epoll channel of the right family. */
+    static Channel epollChannelForFd(int fd) {
+        Epoll.ensureAvailability();
+        return isUnixSocket(fd) ? new EpollDomainSocketChannel(fd) : new EpollSocketChannel(fd);
+    }
+
+    /** Linux: a descriptor is a Unix socket if its inode is listed in /proc/net/unix. */
+    private static boolean isUnixSocket(int fd) {
+        try {
+            String link = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+            if (!link.startsWith("socket:[")) {
+                throw new IllegalArgumentException("file descriptor " + fd + " is not a socket: " + link);
+            }
+            String inode = link.substring("socket:[".length(), link.length() - 1);
+            try (Stream<String> lines = Files.lines(Path.of("/proc/net/unix"))) {
+                return lines.skip(1).map(l -> l.trim().split("\\s+")).anyMatch(f -> f.length > 6
+                        && f[6].equals(inode));
+            }
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot inspect file descriptor " + fd + ": " + e, e);
+        }
+    }
+}

@@ -4,8 +4,10 @@ import io.nbdnetty.codec.NbdClientHandshakeDecoder;
 import io.nbdnetty.codec.NbdConstants;
 import io.nbdnetty.codec.NbdHandshakeFlags;
 import io.nbdnetty.codec.NbdReplyDecoder;
+import io.netty.handler.ssl.SslContext;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,6 +43,11 @@ public final class NbdClientConfig {
     private final int maxReplyPayloadLength;
     private final int maxInFlightRequests;
     private final long maxInFlightBytes;
+    private final NbdTlsMode tls;
+    private final SslContext sslContext;
+    private final Path tlsCertificates;
+    private final boolean tlsVerifyPeer;
+    private final String tlsHostname;
 
     private NbdClientConfig(Builder b) {
         this.exportName = b.exportName;
@@ -58,6 +65,11 @@ public final class NbdClientConfig {
         this.maxReplyPayloadLength = b.maxReplyPayloadLength;
         this.maxInFlightRequests = b.maxInFlightRequests;
         this.maxInFlightBytes = b.maxInFlightBytes;
+        this.tls = b.tls;
+        this.sslContext = b.sslContext;
+        this.tlsCertificates = b.tlsCertificates;
+        this.tlsVerifyPeer = b.tlsVerifyPeer;
+        this.tlsHostname = b.tlsHostname;
     }
 
     /**
@@ -225,12 +237,60 @@ public final class NbdClientConfig {
         return maxInFlightBytes;
     }
 
+    /**
+     * Whether to use TLS (default {@link NbdTlsMode#DISABLE}, as libnbd).
+     *
+     * @return the TLS mode
+     */
+    public NbdTlsMode tls() {
+        return tls;
+    }
+
+    /**
+     * The caller's own TLS context, or null to build one from {@link #tlsCertificates()}.
+     *
+     * @return the context
+     */
+    public SslContext sslContext() {
+        return sslContext;
+    }
+
+    /**
+     * A directory in nbdkit/libnbd's layout: {@code ca-cert.pem} (the CA to trust), and optionally {@code
+     * client-cert.pem} with {@code client-key.pem} (PKCS#8) for a client certificate; null to trust the JDK's CAs.
+     *
+     * @return the directory, or null
+     */
+    public Path tlsCertificates() {
+        return tlsCertificates;
+    }
+
+    /**
+     * Whether to verify the server's certificate (default true): its chain, and its name where a host is known
+     * ({@link #tlsHostname()}, or the host the convenience connect calls dialled).
+     *
+     * @return the setting
+     */
+    public boolean tlsVerifyPeer() {
+        return tlsVerifyPeer;
+    }
+
+    /**
+     * The host name to verify the server's certificate against, or null for the dialled host (none for a Unix
+     * socket or an adopted socket: then only the chain is verified).
+     *
+     * @return the host name
+     */
+    public String tlsHostname() {
+        return tlsHostname;
+    }
+
     @Override
     public String toString() {
         return "NbdClientConfig[exportName=\"" + exportName + "\", optMode=" + optMode + ", structuredReplies="
                 + requestStructuredReplies + ", extendedHeaders=" + requestExtendedHeaders + ", metaContexts="
                 + metaContexts + ", handshakeFlags=" + NbdHandshakeFlags.toString(handshakeFlags) + ", fullInfo="
-                + fullInfo + ", strict=0x" + Integer.toHexString(strictMode) + "]";
+                + fullInfo + ", strict=0x" + Integer.toHexString(strictMode) + ", tls=" + tls + "]";
     }
 
     /** Builds an {@link NbdClientConfig}; each setter checks its argument and names it in the error. */
@@ -250,6 +310,11 @@ public final class NbdClientConfig {
         private int maxReplyPayloadLength = NbdReplyDecoder.DEFAULT_MAX_PAYLOAD_LENGTH;
         private int maxInFlightRequests = DEFAULT_MAX_IN_FLIGHT_REQUESTS;
         private long maxInFlightBytes = DEFAULT_MAX_IN_FLIGHT_BYTES;
+        private NbdTlsMode tls = NbdTlsMode.DISABLE;
+        private SslContext sslContext;
+        private Path tlsCertificates;
+        private boolean tlsVerifyPeer = true;
+        private String tlsHostname;
 
         private Builder() {
         }
@@ -270,6 +335,11 @@ public final class NbdClientConfig {
             maxReplyPayloadLength = c.maxReplyPayloadLength;
             maxInFlightRequests = c.maxInFlightRequests;
             maxInFlightBytes = c.maxInFlightBytes;
+            tls = c.tls;
+            sslContext = c.sslContext;
+            tlsCertificates = c.tlsCertificates;
+            tlsVerifyPeer = c.tlsVerifyPeer;
+            tlsHostname = c.tlsHostname;
         }
 
         /**
@@ -474,6 +544,64 @@ public final class NbdClientConfig {
                 throw new IllegalArgumentException("maxInFlightBytes must be at least 1: " + bytes);
             }
             this.maxInFlightBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Sets the TLS mode.
+         *
+         * @param mode disable, allow or require
+         * @return this builder
+         */
+        public Builder tls(NbdTlsMode mode) {
+            this.tls = Objects.requireNonNull(mode, "tls");
+            return this;
+        }
+
+        /**
+         * Uses the caller's TLS context (a client context) instead of one built from the certificate directory.
+         *
+         * @param context the context, or null
+         * @return this builder
+         */
+        public Builder sslContext(SslContext context) {
+            if (context != null && !context.isClient()) {
+                throw new IllegalArgumentException("sslContext must be a client context");
+            }
+            this.sslContext = context;
+            return this;
+        }
+
+        /**
+         * Sets the certificate directory ({@code ca-cert.pem}, {@code client-cert.pem}, {@code client-key.pem}).
+         *
+         * @param dir the directory, or null
+         * @return this builder
+         */
+        public Builder tlsCertificates(Path dir) {
+            this.tlsCertificates = dir;
+            return this;
+        }
+
+        /**
+         * Sets whether the server's certificate is verified.
+         *
+         * @param verify true to verify (the default)
+         * @return this builder
+         */
+        public Builder tlsVerifyPeer(boolean verify) {
+            this.tlsVerifyPeer = verify;
+            return this;
+        }
+
+        /**
+         * Sets the host name to verify the server's certificate against.
+         *
+         * @param hostname the name, or null
+         * @return this builder
+         */
+        public Builder tlsHostname(String hostname) {
+            this.tlsHostname = hostname;
             return this;
         }
 

@@ -18,6 +18,7 @@ import io.nbdnetty.codec.NbdOption;
 import io.nbdnetty.codec.NbdOptionReply;
 import io.nbdnetty.codec.NbdOptionReplyType;
 import io.nbdnetty.codec.NbdTransmissionFlags;
+import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -25,12 +26,17 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 
+import javax.net.ssl.SSLException;
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -57,7 +63,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@link #create(NbdClientConfig, EventLoopGroup)} registers channels on the given group and never shuts it down.
  */
 public final class NbdHandle implements AutoCloseable {
-    private final NbdClientConfig config;
+    private volatile NbdClientConfig config;
     private final EventLoopGroup sharedGroup;
     private final AtomicReference<NbdState> state = new AtomicReference<>(NbdState.CREATED);
     private final CompletableFuture<NbdHandle> negotiatingFuture = new CompletableFuture<>();
@@ -77,6 +83,9 @@ public final class NbdHandle implements AutoCloseable {
     private volatile List<NbdMetaContext> grantedContexts = List.of();
     private volatile String contextsExport;
     private volatile NbdExportInfo exportInfo;
+    private volatile boolean tlsNegotiated;
+    private volatile String dialledHost;
+    private volatile int dialledPort = -1;
 
     private NbdHandle(NbdClientConfig config, EventLoopGroup sharedGroup) {
         this.config = Objects.requireNonNull(config, "config");
@@ -143,6 +152,11 @@ public final class NbdHandle implements AutoCloseable {
             return CompletableFuture.failedFuture(
                     new NbdStateException(state.get(), "the handle must be newly created"));
         }
+        return adopt(channel);
+    }
+
+    /** Installs the handshake on a channel; the state is already CONNECTING. */
+    private CompletableFuture<NbdConnection> adopt(Channel channel) {
         this.channel = channel;
         Handshake h = new Handshake();
         this.handshake = h;
@@ -213,6 +227,94 @@ public final class NbdHandle implements AutoCloseable {
                     e));
         }
         return connect(ch);
+    }
+
+    /**
+     * Convenience: dials the server an NBD URI names (TCP or Unix socket) and starts the handshake on the new
+     * connection. The URI's export name and TLS settings ({@code nbds} requires TLS; {@code tls-certificates},
+     * {@code tls-verify-peer}, {@code tls-hostname}) replace the handle's. Allowed only in {@link NbdState#CREATED}.
+     *
+     * @param uri the URI, see {@link NbdUri#parse(String)}
+     * @return the same as {@link #connect(Channel)}; fails with {@link NbdConnectionClosedException} if the server
+     *     cannot be reached
+     */
+    public CompletableFuture<NbdConnection> connect(NbdUri uri) {
+        Objects.requireNonNull(uri, "uri");
+        if (uri.transport() == NbdUri.Transport.VSOCK) {
+            return CompletableFuture.failedFuture(new NbdException(uri.scheme()
+                    + " URIs are not supported: this client has no AF_VSOCK transport"));
+        }
+        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
+            return CompletableFuture.failedFuture(
+                    new NbdStateException(state.get(), "the handle must be newly created"));
+        }
+        config = uri.configure(config);
+        exportName = config.exportName();
+        if (uri.transport() == NbdUri.Transport.UNIX) {
+            return dial(null, -1, uri.socket(), uri.toString());
+        }
+        return dial(uri.host(), uri.port(), null, uri.toString());
+    }
+
+    /**
+     * Convenience: dials a TCP server and starts the handshake. Allowed only in {@link NbdState#CREATED}.
+     *
+     * @param host the host name or address
+     * @param port the port (the NBD default is 10809)
+     * @return the same as {@link #connect(Channel)}
+     */
+    public CompletableFuture<NbdConnection> connectTcp(String host, int port) {
+        Objects.requireNonNull(host, "host");
+        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
+            return CompletableFuture.failedFuture(
+                    new NbdStateException(state.get(), "the handle must be newly created"));
+        }
+        return dial(host, port, null, host + ":" + port);
+    }
+
+    /**
+     * Convenience: dials a Unix domain socket and starts the handshake. Allowed only in {@link NbdState#CREATED}.
+     *
+     * @param socket the socket's path
+     * @return the same as {@link #connect(Channel)}
+     */
+    public CompletableFuture<NbdConnection> connectUnix(Path socket) {
+        Objects.requireNonNull(socket, "socket");
+        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
+            return CompletableFuture.failedFuture(
+                    new NbdStateException(state.get(), "the handle must be newly created"));
+        }
+        return dial(null, -1, socket, socket.toString());
+    }
+
+    private CompletableFuture<NbdConnection> dial(String host, int port, Path socket, String what) {
+        dialledHost = host;
+        dialledPort = port;
+        EventLoopGroup group = sharedGroup;
+        if (group == null) {
+            synchronized (this) {
+                if (privateGroup == null) {
+                    privateGroup = Transports.newGroup();
+                }
+                group = privateGroup;
+            }
+        }
+        Bootstrap b = new Bootstrap().group(group).channel(Transports.socketChannelType(group, socket != null))
+                .handler(new ChannelInboundHandlerAdapter());
+        SocketAddress address = socket != null ? Transports.unixAddress(group, socket)
+                : InetSocketAddress.createUnresolved(host, port);
+        b.connect(address).addListener((ChannelFutureListener) f -> {
+            if (f.isSuccess()) {
+                f.channel().pipeline().remove(ChannelInboundHandlerAdapter.class);
+                adopt(f.channel());
+            } else {
+                Throwable c = f.cause();
+                fail(new NbdConnectionClosedException("cannot connect to " + what + ": "
+                        + (c.getMessage() != null ? c.getMessage() : c.toString()), c));
+                shutdownPrivateGroup();
+            }
+        });
+        return readyFuture;
     }
 
     private synchronized EventLoopGroup privateGroupFor(Channel ch) {
@@ -467,6 +569,26 @@ public final class NbdHandle implements AutoCloseable {
      */
     public CompletableFuture<Void> optAbort() {
         return optCall(h -> h.abort());
+    }
+
+    /**
+     * NBD_OPT_STARTTLS, then the TLS handshake (with the configuration's certificates). Allowed in {@link
+     * NbdState#NEGOTIATING}, once. Everything negotiated before it (structured replies, extended headers, contexts)
+     * is forgotten, as the spec requires.
+     *
+     * @return completes with true once TLS is up, false if the server refused; fails if the TLS handshake fails
+     */
+    public CompletableFuture<Boolean> optStartTls() {
+        return optCall(h -> h.startTls(false));
+    }
+
+    /**
+     * Whether the connection is encrypted (libnbd's {@code get_tls_negotiated}).
+     *
+     * @return true once TLS is up
+     */
+    public boolean tlsNegotiated() {
+        return tlsNegotiated;
     }
 
     /**
@@ -792,6 +914,11 @@ public final class NbdHandle implements AutoCloseable {
             int clientFlags = (fixedNewstyle ? NbdClientFlags.FIXED_NEWSTYLE : 0)
                     | (noZeroes ? NbdClientFlags.NO_ZEROES : 0);
             write(new NbdClientFlagsMessage(clientFlags));
+            if (!fixedNewstyle && config.tls() == NbdTlsMode.REQUIRE) {
+                fail(new NbdException("TLS is required, but the server does not support fixed newstyle "
+                        + "negotiation, so NBD_OPT_STARTTLS cannot be sent"));
+                return;
+            }
             if (!fixedNewstyle) {
                 // Without fixed newstyle the only safe option is EXPORT_NAME; opt mode cannot work.
                 negotiatingFuture.completeExceptionally(new NbdException(
@@ -799,12 +926,14 @@ public final class NbdHandle implements AutoCloseable {
                 exportName().whenComplete(this::afterGo);
                 return;
             }
-            CompletableFuture<Boolean> stage = CompletableFuture.completedFuture(false);
+            CompletableFuture<Boolean> stage = config.tls() == NbdTlsMode.DISABLE
+                    ? CompletableFuture.completedFuture(false) : startTls(config.tls() == NbdTlsMode.REQUIRE);
             if (config.requestExtendedHeaders()) {
                 stage = stage.thenCompose(x -> extendedHeaders());
             }
             if (config.requestStructuredReplies()) {
-                stage = stage.thenCompose(ext -> ext ? CompletableFuture.completedFuture(true) : structuredReply());
+                stage = stage.thenCompose(x -> extendedHeaders ? CompletableFuture.completedFuture(true)
+                        : structuredReply());
             }
             stage.whenComplete((x, e) -> {
                 if (e != null) {
@@ -853,6 +982,55 @@ public final class NbdHandle implements AutoCloseable {
                 }
                 throw new CompletionException(unwrap(e));
             });
+        }
+
+        /** NBD_OPT_STARTTLS, then the TLS handshake; true once TLS is up, false if refused and not required. */
+        CompletableFuture<Boolean> startTls(boolean required) {
+            if (tlsNegotiated) {
+                return CompletableFuture.failedFuture(new NbdStateException(state.get(),
+                        "TLS is already negotiated"));
+            }
+            return exchange(new OptionExchange.Ack(NbdBareOption.STARTTLS)).result.handle((ok, e) -> {
+                Throwable cause = e == null ? null : unwrap(e);
+                if (cause == null) {
+                    return installTls();
+                }
+                if (cause instanceof NbdOptionException o) {
+                    if (required) {
+                        return CompletableFuture.<Boolean>failedFuture(new NbdOptionException(o.option(),
+                                o.replyType(), "TLS is required, but the server refused NBD_OPT_STARTTLS"
+                                + (o.serverMessage().isEmpty() ? "" : ": " + o.serverMessage())));
+                    }
+                    return CompletableFuture.completedFuture(false);
+                }
+                return CompletableFuture.<Boolean>failedFuture(cause);
+            }).thenCompose(f -> f);
+        }
+
+        private CompletableFuture<Boolean> installTls() {
+            CompletableFuture<Boolean> done = new CompletableFuture<>();
+            SslHandler ssl;
+            try {
+                String host = config.tlsHostname() != null ? config.tlsHostname() : dialledHost;
+                ssl = NbdTls.handler(config, ctx.alloc(), host, dialledPort);
+            } catch (SSLException | RuntimeException e) {
+                return CompletableFuture.failedFuture(new NbdException("cannot set up TLS: " + e, e));
+            }
+            ctx.pipeline().addFirst("nbd-tls", ssl);
+            ssl.handshakeFuture().addListener(f -> {
+                if (f.isSuccess()) {
+                    tlsNegotiated = true;
+                    // The spec: nothing negotiated before STARTTLS survives it.
+                    structuredReplies = false;
+                    extendedHeaders = false;
+                    grantedContexts = List.of();
+                    done.complete(true);
+                } else {
+                    done.completeExceptionally(new NbdException("TLS handshake failed: " + f.cause().getMessage(),
+                            f.cause()));
+                }
+            });
+            return done;
         }
 
         CompletableFuture<Boolean> extendedHeaders() {

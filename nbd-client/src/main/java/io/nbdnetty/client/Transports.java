@@ -2,6 +2,7 @@ package io.nbdnetty.client;
 
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoEventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
@@ -9,9 +10,14 @@ import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioDomainSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.DefaultThreadFactory;
 
 import java.io.IOException;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
@@ -30,6 +36,30 @@ final class Transports {
         boolean epoll = channel.getClass().getName().startsWith("io.netty.channel.epoll.");
         IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         return new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("nbd-netty", true), factory);
+    }
+
+    /** A one-thread group of the best transport here. */
+    static EventLoopGroup newGroup() {
+        IoHandlerFactory factory = epollAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        return new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("nbd-netty", true), factory);
+    }
+
+    /** The socket channel class that fits a group (epoll or NIO), for TCP or a Unix socket. */
+    static Class<? extends Channel> socketChannelType(EventLoopGroup group, boolean unix) {
+        if (isEpoll(group)) {
+            return unix ? EpollDomainSocketChannel.class : EpollSocketChannel.class;
+        }
+        return unix ? NioDomainSocketChannel.class : NioSocketChannel.class;
+    }
+
+    private static boolean isEpoll(EventLoopGroup group) {
+        return group instanceof IoEventLoopGroup g && g.isIoType(EpollIoHandler.class);
+    }
+
+    /** A Unix socket address in the form the group's transport takes. */
+    static SocketAddress unixAddress(EventLoopGroup group, Path socket) {
+        return isEpoll(group) ? new DomainSocketAddress(socket.toString())
+                : UnixDomainSocketAddress.of(socket);
     }
 
     /** Wraps a connected socket file descriptor in an epoll channel of the right family. */

@@ -1,0 +1,58 @@
+package io.nbdnetty.client;
+
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLParameters;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Builds the client's TLS engine from the configuration. */
+final class NbdTls {
+    private NbdTls() {
+    }
+
+    /**
+     * The SslContext for a configuration: the caller's own, or one from the certificate directory (nbdkit and
+     * libnbd's layout: {@code ca-cert.pem}, {@code client-cert.pem}, {@code client-key.pem}), or the JDK's trust store.
+     */
+    static SslContext context(NbdClientConfig config) throws SSLException {
+        if (config.sslContext() != null) {
+            return config.sslContext();
+        }
+        // Host names are checked per engine, where a host is known (see handler()).
+        SslContextBuilder b = SslContextBuilder.forClient().endpointIdentificationAlgorithm(null);
+        Path dir = config.tlsCertificates();
+        if (dir != null) {
+            Path ca = dir.resolve("ca-cert.pem");
+            Path cert = dir.resolve("client-cert.pem");
+            Path key = dir.resolve("client-key.pem");
+            if (Files.isReadable(ca)) {
+                b.trustManager(ca.toFile());
+            }
+            if (Files.isReadable(cert) && Files.isReadable(key)) {
+                b.keyManager(cert.toFile(), key.toFile());
+            }
+        }
+        if (!config.tlsVerifyPeer()) {
+            b.trustManager(InsecureTrustManagerFactory.INSTANCE);
+        }
+        return b.build();
+    }
+
+    static SslHandler handler(NbdClientConfig config, ByteBufAllocator alloc, String host, int port)
+            throws SSLException {
+        SslContext ctx = context(config);
+        SSLEngine engine = host != null ? ctx.newEngine(alloc, host, port) : ctx.newEngine(alloc);
+        // The name is checked only where there is one to check (Netty 4.2 would otherwise insist on one).
+        SSLParameters p = engine.getSSLParameters();
+        p.setEndpointIdentificationAlgorithm(config.tlsVerifyPeer() && host != null ? "HTTPS" : null);
+        engine.setSSLParameters(p);
+        return new SslHandler(engine);
+    }
+}

@@ -49,7 +49,7 @@ public final class MemoryExport implements NbdExport {
         if (chunkSize < 512 || chunkSize > 16 * 1024 * 1024 || Integer.bitCount(chunkSize) != 1) {
             throw new IllegalArgumentException("chunkSize must be a power of two from 512 to 16 MiB: " + chunkSize);
         }
-        long count = (size + chunkSize - 1) / chunkSize;
+        long count = size / chunkSize + (size % chunkSize != 0 ? 1 : 0);
         if (count > Integer.MAX_VALUE - 16) {
             throw new IllegalArgumentException("size " + size + " needs too many chunks of " + chunkSize + " bytes");
         }

@@ -27,6 +27,7 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -126,6 +127,12 @@ public final class NbdServer implements AutoCloseable {
         } else if (address instanceof DomainSocketAddress || address instanceof UnixDomainSocketAddress) {
             socketFile = address instanceof DomainSocketAddress d ? Path.of(d.path())
                     : ((UnixDomainSocketAddress) address).getPath();
+            // Netty's epoll transport unlinks an existing path before binding, which would silently take the socket
+            // of a running server: refuse instead, as the NIO transport does.
+            if (Files.exists(socketFile, LinkOption.NOFOLLOW_LINKS)) {
+                throw new IOException("cannot listen on " + socketFile + ": the file exists (another server, or a "
+                        + "stale socket to remove)");
+            }
             type = epoll ? EpollServerDomainSocketChannel.class : NioServerDomainSocketChannel.class;
             local = epoll ? new DomainSocketAddress(socketFile.toString()) : UnixDomainSocketAddress.of(socketFile);
         } else {

@@ -364,6 +364,12 @@ final class NbdServerHandshakeHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (done) {
+            // Already hanging up; bytes the client sent after that do not matter.
+            ctx.close();
+            return;
+        }
+        done = true;
         LOG.log(System.Logger.Level.INFO, "closing {0} during the handshake: {1}", ctx.channel(), cause.toString());
         ctx.close();
     }

@@ -1,0 +1,90 @@
+package io.nbdnetty.examples.server;
+
+import io.nbdnetty.codec.NbdTransmissionFlags;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Executor;
+
+/**
+ * What every connection of one {@link NbdServer} needs to know; immutable.
+ *
+ * @param exports the exports by name, in the order added
+ * @param readOnly serve everything read-only
+ * @param structuredReplies accept NBD_OPT_STRUCTURED_REPLY
+ * @param extendedHeaders accept NBD_OPT_EXTENDED_HEADERS
+ * @param blockSizes minimum, preferred, maximum; null when not configured
+ * @param multiConn advertise NBD_FLAG_CAN_MULTI_CONN
+ * @param oldstyle oldstyle handshake
+ * @param ioExecutor runs calls to blocking exports; null if there are none
+ */
+record ServerConfig(Map<String, ExportEntry> exports, boolean readOnly, boolean structuredReplies,
+        boolean extendedHeaders, int[] blockSizes, boolean multiConn, boolean oldstyle, Executor ioExecutor) {
+
+    /** The base:allocation context id this server hands out. */
+    static final int BASE_ALLOCATION_ID = 1;
+    /** The one metadata context this server knows. */
+    static final String BASE_ALLOCATION = "base:allocation";
+
+    ServerConfig {
+        // Keep the insertion order: it is the order of NBD_OPT_LIST, and the first export is the default.
+        exports = Collections.unmodifiableMap(new LinkedHashMap<>(exports));
+    }
+
+    /** Returns the export the empty name means: the one named "", else the first added. */
+    ExportEntry defaultExport() {
+        ExportEntry e = exports.get("");
+        return e != null ? e : exports.values().iterator().next();
+    }
+
+    /** Returns the export a client names, or null. */
+    ExportEntry lookup(String name) {
+        return name.isEmpty() ? defaultExport() : exports.get(name);
+    }
+
+    /** Returns the maximum payload in force. */
+    int maxPayload() {
+        return blockSizes != null ? blockSizes[2] : NbdServer.DEFAULT_MAX_PAYLOAD;
+    }
+
+    /** Returns the minimum block size in force (1 if none configured). */
+    int minBlockSize() {
+        return blockSizes != null ? blockSizes[0] : 1;
+    }
+
+    /** Whether writes to this export are refused. */
+    boolean isReadOnly(ExportEntry e) {
+        return readOnly || e.export().isReadOnly();
+    }
+
+    /**
+     * Computes the transmission flags for one connection (proto.md, "Transmission flags").
+     *
+     * @param e the export
+     * @param structured whether structured replies or extended headers were negotiated
+     * @param extended whether extended headers were negotiated
+     * @param contexts whether metadata contexts were selected for this export
+     * @return the flags
+     */
+    int transmissionFlags(ExportEntry e, boolean structured, boolean extended, boolean contexts) {
+        int f = NbdTransmissionFlags.HAS_FLAGS | NbdTransmissionFlags.SEND_FLUSH | NbdTransmissionFlags.SEND_FUA
+                | NbdTransmissionFlags.SEND_CACHE;
+        if (isReadOnly(e)) {
+            f |= NbdTransmissionFlags.READ_ONLY;
+        } else {
+            f |= NbdTransmissionFlags.SEND_TRIM | NbdTransmissionFlags.SEND_WRITE_ZEROES
+                    | NbdTransmissionFlags.SEND_FAST_ZERO;
+        }
+        if (multiConn) {
+            f |= NbdTransmissionFlags.CAN_MULTI_CONN;
+        }
+        if (structured) {
+            f |= NbdTransmissionFlags.SEND_DF;
+        }
+        if (extended && contexts) {
+            f |= NbdTransmissionFlags.BLOCK_STATUS_PAYLOAD;
+        }
+        return f;
+    }
+}

@@ -59,7 +59,7 @@ import java.util.concurrent.RejectedExecutionException;
  * <p>Buffers: a buffer passed to {@link #write} is owned by the connection from the call on (it is released once
  * written or failed). A buffer returned by {@link #read(long, int)} is owned by the caller, who releases it.
  */
-public final class NbdConnection {
+public final class NbdConnection implements NbdBlockDevice {
     private static final long UNSIGNED_32 = 0xffffffffL;
     private static final int READ_FLAGS = NbdCommandFlags.DF;
     private static final int WRITE_FLAGS = NbdCommandFlags.FUA;
@@ -138,6 +138,7 @@ public final class NbdConnection {
      *
      * @return the export information
      */
+    @Override
     public NbdExportInfo exportInfo() {
         return info;
     }
@@ -147,6 +148,7 @@ public final class NbdConnection {
      *
      * @return the size
      */
+    @Override
     public long size() {
         return info.size();
     }
@@ -240,6 +242,7 @@ public final class NbdConnection {
      * @param flags {@link NbdCommandFlags#DF} or 0
      * @return completes with the data, which the caller must release
      */
+    @Override
     @SuppressWarnings("unchecked")
     public CompletableFuture<ByteBuf> read(long offset, int length, int flags) {
         return (CompletableFuture<ByteBuf>) (CompletableFuture<?>) submit(
@@ -287,6 +290,7 @@ public final class NbdConnection {
      * @param flags {@link NbdCommandFlags#FUA} or 0
      * @return completes when the server has acknowledged the write
      */
+    @Override
     @SuppressWarnings("unchecked")
     public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
         Objects.requireNonNull(data, "data");
@@ -299,6 +303,7 @@ public final class NbdConnection {
      *
      * @return completes when the server has flushed
      */
+    @Override
     @SuppressWarnings("unchecked")
     public CompletableFuture<Void> flush() {
         return (CompletableFuture<Void>) (CompletableFuture<?>) submit(
@@ -313,6 +318,7 @@ public final class NbdConnection {
      * @param flags {@link NbdCommandFlags#FUA} or 0
      * @return completes when done
      */
+    @Override
     @SuppressWarnings("unchecked")
     public CompletableFuture<Void> trim(long offset, long length, int flags) {
         return (CompletableFuture<Void>) (CompletableFuture<?>) submit(
@@ -327,6 +333,7 @@ public final class NbdConnection {
      * @param flags {@link NbdCommandFlags#FUA}, {@link NbdCommandFlags#NO_HOLE}, {@link NbdCommandFlags#FAST_ZERO}
      * @return completes when done
      */
+    @Override
     @SuppressWarnings("unchecked")
     public CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
         return (CompletableFuture<Void>) (CompletableFuture<?>) submit(
@@ -340,6 +347,7 @@ public final class NbdConnection {
      * @param length length
      * @return completes when done
      */
+    @Override
     @SuppressWarnings("unchecked")
     public CompletableFuture<Void> cache(long offset, long length) {
         return (CompletableFuture<Void>) (CompletableFuture<?>) submit(
@@ -354,6 +362,7 @@ public final class NbdConnection {
      * @param flags {@link NbdCommandFlags#REQ_ONE} or 0
      * @return completes with the extents per context
      */
+    @Override
     @SuppressWarnings("unchecked")
     public CompletableFuture<NbdBlockStatus> blockStatus(long offset, long length, int flags) {
         return (CompletableFuture<NbdBlockStatus>) (CompletableFuture<?>) submit(
@@ -366,6 +375,7 @@ public final class NbdConnection {
      *
      * @return completes when the connection is closed
      */
+    @Override
     public CompletableFuture<Void> disconnect() {
         runOnLoop(() -> {
             if (failure != null) {

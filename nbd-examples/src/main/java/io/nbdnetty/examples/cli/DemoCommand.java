@@ -52,7 +52,7 @@ public final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
-        long exportSize = Sizes.parse(size);
+        long exportSize = ServeCommand.parseSizeValue(size);
         Path dir = Files.createTempDirectory("nbd-demo");
         Path socket = dir.resolve("demo.sock");
         EventLoopGroup serverSide = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());

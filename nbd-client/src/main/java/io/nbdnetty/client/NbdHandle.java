@@ -287,6 +287,52 @@ public final class NbdHandle implements AutoCloseable {
         return dial(null, -1, socket, socket.toString());
     }
 
+    /**
+     * Convenience, like libnbd's {@code connect_command}: runs a server as a subprocess whose standard input and
+     * output are a connected socket (for example {@code nbdkit -s memory 1G} or {@code qemu-nbd ... -} style
+     * servers), and starts the handshake on the other end. The subprocess is ended when the handle is closed or dies.
+     *
+     * <p>The JDK cannot pass a socket to a child, so the socket is made by {@code socat} (which must be on the
+     * PATH): it listens on a private Unix socket, and when this handle connects it runs the command with the
+     * connection on its standard input and output. Allowed only in {@link NbdState#CREATED}.
+     *
+     * @param argv the command and its arguments (no shell is involved in splitting them)
+     * @return the same as {@link #connect(Channel)}
+     */
+    public CompletableFuture<NbdConnection> connectCommand(List<String> argv) {
+        List<String> command = List.copyOf(argv);
+        if (command.isEmpty()) {
+            throw new IllegalArgumentException("argv must not be empty");
+        }
+        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
+            return CompletableFuture.failedFuture(
+                    new NbdStateException(state.get(), "the handle must be newly created"));
+        }
+        Subprocess child;
+        try {
+            child = Subprocess.start(command);
+        } catch (IOException e) {
+            fail(new NbdException("cannot start " + command.get(0) + ": " + e.getMessage(), e));
+            shutdownPrivateGroup();
+            return readyFuture;
+        }
+        closeFuture.whenComplete((v, e) -> child.close());
+        readyFuture.whenComplete((c, e) -> {
+            if (e != null) {
+                child.close();
+            }
+        });
+        child.socketReady(config.handshakeTimeout()).whenComplete((path, e) -> {
+            if (e != null) {
+                fail(new NbdException(unwrap(e).getMessage(), unwrap(e)));
+                shutdownPrivateGroup();
+            } else {
+                dial(null, -1, path, String.join(" ", command));
+            }
+        });
+        return readyFuture;
+    }
+
     private CompletableFuture<NbdConnection> dial(String host, int port, Path socket, String what) {
         dialledHost = host;
         dialledPort = port;

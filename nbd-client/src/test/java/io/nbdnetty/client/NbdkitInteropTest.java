@@ -257,4 +257,48 @@ class NbdkitInteropTest {
             assertEquals(expected, await(h.connect(UnixSockets.connect(server.socketPath()))).size());
         }
     }
+
+    @Test
+    void connectCommandRunsNbdkitOnAStdinStdoutSocketAndEndsItOnClose() throws Exception {
+        io.nbdnetty.testing.peers.Interop.requireCommand("nbdkit");
+        io.nbdnetty.testing.peers.Interop.requireCommand("socat");
+        NbdHandle h = NbdHandle.create();
+        NbdConnection c = await(h.connectCommand(List.of("nbdkit", "-s", "--exit-with-parent", "memory", "size=3M")));
+        assertEquals(3L << 20, c.size());
+        await(c.write(0, Unpooled.wrappedBuffer(new byte[] {7, 7})));
+        assertArrayEquals(new byte[] {7, 7}, bytes(await(c.read(0, 2))));
+        long pid = ProcessHandle.current().children().filter(p -> p.info().command().orElse("").contains("nbdkit"))
+                .findFirst().map(ProcessHandle::pid).orElseThrow();
+        h.close();
+        ProcessHandle child = ProcessHandle.of(pid).orElse(null);
+        if (child != null) {
+            child.onExit().get(10, TimeUnit.SECONDS);
+        }
+        assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the server was ended");
+    }
+
+    @Test
+    void connectCommandReportsAServerThatExitsAtOnce() throws Exception {
+        io.nbdnetty.testing.peers.Interop.requireCommand("socat");
+        try (NbdHandle h = NbdHandle.create()) {
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> await(h.connectCommand(List.of("nbdkit", "-s", "no-such-plugin-xyz"))));
+            assertInstanceOf(NbdException.class, e.getCause());
+            assertEquals(NbdState.DEAD, h.state());
+        }
+    }
+
+    @Test
+    void connectUriAndRefusedConnectionMessage() throws Exception {
+        try (PeerServer server = PeerServer.nbdkit("memory", "size=5M").start();
+             NbdHandle h = NbdHandle.create()) {
+            assertEquals(5L << 20, await(h.connect(NbdUri.parse(server.uri()))).size());
+        }
+        try (NbdHandle h = NbdHandle.create()) {
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> await(h.connectUnix(java.nio.file.Path.of("/nonexistent/nbd.sock"))));
+            NbdConnectionClosedException ce = assertInstanceOf(NbdConnectionClosedException.class, e.getCause());
+            assertTrue(ce.getMessage().startsWith("cannot connect to /nonexistent/nbd.sock"), ce.getMessage());
+        }
+    }
 }

@@ -48,6 +48,9 @@ public final class NbdClientConfig {
     private final Path tlsCertificates;
     private final boolean tlsVerifyPeer;
     private final String tlsHostname;
+    private final Duration requestTimeout;
+    private final NbdListener listener;
+    private final boolean debug;
 
     private NbdClientConfig(Builder b) {
         this.exportName = b.exportName;
@@ -70,6 +73,9 @@ public final class NbdClientConfig {
         this.tlsCertificates = b.tlsCertificates;
         this.tlsVerifyPeer = b.tlsVerifyPeer;
         this.tlsHostname = b.tlsHostname;
+        this.requestTimeout = b.requestTimeout;
+        this.listener = b.listener;
+        this.debug = b.debug;
     }
 
     /**
@@ -285,6 +291,36 @@ public final class NbdClientConfig {
         return tlsHostname;
     }
 
+    /**
+     * How long a request may wait for its reply before its future fails with {@link NbdTimeoutException}
+     * ({@link Duration#ZERO}, the default: no limit). NBD cannot cancel a request, so the connection stays usable: the
+     * request stays counted in flight until the late reply arrives, and that reply is read, checked and dropped.
+     *
+     * @return the timeout
+     */
+    public Duration requestTimeout() {
+        return requestTimeout;
+    }
+
+    /**
+     * The observer of requests, or null.
+     *
+     * @return the listener
+     */
+    public NbdListener listener() {
+        return listener;
+    }
+
+    /**
+     * Whether every option and command is logged at DEBUG through Netty's logging facade (SLF4J when present),
+     * logger {@code io.nbdnetty.client}, like libnbd's debug mode (default false).
+     *
+     * @return the setting
+     */
+    public boolean debug() {
+        return debug;
+    }
+
     @Override
     public String toString() {
         return "NbdClientConfig[exportName=\"" + exportName + "\", optMode=" + optMode + ", structuredReplies="
@@ -315,6 +351,9 @@ public final class NbdClientConfig {
         private Path tlsCertificates;
         private boolean tlsVerifyPeer = true;
         private String tlsHostname;
+        private Duration requestTimeout = Duration.ZERO;
+        private NbdListener listener;
+        private boolean debug;
 
         private Builder() {
         }
@@ -340,6 +379,9 @@ public final class NbdClientConfig {
             tlsCertificates = c.tlsCertificates;
             tlsVerifyPeer = c.tlsVerifyPeer;
             tlsHostname = c.tlsHostname;
+            requestTimeout = c.requestTimeout;
+            listener = c.listener;
+            debug = c.debug;
         }
 
         /**
@@ -602,6 +644,43 @@ public final class NbdClientConfig {
          */
         public Builder tlsHostname(String hostname) {
             this.tlsHostname = hostname;
+            return this;
+        }
+
+        /**
+         * Sets the per-request timeout.
+         *
+         * @param timeout positive, or {@link Duration#ZERO} for none
+         * @return this builder
+         */
+        public Builder requestTimeout(Duration timeout) {
+            Objects.requireNonNull(timeout, "requestTimeout");
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("requestTimeout must not be negative: " + timeout);
+            }
+            this.requestTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * Sets the request observer.
+         *
+         * @param listener the listener, or null
+         * @return this builder
+         */
+        public Builder listener(NbdListener listener) {
+            this.listener = listener;
+            return this;
+        }
+
+        /**
+         * Sets debug logging.
+         *
+         * @param debug true to log every option and command at DEBUG
+         * @return this builder
+         */
+        public Builder debug(boolean debug) {
+            this.debug = debug;
             return this;
         }
 

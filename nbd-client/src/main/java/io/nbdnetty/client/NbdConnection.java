@@ -28,6 +28,8 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.collection.LongObjectHashMap;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -39,6 +41,7 @@ import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The transmission phase of a handle: every NBD command as an asynchronous call returning a {@link
@@ -67,8 +70,11 @@ public final class NbdConnection implements NbdBlockDevice {
     private static final int ZERO_FLAGS = NbdCommandFlags.FUA | NbdCommandFlags.NO_HOLE | NbdCommandFlags.FAST_ZERO;
     private static final int BLOCK_STATUS_FLAGS = NbdCommandFlags.REQ_ONE;
 
+    private static final InternalLogger LOG = InternalLoggerFactory.getInstance(NbdConnection.class);
+
     private final NbdHandle handle;
     private final NbdClientConfig config;
+    private final boolean debug;
     private final NbdExportInfo info;
     private final NbdReplyStyle style;
     private final List<NbdMetaContext> contexts;
@@ -86,6 +92,7 @@ public final class NbdConnection implements NbdBlockDevice {
     private long inFlightBytes;
     private boolean flushScheduled;
     private boolean disconnecting;
+    private boolean closedNotified;
     private Throwable failure;
 
     // Counters: written on the event loop only, read anywhere.
@@ -102,6 +109,7 @@ public final class NbdConnection implements NbdBlockDevice {
             List<NbdMetaContext> contexts, Channel channel) {
         this.handle = handle;
         this.config = config;
+        this.debug = config.debug() && LOG.isDebugEnabled();
         this.info = info;
         this.style = style;
         this.contexts = List.copyOf(contexts);
@@ -388,6 +396,28 @@ public final class NbdConnection implements NbdBlockDevice {
         return disconnectFuture;
     }
 
+    /**
+     * Soft disconnect with a deadline: like {@link #disconnect()}, but if the requests in flight have not completed
+     * within {@code timeout}, the handle is closed at once (they fail with {@link NbdConnectionClosedException}).
+     *
+     * @param timeout how long to wait for requests in flight
+     * @return completes when the connection is closed
+     */
+    public CompletableFuture<Void> disconnect(java.time.Duration timeout) {
+        CompletableFuture<Void> f = disconnect();
+        runOnLoop(() -> {
+            if (!f.isDone()) {
+                io.netty.util.concurrent.ScheduledFuture<?> t = loop.schedule(() -> {
+                    if (!f.isDone()) {
+                        handle.closeAsync();
+                    }
+                }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+                f.whenComplete((v, e) -> t.cancel(false));
+            }
+        });
+        return f;
+    }
+
     // --------------------------------------------------------------------------------------------- submission
 
     private CompletableFuture<Object> submit(Request r, int allowedFlags) {
@@ -545,6 +575,13 @@ public final class NbdConnection implements NbdBlockDevice {
         bytesSent += (style == NbdReplyStyle.EXTENDED ? NbdConstants.EXTENDED_REQUEST_HEADER_LENGTH
                 : NbdConstants.REQUEST_HEADER_LENGTH) + payloadLength;
         requestsSent++;
+        r.sentNanos = System.nanoTime();
+        if (!config.requestTimeout().isZero()) {
+            r.timeout = loop.schedule(() -> timedOut(r), config.requestTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        }
+        if (debug) {
+            LOG.debug("{}: send {}", channel, msg);
+        }
         channel.write(msg).addListener(writeListener);
         scheduleFlush();
     }
@@ -631,9 +668,24 @@ public final class NbdConnection implements NbdBlockDevice {
         queued = 0;
         inFlightBytes = 0;
         for (Request r : all) {
+            if (r.timeout != null) {
+                r.timeout.cancel(false);
+            }
             r.releaseAll();
             if (r.future.completeExceptionally(cause)) {
                 requestsFailed++;
+                notifyListener(r, cause);
+            }
+        }
+        if (!closedNotified) {
+            closedNotified = true;
+            NbdListener l = config.listener();
+            if (l != null) {
+                try {
+                    l.connectionClosed(cause);
+                } catch (RuntimeException e) {
+                    LOG.warn("NbdListener threw", e);
+                }
             }
         }
         List<CompletableFuture<Void>> waiters = new ArrayList<>(capacityWaiters);
@@ -646,7 +698,9 @@ public final class NbdConnection implements NbdBlockDevice {
         finish(r);
         if (r.future.complete(value)) {
             requestsCompleted++;
+            notifyListener(r, null);
         } else {
+            // Cancelled or timed out by the caller: the reply is dropped here, never leaked.
             ReferenceCountUtil.safeRelease(value);
         }
     }
@@ -656,6 +710,7 @@ public final class NbdConnection implements NbdBlockDevice {
         r.releaseAll();
         if (r.future.completeExceptionally(cause)) {
             requestsFailed++;
+            notifyListener(r, cause);
         }
         if (cause instanceof NbdCommandException c && c.error().equals(NbdErrno.ESHUTDOWN)) {
             // The spec: a client that receives ESHUTDOWN must initiate a soft disconnect.
@@ -663,7 +718,37 @@ public final class NbdConnection implements NbdBlockDevice {
         }
     }
 
+    /** The request's timer fired: fail its future; the request stays in flight until its late reply. */
+    private void timedOut(Request r) {
+        r.timeout = null;
+        NbdTimeoutException e = new NbdTimeoutException(r.type + " at offset " + r.offset + " got no reply within "
+                + config.requestTimeout());
+        if (r.future.completeExceptionally(e)) {
+            requestsFailed++;
+            notifyListener(r, e);
+        }
+    }
+
+    private void notifyListener(Request r, Throwable error) {
+        NbdListener l = config.listener();
+        if (l != null) {
+            try {
+                l.requestCompleted(r.type, r.offset, r.length, r.sentNanos == 0 ? 0 : System.nanoTime() - r.sentNanos,
+                        error);
+            } catch (RuntimeException e) {
+                LOG.warn("NbdListener threw", e);
+            }
+        }
+        if (debug) {
+            LOG.debug("{}: {} cookie {} {}", channel, r.type, r.cookie, error == null ? "done" : "failed: " + error);
+        }
+    }
+
     private void finish(Request r) {
+        if (r.timeout != null) {
+            r.timeout.cancel(false);
+            r.timeout = null;
+        }
         inFlightMap.remove(r.cookie);
         inFlight = inFlightMap.size();
         inFlightBytes -= r.bytes;

@@ -29,6 +29,8 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import javax.net.ssl.SSLException;
 import java.io.IOException;
@@ -63,6 +65,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@link #create(NbdClientConfig, EventLoopGroup)} registers channels on the given group and never shuts it down.
  */
 public final class NbdHandle implements AutoCloseable {
+    private static final InternalLogger LOG = InternalLoggerFactory.getInstance(NbdHandle.class);
+
     private volatile NbdClientConfig config;
     private final EventLoopGroup sharedGroup;
     private final AtomicReference<NbdState> state = new AtomicReference<>(NbdState.CREATED);
@@ -856,6 +860,9 @@ public final class NbdHandle implements AutoCloseable {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (config.debug() && LOG.isDebugEnabled()) {
+                LOG.debug("{}: recv {}", ctx.channel(), msg);
+            }
             try {
                 if (msg instanceof NbdOptionReply reply) {
                     onOptionReply(reply);
@@ -1000,6 +1007,9 @@ public final class NbdHandle implements AutoCloseable {
         }
 
         private void write(Object msg) {
+            if (config.debug() && LOG.isDebugEnabled()) {
+                LOG.debug("{}: send {}", ctx.channel(), msg);
+            }
             ctx.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
                 if (!f.isSuccess()) {
                     fail(new NbdException("could not send " + msg + ": " + f.cause(), f.cause()));

@@ -26,6 +26,8 @@ final class Request {
     final ByteBuf destination;
     long cookie;
     int chunks;
+    long sentNanos;
+    io.netty.util.concurrent.ScheduledFuture<?> timeout;
 
     // READ: content chunks by offset (start -> end), the data chunks kept, and the error seen.
     TreeMap<Long, Long> content;

@@ -66,6 +66,10 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class NbdHandle implements AutoCloseable {
     private static final InternalLogger LOG = InternalLoggerFactory.getInstance(NbdHandle.class);
+    /** The most exports NBD_OPT_LIST may return (each reply is at most about 8 KiB): bounds a hostile server. */
+    public static final int MAX_LISTED_EXPORTS = 10_000;
+    /** The most metadata contexts one option may return (each at most about 4 KiB). */
+    public static final int MAX_META_CONTEXTS = 1024;
 
     private volatile NbdClientConfig config;
     private final EventLoopGroup sharedGroup;
@@ -608,7 +612,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with the exports, in the server's order
      */
     public CompletableFuture<List<NbdExportEntry>> optList() {
-        return optCall(h -> h.exchange(new OptionExchange.ExportList(NbdBareOption.LIST, 100_000)).result);
+        return optCall(h -> h.exchange(
+                new OptionExchange.ExportList(NbdBareOption.LIST, MAX_LISTED_EXPORTS)).result);
     }
 
     /**
@@ -1115,7 +1120,7 @@ public final class NbdHandle implements AutoCloseable {
             boolean set = option.equals(NbdOption.SET_META_CONTEXT);
             String export = exportName;
             CompletableFuture<List<NbdMetaContext>> f = exchange(new OptionExchange.MetaContexts(
-                    new NbdMetaContextOption(option, export, queries), set, 65_536)).result;
+                    new NbdMetaContextOption(option, export, queries), set, MAX_META_CONTEXTS)).result;
             if (set) {
                 f = f.whenComplete((contexts, e) -> {
                     grantedContexts = e == null ? contexts : List.of();

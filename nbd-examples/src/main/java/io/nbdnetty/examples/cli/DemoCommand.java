@@ -46,7 +46,8 @@ import java.util.concurrent.TimeUnit;
 public final class DemoCommand implements Callable<Integer> {
     private static final long TIMEOUT_SECONDS = 30;
 
-    @Option(names = "--size", defaultValue = "64M", description = "Size of the in-memory export (default ${DEFAULT-VALUE}).")
+    @Option(names = "--size", defaultValue = "64M",
+            description = "Size of the in-memory export (default ${DEFAULT-VALUE}).")
     String size;
 
     @Override

@@ -41,7 +41,8 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Listen on this TCP port (default 10809 unless --unix is given; 0 picks a free one).")
     Integer port;
 
-    @Option(names = "--bind", paramLabel = "ADDR", description = "TCP address to listen on (default: ${DEFAULT-VALUE}).",
+    @Option(names = "--bind", paramLabel = "ADDR",
+            description = "TCP address to listen on (default: ${DEFAULT-VALUE}).",
             defaultValue = "127.0.0.1")
     String bind;
 
@@ -92,7 +93,8 @@ public final class ServeCommand implements Callable<Integer> {
             SocketAddress bound = server.bind(address());
             PrintWriter out = spec.commandLine().getOut();
             for (var e : server.exports().entrySet()) {
-                out.println("serving export \"" + e.getKey() + "\" (" + e.getValue() + ") at " + uri(bound, e.getKey()));
+                out.println("serving export \"" + e.getKey() + "\" (" + e.getValue() + ") at "
+                        + uri(bound, e.getKey()));
             }
             out.flush();
         } catch (IOException | RuntimeException e) {

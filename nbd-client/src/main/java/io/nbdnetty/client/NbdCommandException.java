@@ -11,9 +11,13 @@ import io.nbdnetty.codec.NbdErrno;
 public class NbdCommandException extends NbdException {
     private static final long serialVersionUID = 1L;
 
+    /** The command (not serialized). */
     private final transient NbdCommandType command;
+    /** The error (not serialized). */
     private final transient NbdErrno error;
+    /** The server message, part of the serial form. */
     private final String serverMessage;
+    /** The error offset, part of the serial form. */
     private final long errorOffset;
 
     /**

@@ -10,8 +10,11 @@ import io.nbdnetty.codec.NbdOptionReplyType;
 public class NbdOptionException extends NbdException {
     private static final long serialVersionUID = 1L;
 
+    /** The option (not serialized). */
     private final transient NbdOption option;
+    /** The reply type (not serialized). */
     private final transient NbdOptionReplyType replyType;
+    /** The server message, part of the serial form. */
     private final String serverMessage;
 
     /**

@@ -8,6 +8,7 @@ package io.nbdnetty.client;
 public class NbdStateException extends NbdException {
     private static final long serialVersionUID = 1L;
 
+    /** The state, part of the serial form. */
     private final NbdState state;
 
     /**

@@ -8,6 +8,7 @@ package io.nbdnetty.client;
 public class NbdStrictModeException extends NbdException {
     private static final long serialVersionUID = 1L;
 
+    /** The check, part of the serial form. */
     private final int check;
 
     /**

@@ -4,6 +4,7 @@ package io.nbdnetty.codec;
 public final class NbdBadLengthException extends NbdDecoderException {
     private static final long serialVersionUID = 1L;
 
+    /** The length, part of the serial form. */
     private final long length;
 
     /**

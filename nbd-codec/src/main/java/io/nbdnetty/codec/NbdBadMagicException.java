@@ -4,6 +4,7 @@ package io.nbdnetty.codec;
 public final class NbdBadMagicException extends NbdDecoderException {
     private static final long serialVersionUID = 1L;
 
+    /** The magic, part of the serial form. */
     private final long magic;
 
     /**

@@ -10,6 +10,7 @@ import io.netty.handler.codec.DecoderException;
 public class NbdDecoderException extends DecoderException {
     private static final long serialVersionUID = 1L;
 
+    /** The stream offset, part of the serial form. */
     private final long streamOffset;
 
     /**

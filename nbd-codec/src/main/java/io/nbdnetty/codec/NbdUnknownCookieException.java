@@ -7,6 +7,7 @@ package io.nbdnetty.codec;
 public final class NbdUnknownCookieException extends NbdDecoderException {
     private static final long serialVersionUID = 1L;
 
+    /** The cookie, part of the serial form. */
     private final long cookie;
 
     /**

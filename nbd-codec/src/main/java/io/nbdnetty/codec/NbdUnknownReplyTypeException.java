@@ -7,6 +7,7 @@ package io.nbdnetty.codec;
 public final class NbdUnknownReplyTypeException extends NbdDecoderException {
     private static final long serialVersionUID = 1L;
 
+    /** The type, part of the serial form. */
     private final NbdReplyType type;
 
     /**

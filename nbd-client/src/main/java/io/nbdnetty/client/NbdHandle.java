@@ -627,6 +627,12 @@ public final class NbdHandle implements AutoCloseable {
     }
 
     private void onChannelClosed() {
+        Handshake h = handshake;
+        if (connection == null && h != null && h.ctx != null && h.ctx.executor().inEventLoop()) {
+            // The close future fires before channelInactive: let the handshake say what it was waiting for (and
+            // treat a close after NBD_OPT_ABORT as the acknowledgement) before the generic failure below.
+            h.onClosed();
+        }
         NbdState s = state.get();
         if (s != NbdState.CLOSED && s != NbdState.DEAD) {
             fail(new NbdConnectionClosedException(s == NbdState.READY
@@ -724,6 +730,11 @@ public final class NbdHandle implements AutoCloseable {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            onClosed();
+        }
+
+        /** The channel closed during the handshake; idempotent. On the event loop. */
+        void onClosed() {
             if (aborting && current != null) {
                 // Some servers (nbd-server) close instead of acknowledging NBD_OPT_ABORT.
                 ((OptionExchange<?>) current).result.complete(null);

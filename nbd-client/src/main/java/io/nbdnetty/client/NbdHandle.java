@@ -624,6 +624,8 @@ public final class NbdHandle implements AutoCloseable {
     /** After a clean NBD_CMD_DISC or NBD_OPT_ABORT. */
     void markClosed() {
         state.getAndUpdate(s -> s == NbdState.DEAD ? s : NbdState.CLOSED);
+        // After NBD_OPT_ABORT the transmission phase never comes: readyFuture must not stay pending.
+        failFutures(new NbdConnectionClosedException("the session ended before the transmission phase"));
     }
 
     private void onChannelClosed() {

@@ -622,9 +622,7 @@ public final class NbdConnection {
         inFlightBytes = 0;
         for (Request r : all) {
             r.releaseAll();
-            if (r.future.completeExceptionally(cause)) {
-                requestsFailed++;
-            }
+            failFuture(r, cause);
         }
         List<CompletableFuture<Void>> waiters = new ArrayList<>(capacityWaiters);
         capacityWaiters.clear();
@@ -634,19 +632,25 @@ public final class NbdConnection {
 
     private void complete(Request r, Object value) {
         finish(r);
-        if (r.future.complete(value)) {
-            requestsCompleted++;
-        } else {
+        // Counted before the future completes: its callbacks (run inline) must see the stats include it.
+        requestsCompleted++;
+        if (!r.future.complete(value)) {
+            requestsCompleted--;
             ReferenceCountUtil.safeRelease(value);
+        }
+    }
+
+    private void failFuture(Request r, Throwable cause) {
+        requestsFailed++;
+        if (!r.future.completeExceptionally(cause)) {
+            requestsFailed--;
         }
     }
 
     private void completeExceptionally(Request r, Throwable cause) {
         finish(r);
         r.releaseAll();
-        if (r.future.completeExceptionally(cause)) {
-            requestsFailed++;
-        }
+        failFuture(r, cause);
         if (cause instanceof NbdCommandException c && c.error().equals(NbdErrno.ESHUTDOWN)) {
             // The spec: a client that receives ESHUTDOWN must initiate a soft disconnect.
             disconnecting = true;

@@ -101,13 +101,17 @@ final class ScriptedServer implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws IOException {
         SocketChannel ch = accepted;
         if (ch != null) {
             ch.close();
         }
         server.close();
-        thread.join(5000);
+        try {
+            thread.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         Files.deleteIfExists(socket);
         Files.deleteIfExists(dir);
     }

@@ -722,7 +722,11 @@ public final class NbdHandle implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (cause instanceof NbdDecoderException) {
+            if (aborting && current != null && cause instanceof IOException) {
+                // nbd-server answers NBD_OPT_ABORT by closing with a reset: the session is over, as asked.
+                onClosed();
+                ctx.close();
+            } else if (cause instanceof NbdDecoderException) {
                 fail(new NbdProtocolException("malformed handshake message from the server: " + cause.getMessage(),
                         cause));
             } else {

@@ -128,7 +128,9 @@ public final class NbdHandle implements AutoCloseable {
 
     /**
      * Starts the handshake on a Netty channel that is already connected, registered or not (an unregistered one is
-     * registered on the handle's event loop group). Returns at once.
+     * registered on the handle's event loop group). Returns at once. A channel already registered should have
+     * {@code AUTO_READ} off until this call (otherwise bytes the server sent before may be lost); the handle turns it
+     * on.
      *
      * <p>Allowed only in {@link NbdState#CREATED}; otherwise the future fails with {@link NbdStateException} and the
      * handle and the channel are left as they were.
@@ -157,8 +159,15 @@ public final class NbdHandle implements AutoCloseable {
                     fail(new NbdException("could not register the channel on an event loop: " + f.cause(),
                             f.cause()));
                     channel.unsafe().closeForcibly();
+                } else {
+                    channel.config().setAutoRead(true);
                 }
             });
+        } else {
+            // A registered channel may have been set up with AUTO_READ off (the safe way to hand it over before
+            // the server's greeting is read): the handshake needs reading to start. Runs after the handlers are
+            // added, as both go through the channel's event loop.
+            channel.eventLoop().execute(() -> channel.config().setAutoRead(true));
         }
         return readyFuture;
     }

@@ -23,6 +23,8 @@ import io.netty.util.ReferenceCountUtil;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -69,11 +71,16 @@ final class ScriptedServer implements AutoCloseable {
     private final CompletableFuture<Void> done = new CompletableFuture<>();
     private volatile SocketChannel accepted;
 
-    private ScriptedServer(Script script) throws IOException {
+    private ScriptedServer(Script script, boolean tcp) throws IOException {
         dir = Files.createTempDirectory(Path.of("/tmp"), "nbd-scripted-");
         socket = dir.resolve("s.sock");
-        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(socket));
+        if (tcp) {
+            server = ServerSocketChannel.open(StandardProtocolFamily.INET);
+            server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        } else {
+            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            server.bind(UnixDomainSocketAddress.of(socket));
+        }
         thread = new Thread(() -> {
             try (SocketChannel ch = server.accept()) {
                 accepted = ch;
@@ -88,10 +95,23 @@ final class ScriptedServer implements AutoCloseable {
     }
 
     static ScriptedServer start(Script script) throws IOException {
-        return new ScriptedServer(script);
+        return new ScriptedServer(script, false);
     }
 
-    SocketChannel connect() {
+    /** The same on a TCP loopback port. */
+    static ScriptedServer startTcp(Script script) throws IOException {
+        return new ScriptedServer(script, true);
+    }
+
+    /** Where a TCP server listens. */
+    InetSocketAddress tcpAddress() throws IOException {
+        return (InetSocketAddress) server.getLocalAddress();
+    }
+
+    SocketChannel connect() throws IOException {
+        if (server.getLocalAddress() instanceof InetSocketAddress a) {
+            return SocketChannel.open(a);
+        }
         return UnixSockets.connect(socket);
     }
 

@@ -672,10 +672,7 @@ public final class NbdConnection implements NbdBlockDevice {
                 r.timeout.cancel(false);
             }
             r.releaseAll();
-            if (r.future.completeExceptionally(cause)) {
-                requestsFailed++;
-                notifyListener(r, cause);
-            }
+            failFuture(r, cause);
         }
         if (!closedNotified) {
             closedNotified = true;
@@ -696,22 +693,30 @@ public final class NbdConnection implements NbdBlockDevice {
 
     private void complete(Request r, Object value) {
         finish(r);
+        // Counted before the future completes: its callbacks (run inline) must see the stats include it.
+        requestsCompleted++;
         if (r.future.complete(value)) {
-            requestsCompleted++;
             notifyListener(r, null);
         } else {
             // Cancelled or timed out by the caller: the reply is dropped here, never leaked.
+            requestsCompleted--;
             ReferenceCountUtil.safeRelease(value);
+        }
+    }
+
+    private void failFuture(Request r, Throwable cause) {
+        requestsFailed++;
+        if (r.future.completeExceptionally(cause)) {
+            notifyListener(r, cause);
+        } else {
+            requestsFailed--;
         }
     }
 
     private void completeExceptionally(Request r, Throwable cause) {
         finish(r);
         r.releaseAll();
-        if (r.future.completeExceptionally(cause)) {
-            requestsFailed++;
-            notifyListener(r, cause);
-        }
+        failFuture(r, cause);
         if (cause instanceof NbdCommandException c && c.error().equals(NbdErrno.ESHUTDOWN)) {
             // The spec: a client that receives ESHUTDOWN must initiate a soft disconnect.
             disconnecting = true;
@@ -723,10 +728,7 @@ public final class NbdConnection implements NbdBlockDevice {
         r.timeout = null;
         NbdTimeoutException e = new NbdTimeoutException(r.type + " at offset " + r.offset + " got no reply within "
                 + config.requestTimeout());
-        if (r.future.completeExceptionally(e)) {
-            requestsFailed++;
-            notifyListener(r, e);
-        }
+        failFuture(r, e);
     }
 
     private void notifyListener(Request r, Throwable error) {

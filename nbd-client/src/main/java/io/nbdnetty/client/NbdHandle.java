@@ -145,7 +145,9 @@ public final class NbdHandle implements AutoCloseable {
 
     /**
      * Starts the handshake on a Netty channel that is already connected, registered or not (an unregistered one is
-     * registered on the handle's event loop group). Returns at once.
+     * registered on the handle's event loop group). Returns at once. A channel already registered should have
+     * {@code AUTO_READ} off until this call (otherwise bytes the server sent before may be lost); the handle turns it
+     * on.
      *
      * <p>Allowed only in {@link NbdState#CREATED}; otherwise the future fails with {@link NbdStateException} and the
      * handle and the channel are left as they were.
@@ -179,8 +181,15 @@ public final class NbdHandle implements AutoCloseable {
                     fail(new NbdException("could not register the channel on an event loop: " + f.cause(),
                             f.cause()));
                     channel.unsafe().closeForcibly();
+                } else {
+                    channel.config().setAutoRead(true);
                 }
             });
+        } else {
+            // A registered channel may have been set up with AUTO_READ off (the safe way to hand it over before
+            // the server's greeting is read): the handshake needs reading to start. Runs after the handlers are
+            // added, as both go through the channel's event loop.
+            channel.eventLoop().execute(() -> channel.config().setAutoRead(true));
         }
         return readyFuture;
     }
@@ -801,9 +810,17 @@ public final class NbdHandle implements AutoCloseable {
     /** After a clean NBD_CMD_DISC or NBD_OPT_ABORT. */
     void markClosed() {
         state.getAndUpdate(s -> s == NbdState.DEAD ? s : NbdState.CLOSED);
+        // After NBD_OPT_ABORT the transmission phase never comes: readyFuture must not stay pending.
+        failFutures(new NbdConnectionClosedException("the session ended before the transmission phase"));
     }
 
     private void onChannelClosed() {
+        Handshake h = handshake;
+        if (connection == null && h != null && h.ctx != null && h.ctx.executor().inEventLoop()) {
+            // The close future fires before channelInactive: let the handshake say what it was waiting for (and
+            // treat a close after NBD_OPT_ABORT as the acknowledgement) before the generic failure below.
+            h.onClosed();
+        }
         NbdState s = state.get();
         if (s != NbdState.CLOSED && s != NbdState.DEAD) {
             fail(new NbdConnectionClosedException(s == NbdState.READY
@@ -894,7 +911,11 @@ public final class NbdHandle implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (cause instanceof NbdDecoderException) {
+            if (aborting && current != null && cause instanceof IOException) {
+                // nbd-server answers NBD_OPT_ABORT by closing with a reset: the session is over, as asked.
+                onClosed();
+                ctx.close();
+            } else if (cause instanceof NbdDecoderException) {
                 fail(new NbdProtocolException("malformed handshake message from the server: " + cause.getMessage(),
                         cause));
             } else {
@@ -904,6 +925,11 @@ public final class NbdHandle implements AutoCloseable {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            onClosed();
+        }
+
+        /** The channel closed during the handshake; idempotent. On the event loop. */
+        void onClosed() {
             if (aborting && current != null) {
                 // Some servers (nbd-server) close instead of acknowledging NBD_OPT_ABORT.
                 ((OptionExchange<?>) current).result.complete(null);

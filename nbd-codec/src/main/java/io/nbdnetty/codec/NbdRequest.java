@@ -168,7 +168,7 @@ public final class NbdRequest extends DefaultByteBufHolder {
     public String toString() {
         return "NbdRequest[" + type + ", flags=" + NbdCommandFlags.toString(flags) + ", cookie="
                 + Long.toUnsignedString(cookie) + ", offset=" + Long.toUnsignedString(offset) + ", length="
-                + Long.toUnsignedString(length) + (content().isReadable() ? ", payload="
-                + content().readableBytes() : "") + "]";
+                + Long.toUnsignedString(length) + (refCnt() <= 0 ? ", payload released"
+                : content().isReadable() ? ", payload=" + content().readableBytes() : "") + "]";
     }
 }

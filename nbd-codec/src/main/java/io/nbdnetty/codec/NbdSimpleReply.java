@@ -119,6 +119,7 @@ public final class NbdSimpleReply extends DefaultByteBufHolder implements NbdRep
     @Override
     public String toString() {
         return "NbdSimpleReply[cookie=" + Long.toUnsignedString(cookie) + ", error=" + error
-                + (content().isReadable() ? ", data=" + content().readableBytes() : "") + "]";
+                + (refCnt() <= 0 ? ", data released" : content().isReadable() ? ", data="
+                + content().readableBytes() : "") + "]";
     }
 }

@@ -20,6 +20,17 @@ public final class LeakCheckExtension implements AfterAllCallback {
 
     @Override
     public void afterAll(ExtensionContext context) throws Exception {
+        assertNoLeaks(context.getDisplayName());
+    }
+
+    /**
+     * Forces the leak detector to report, then fails if it reported anything. For test engines that do not use
+     * JUnit Jupiter extensions (jqwik: call it from an {@code @AfterContainer} method).
+     *
+     * @param where the name of what ran, for the message
+     * @throws InterruptedException if interrupted while waiting for the collector
+     */
+    public static void assertNoLeaks(String where) throws InterruptedException {
         if (ResourceLeakDetector.getLevel() != ResourceLeakDetector.Level.PARANOID) {
             throw new AssertionError("tests must run with -Dio.netty.leakDetection.level=paranoid, not "
                     + ResourceLeakDetector.getLevel());
@@ -37,7 +48,7 @@ public final class LeakCheckExtension implements AfterAllCallback {
         List<String> leaks = RecordingLeakDetector.drain();
         if (!leaks.isEmpty()) {
             throw new AssertionError(leaks.size() + " leaked buffer(s) reported while running "
-                    + context.getDisplayName() + ":\n" + String.join("\n", leaks));
+                    + where + ":\n" + String.join("\n", leaks));
         }
     }
 }

@@ -61,6 +61,9 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
     public NbdReplyDecoder(boolean extendedHeaders, PayloadLengthResolver resolver, int maxPayloadLength) {
         this.extendedHeaders = extendedHeaders;
         this.resolver = resolver;
+        if (maxPayloadLength < 0) {
+            throw new IllegalArgumentException("maxPayloadLength must not be negative: " + maxPayloadLength);
+        }
         this.maxPayloadLength = maxPayloadLength;
     }
 

@@ -29,6 +29,9 @@ public final class NbdRequestDecoder extends ByteToMessageDecoder {
      */
     public NbdRequestDecoder(boolean extendedHeaders, int maxPayloadLength) {
         this.extendedHeaders = extendedHeaders;
+        if (maxPayloadLength < 0) {
+            throw new IllegalArgumentException("maxPayloadLength must not be negative: " + maxPayloadLength);
+        }
         this.maxPayloadLength = maxPayloadLength;
     }
 

@@ -99,7 +99,9 @@ public final class NbdServerHandshakeDecoder extends ByteToMessageDecoder {
             return parsed;
         }
         data.readerIndex(start);
-        return new NbdRawOption(option, NbdCodecUtil.readBytes(data, data.readableBytes()), option.isKnown());
+        // A withdrawn option (NBD_OPT_PEEK_EXPORT) is as unknown to a server as a new one: not malformed.
+        boolean malformed = option.isKnown() && !option.equals(NbdOption.PEEK_EXPORT);
+        return new NbdRawOption(option, NbdCodecUtil.readBytes(data, data.readableBytes()), malformed);
     }
 
     /** Returns the parsed option, or null if the data does not fit the option's layout. */

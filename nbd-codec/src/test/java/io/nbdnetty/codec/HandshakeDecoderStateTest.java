@@ -237,6 +237,13 @@ class HandshakeDecoderStateTest {
     }
 
     @Test
+    void withdrawnPeekExportIsUnknownNotMalformed() {
+        // proto.md lists NBD_OPT_PEEK_EXPORT (4) as withdrawn: a server treats it as any option it does not know.
+        assertServerDecodes(hex("49484156454f5054 00000004 00000000"),
+                new NbdRawOption(NbdOption.PEEK_EXPORT, new byte[0], false));
+    }
+
+    @Test
     void aMalformedOptionDoesNotStopTheDecoder() {
         // The server answers NBD_REP_ERR_INVALID and carries on: the next option decodes normally.
         byte[] bad = hex("49484156454f5054 00000007 00000004 00000000");

@@ -816,7 +816,14 @@ public final class NbdConnection implements NbdBlockDevice {
                 throw new NbdProtocolException("NBD_REPLY_TYPE_NONE without the DONE flag (cookie " + r.cookie + ")");
             }
         } else if (chunk instanceof NbdOffsetDataChunk d) {
-            content(r, d.offset(), d.data().readableBytes(), chunk);
+            ByteBuf data = d.data();
+            if (r.chunks == 1 && chunk.isDone() && d.offset() == r.offset && data.readableBytes() == r.length
+                    && r.type.equals(NbdCommandType.READ) && r.destination == null) {
+                // The common case, one chunk with all the data: hand over its slice without any bookkeeping.
+                complete(r, data.retain());
+                return;
+            }
+            content(r, d.offset(), data.readableBytes(), chunk);
             r.keep((NbdOffsetDataChunk) d.retain());
         } else if (chunk instanceof NbdOffsetHoleChunk h) {
             long size = Integer.toUnsignedLong(h.holeSize());

@@ -19,6 +19,7 @@ import io.nbdnetty.codec.NbdOptionReply;
 import io.nbdnetty.codec.NbdOptionReplyType;
 import io.nbdnetty.codec.NbdTransmissionFlags;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -168,6 +169,8 @@ public final class NbdHandle implements AutoCloseable {
     /** Installs the handshake on a channel; the state is already CONNECTING. */
     private CompletableFuture<NbdConnection> adopt(Channel channel) {
         this.channel = channel;
+        // Larger socket reads for large replies (the reply decoder keeps them as components, without copying).
+        channel.config().setRecvByteBufAllocator(new AdaptiveRecvByteBufAllocator(512, 16 * 1024, 1024 * 1024));
         Handshake h = new Handshake();
         this.handshake = h;
         channel.pipeline().addLast("nbd-handshake-decoder", h.decoder)

@@ -61,6 +61,11 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
     public NbdReplyDecoder(boolean extendedHeaders, PayloadLengthResolver resolver, int maxPayloadLength) {
         this.extendedHeaders = extendedHeaders;
         this.resolver = resolver;
+        // While a large payload is arriving, keep the socket reads as components instead of copying each into one
+        // growing buffer: the payload is then handed on as a slice of those reads, never copied.
+        setCumulator((alloc, cumulation, in) -> waitingForLargePayload()
+                ? COMPOSITE_CUMULATOR.cumulate(alloc, cumulation, in)
+                : MERGE_CUMULATOR.cumulate(alloc, cumulation, in));
         if (maxPayloadLength < 0) {
             throw new IllegalArgumentException("maxPayloadLength must not be negative: " + maxPayloadLength);
         }
@@ -114,6 +119,13 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
                 return;
             }
         }
+    }
+
+    /** Payloads at least this large are cumulated without copying. */
+    static final int LARGE_PAYLOAD = 32 * 1024;
+
+    private boolean waitingForLargePayload() {
+        return (state == State.CHUNK_PAYLOAD || state == State.SIMPLE_DATA) && payloadLength >= LARGE_PAYLOAD;
     }
 
     private int chunkHeaderLength() {

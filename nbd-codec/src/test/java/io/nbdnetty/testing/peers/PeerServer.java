@@ -293,6 +293,10 @@ public final class PeerServer implements AutoCloseable {
                 launched.waitFor(TERMINATE_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
             }
             Processes.deleteRecursively(dir);
+            if (!socket.startsWith(dir)) {
+                // A socket path chosen with NbdkitBuilder.socketPath: not in the directory, so removed on its own.
+                Files.deleteIfExists(socket);
+            }
             if (survivors.isPresent()) {
                 throw new IllegalStateException(this + ": processes " + survivors.get() + " survived SIGKILL");
             }
@@ -320,6 +324,7 @@ public final class PeerServer implements AutoCloseable {
         private final List<String> options = new ArrayList<>();
         private String exportName = "";
         private Duration startupTimeout = DEFAULT_STARTUP_TIMEOUT;
+        private Path socketPath;
 
         private NbdkitBuilder(boolean stdio, String... pluginAndArgs) {
             if (pluginAndArgs.length == 0) {
@@ -395,6 +400,23 @@ public final class PeerServer implements AutoCloseable {
         }
 
         /**
+         * Listens on this socket path instead of one in the server's own temporary directory, so that a test can
+         * start a new server where a killed one listened (clients reconnecting to the same address). A file already
+         * there (a stale socket left by a killed server) is deleted before the start, and the socket file is
+         * deleted again when the server is stopped. Not for {@link PeerServer#nbdkitStdio}.
+         *
+         * @param socket the socket path (at most 107 bytes)
+         * @return this
+         */
+        public NbdkitBuilder socketPath(Path socket) {
+            if (stdio) {
+                throw new IllegalStateException("socketPath is not supported with nbdkitStdio");
+            }
+            this.socketPath = socket.toAbsolutePath().normalize();
+            return this;
+        }
+
+        /**
          * How long {@link #start()} waits for the socket.
          *
          * @param timeout the timeout; {@link PeerServer#DEFAULT_STARTUP_TIMEOUT} unless set
@@ -423,7 +445,15 @@ public final class PeerServer implements AutoCloseable {
 
             String kind = stdio ? "nbdkit-stdio" : "nbdkit";
             Path dir = newDir(kind);
-            Path socket = dir.resolve("s.sock");
+            Path socket = socketPath != null ? socketPath : dir.resolve("s.sock");
+            if (socketPath != null) {
+                try {
+                    Files.deleteIfExists(socketPath);
+                } catch (IOException e) {
+                    deleteQuietly(dir);
+                    throw new UncheckedIOException("cannot remove the stale socket " + socketPath, e);
+                }
+            }
             if (!stdio) {
                 Path pidFile = dir.resolve("s.pid");
                 List<String> cmd = new ArrayList<>(List.of(nbdkit.toString(), "-f", "--exit-with-parent",

@@ -1,0 +1,638 @@
+package io.nbdnetty.client;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.util.ReferenceCountUtil;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * Full and incremental backup of an export, driven by block status: a full backup copies the data extents of
+ * {@code base:allocation} and keeps holes sparse; an incremental backup copies only the ranges a qemu dirty bitmap
+ * ({@code qemu:dirty-bitmap:NAME}) marks dirty, onto a previous copy. The source must have negotiated
+ * {@code base:allocation} (and, for an incremental backup, the bitmap's context), e.g. with
+ * {@code qemu-nbd -B NAME} and {@link NbdClientConfig.Builder#addMetaContext(String)}.
+ *
+ * <pre>{@code
+ * NbdBackup.Result r = NbdBackup.builder(source)
+ *         .bitmap("b0").incremental(true)
+ *         .maxInFlightBytes(64 << 20)
+ *         .build()
+ *         .toFile(Path.of("disk.raw"))
+ *         .get();
+ * }</pre>
+ *
+ * <p>Targets: another {@link NbdBlockDevice} (at least as large as the source), or a file. Zero ranges (holes and
+ * extents reading as zeroes) are sent as NBD_CMD_WRITE_ZEROES to a device target (or as written zeroes if it cannot
+ * zero). A full backup to a file first truncates it to nothing and sets its size, so zero ranges are simply skipped
+ * and stay holes; an incremental backup to a file writes zero ranges that fall in dirty ranges as zeroes (Java has no
+ * portable way to punch a hole). File writes run on a private thread, never on an event loop.
+ *
+ * <p>Flow: data moves in requests of at most the smaller of the two servers' maximum block sizes and
+ * {@link Builder#chunkSize(int)}, with at most {@link Builder#maxInFlightBytes(long)} bytes read but not yet written
+ * at a time. The first error stops issuing new work and fails the result once the work in flight has finished. At
+ * the end the target is flushed (NBD_CMD_FLUSH when the target supports it; {@code force} for a file).
+ *
+ * <p>An {@code NbdBackup} describes one backup and may be run more than once; each run is independent. Thread-safe.
+ */
+public final class NbdBackup {
+    /** The default bound on bytes in flight: 64 MiB. */
+    public static final long DEFAULT_MAX_IN_FLIGHT_BYTES = 64L << 20;
+    /** The default largest request: 4 MiB (further capped by the servers' maximum block sizes). */
+    public static final int DEFAULT_CHUNK_SIZE = 4 << 20;
+    /** How many zeroing requests may be outstanding at once. */
+    private static final int MAX_OPS_IN_FLIGHT = 64;
+    /** The largest single zeroing request. */
+    private static final long MAX_ZERO_LENGTH = 1L << 30;
+
+    /** What a range of the plan holds. */
+    public enum Kind {
+        /** Allocated data: read from the source and written to the target. */
+        DATA,
+        /** Reads as zeroes on the source: zeroed on the target, or skipped where it already reads as zeroes. */
+        ZERO
+    }
+
+    /**
+     * One range of a backup plan.
+     *
+     * @param offset where it starts
+     * @param length its length
+     * @param kind data or zero
+     */
+    public record Range(long offset, long length, Kind kind) {
+    }
+
+    /**
+     * What a backup did.
+     *
+     * @param incremental whether only dirty ranges were considered
+     * @param scannedBytes the bytes the backup considered: the export size for a full backup, the total of the dirty
+     *     extents for an incremental one
+     * @param bytesCopied data bytes read from the source and written to the target
+     * @param bytesZeroed bytes zeroed on the target (write zeroes, or zeroes written to a file)
+     * @param bytesSkipped zero bytes left alone because the target already reads as zeroes there
+     * @param ranges the plan: every data and zero range, in order
+     */
+    public record Result(boolean incremental, long scannedBytes, long bytesCopied, long bytesZeroed,
+            long bytesSkipped, List<Range> ranges) {
+        /**
+         * Copies the list.
+         *
+         * @param incremental whether incremental
+         * @param scannedBytes bytes considered
+         * @param bytesCopied bytes copied
+         * @param bytesZeroed bytes zeroed
+         * @param bytesSkipped bytes skipped
+         * @param ranges the plan
+         */
+        public Result {
+            ranges = List.copyOf(ranges);
+        }
+    }
+
+    private final NbdBlockDevice source;
+    private final String bitmapContext;
+    private final boolean incremental;
+    private final long maxInFlightBytes;
+    private final int chunkSize;
+
+    private NbdBackup(Builder b) {
+        this.source = b.source;
+        this.bitmapContext = b.bitmap == null ? null : NbdMetaContext.QEMU_DIRTY_BITMAP_PREFIX + b.bitmap;
+        this.incremental = b.incremental;
+        this.maxInFlightBytes = b.maxInFlightBytes;
+        this.chunkSize = b.chunkSize;
+    }
+
+    /**
+     * Starts describing a backup of {@code source}.
+     *
+     * @param source the device to back up
+     * @return a builder
+     */
+    public static Builder builder(NbdBlockDevice source) {
+        return new Builder(Objects.requireNonNull(source, "source"));
+    }
+
+    /**
+     * Returns the metadata context of the bitmap, e.g. {@code qemu:dirty-bitmap:b0}.
+     *
+     * @return the context name, or null if no bitmap was set
+     */
+    public String bitmapContext() {
+        return bitmapContext;
+    }
+
+    // ---------------------------------------------------------------------------------------------------- running
+
+    /**
+     * Runs the backup onto another device.
+     *
+     * @param target the target device, at least as large as the source; not closed
+     * @return completes with what was done
+     */
+    public CompletableFuture<Result> toDevice(NbdBlockDevice target) {
+        Objects.requireNonNull(target, "target");
+        if (target.size() < source.size()) {
+            return CompletableFuture.failedFuture(new NbdException("the target (" + target.size()
+                    + " bytes) is smaller than the source (" + source.size() + " bytes)"));
+        }
+        return run(new DeviceTarget(target));
+    }
+
+    /**
+     * Runs the backup onto an open file channel (opened for writing). A full backup truncates it first; its size is
+     * set to the source's. Not closed.
+     *
+     * @param file the file
+     * @return completes with what was done
+     */
+    public CompletableFuture<Result> toFile(FileChannel file) {
+        Objects.requireNonNull(file, "file");
+        return run(new FileTarget(file, false));
+    }
+
+    /**
+     * Runs the backup onto a file, created if missing (an incremental backup needs the previous copy there).
+     *
+     * @param path the file
+     * @return completes with what was done; the file is closed by then
+     */
+    public CompletableFuture<Result> toFile(Path path) {
+        Objects.requireNonNull(path, "path");
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return run(new FileTarget(ch, true));
+    }
+
+    private CompletableFuture<Result> run(Target target) {
+        if (incremental && bitmapContext == null) {
+            target.close();
+            return CompletableFuture.failedFuture(new IllegalStateException(
+                    "an incremental backup needs a dirty bitmap; set one with bitmap(NAME)"));
+        }
+        long size = source.size();
+        CompletableFuture<List<Range>> plan;
+        CompletableFuture<Long> scanned;
+        if (!incremental) {
+            plan = classify(0, size, new ArrayList<>());
+            scanned = CompletableFuture.completedFuture(size);
+        } else {
+            CompletableFuture<List<NbdExtent>> dirty = FlowCollector.collect(
+                    NbdStreams.extents(source, bitmapContext, 0, size));
+            scanned = dirty.thenApply(d -> d.stream().filter(NbdBackup::isDirty).mapToLong(NbdExtent::length).sum());
+            plan = dirty.thenCompose(d -> {
+                CompletableFuture<List<Range>> chain = CompletableFuture.completedFuture(new ArrayList<>());
+                for (NbdExtent e : mergeDirty(d)) {
+                    chain = chain.thenCompose(acc -> classify(e.offset(), e.length(), acc));
+                }
+                return chain;
+            });
+        }
+        CompletableFuture<Result> result = plan.thenCompose(ranges -> {
+            try {
+                target.prepare(size, !incremental);
+            } catch (IOException | RuntimeException e) {
+                throw new CompletionException(e);
+            }
+            Copier copier = new Copier(target, ranges, !incremental);
+            return copier.start().thenCompose(x -> target.flush()).thenCombine(scanned,
+                    (x, s) -> new Result(incremental, s, copier.copied, copier.zeroed, copier.skipped, ranges));
+        });
+        return result.whenComplete((r, e) -> target.close());
+    }
+
+    private static boolean isDirty(NbdExtent e) {
+        return (e.flags() & 1) != 0;
+    }
+
+    private static List<NbdExtent> mergeDirty(List<NbdExtent> extents) {
+        List<NbdExtent> out = new ArrayList<>();
+        for (NbdExtent e : extents) {
+            if (!isDirty(e)) {
+                continue;
+            }
+            NbdExtent last = out.isEmpty() ? null : out.get(out.size() - 1);
+            if (last != null && last.end() == e.offset()) {
+                out.set(out.size() - 1, new NbdExtent(last.offset(), last.length() + e.length(), 1));
+            } else {
+                out.add(e);
+            }
+        }
+        return out;
+    }
+
+    /** Appends the data and zero ranges of {@code [offset, offset + length)} to {@code acc}. */
+    private CompletableFuture<List<Range>> classify(long offset, long length, List<Range> acc) {
+        return FlowCollector.collect(NbdStreams.extents(source, NbdMetaContext.BASE_ALLOCATION, offset, length))
+                .thenApply(extents -> {
+                    for (NbdExtent e : extents) {
+                        Kind k = e.isZero() || e.isHole() ? Kind.ZERO : Kind.DATA;
+                        Range last = acc.isEmpty() ? null : acc.get(acc.size() - 1);
+                        if (last != null && last.kind() == k && last.offset() + last.length() == e.offset()) {
+                            acc.set(acc.size() - 1, new Range(last.offset(), last.length() + e.length(), k));
+                        } else {
+                            acc.add(new Range(e.offset(), e.length(), k));
+                        }
+                    }
+                    return acc;
+                });
+    }
+
+    /** Collects a publisher's items; small, and only used for extents. */
+    private static final class FlowCollector {
+        static <T> CompletableFuture<List<T>> collect(java.util.concurrent.Flow.Publisher<T> p) {
+            CompletableFuture<List<T>> f = new CompletableFuture<>();
+            List<T> items = java.util.Collections.synchronizedList(new ArrayList<>());
+            p.subscribe(new java.util.concurrent.Flow.Subscriber<T>() {
+                @Override
+                public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
+                    s.request(Long.MAX_VALUE);
+                }
+
+                @Override
+                public void onNext(T item) {
+                    items.add(item);
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    f.completeExceptionally(t);
+                }
+
+                @Override
+                public void onComplete() {
+                    f.complete(new ArrayList<>(items));
+                }
+            });
+            return f;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------- copying
+
+    private final class Copier {
+        private final Target target;
+        private final boolean targetFresh;
+        private final ArrayDeque<Range> work = new ArrayDeque<>();
+        private final CompletableFuture<Void> done = new CompletableFuture<>();
+        private final long chunk;
+        // Guarded by this.
+        private long inFlightBytes;
+        private int inFlightOps;
+        private Throwable failure;
+        volatile long copied;
+        volatile long zeroed;
+        volatile long skipped;
+
+        Copier(Target target, List<Range> ranges, boolean targetFresh) {
+            this.target = target;
+            this.targetFresh = targetFresh;
+            long c = Math.min(chunkSize, Math.min(source.exportInfo().maximumBlockSize(), target.maxBlockSize()));
+            this.chunk = Math.max(1, Math.min(c, maxInFlightBytes));
+            for (Range r : ranges) {
+                if (r.kind() == Kind.ZERO && targetFresh && target.freshReadsAsZeroes()) {
+                    skipped += r.length();
+                    continue;
+                }
+                long step = r.kind() == Kind.DATA ? chunk : target.maxZeroLength(chunk);
+                for (long at = r.offset(); at < r.offset() + r.length(); at += step) {
+                    work.add(new Range(at, Math.min(step, r.offset() + r.length() - at), r.kind()));
+                }
+            }
+        }
+
+        CompletableFuture<Void> start() {
+            pump();
+            return done;
+        }
+
+        private void pump() {
+            List<Range> toStart = new ArrayList<>();
+            synchronized (this) {
+                while (failure == null && !work.isEmpty() && inFlightOps < MAX_OPS_IN_FLIGHT) {
+                    Range r = work.peek();
+                    long bytes = r.kind() == Kind.DATA ? r.length() : 0;
+                    if (inFlightBytes > 0 && inFlightBytes + bytes > maxInFlightBytes) {
+                        break;
+                    }
+                    work.poll();
+                    inFlightBytes += bytes;
+                    inFlightOps++;
+                    toStart.add(r);
+                }
+                if (inFlightOps == 0 && (work.isEmpty() || failure != null)) {
+                    if (failure != null) {
+                        done.completeExceptionally(failure);
+                    } else {
+                        done.complete(null);
+                    }
+                    return;
+                }
+            }
+            for (Range r : toStart) {
+                CompletableFuture<Void> f;
+                try {
+                    f = r.kind() == Kind.DATA ? copy(r) : target.zero(r.offset(), r.length());
+                } catch (RuntimeException e) {
+                    f = CompletableFuture.failedFuture(e);
+                }
+                f.whenComplete((v, e) -> finished(r, e));
+            }
+        }
+
+        private CompletableFuture<Void> copy(Range r) {
+            return source.read(r.offset(), (int) r.length(), 0).thenCompose(buf -> target.write(r.offset(), buf));
+        }
+
+        private void finished(Range r, Throwable e) {
+            synchronized (this) {
+                inFlightOps--;
+                if (r.kind() == Kind.DATA) {
+                    inFlightBytes -= r.length();
+                }
+                if (e != null) {
+                    if (failure == null) {
+                        failure = NbdHandle.unwrap(e);
+                    }
+                } else if (r.kind() == Kind.DATA) {
+                    copied += r.length();
+                } else {
+                    zeroed += r.length();
+                }
+            }
+            pump();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------- targets
+
+    private interface Target {
+        long maxBlockSize();
+
+        long maxZeroLength(long chunk);
+
+        boolean freshReadsAsZeroes();
+
+        void prepare(long size, boolean full) throws IOException;
+
+        /** Writes and releases the buffer. */
+        CompletableFuture<Void> write(long offset, ByteBuf data);
+
+        CompletableFuture<Void> zero(long offset, long length);
+
+        CompletableFuture<Void> flush();
+
+        void close();
+    }
+
+    private static final class DeviceTarget implements Target {
+        private final NbdBlockDevice dev;
+
+        DeviceTarget(NbdBlockDevice dev) {
+            this.dev = dev;
+        }
+
+        @Override
+        public long maxBlockSize() {
+            return dev.exportInfo().maximumBlockSize();
+        }
+
+        @Override
+        public long maxZeroLength(long chunk) {
+            return dev.exportInfo().canZero() ? MAX_ZERO_LENGTH : chunk;
+        }
+
+        @Override
+        public boolean freshReadsAsZeroes() {
+            return false;
+        }
+
+        @Override
+        public void prepare(long size, boolean full) {
+        }
+
+        @Override
+        public CompletableFuture<Void> write(long offset, ByteBuf data) {
+            return dev.write(offset, data, 0);
+        }
+
+        @Override
+        public CompletableFuture<Void> zero(long offset, long length) {
+            if (dev.exportInfo().canZero()) {
+                return dev.writeZeroes(offset, length, 0);
+            }
+            ByteBuf zeroes = io.netty.buffer.ByteBufAllocator.DEFAULT.buffer((int) length).writeZero((int) length);
+            return dev.write(offset, zeroes, 0);
+        }
+
+        @Override
+        public CompletableFuture<Void> flush() {
+            return dev.exportInfo().canFlush() ? dev.flush() : CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    private static final class FileTarget implements Target {
+        private final FileChannel ch;
+        private final boolean owned;
+        private final ExecutorService io = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "nbd-backup-file");
+            t.setDaemon(true);
+            return t;
+        });
+
+        FileTarget(FileChannel ch, boolean owned) {
+            this.ch = ch;
+            this.owned = owned;
+        }
+
+        @Override
+        public long maxBlockSize() {
+            return Long.MAX_VALUE;
+        }
+
+        @Override
+        public long maxZeroLength(long chunk) {
+            return Math.min(chunk, 1 << 20);
+        }
+
+        @Override
+        public boolean freshReadsAsZeroes() {
+            return true;
+        }
+
+        @Override
+        public void prepare(long size, boolean full) throws IOException {
+            if (full) {
+                ch.truncate(0);
+            } else if (ch.size() > size) {
+                ch.truncate(size);
+            }
+            if (ch.size() < size && size > 0) {
+                // Sets the size; the last byte reads as zero whatever the backup writes there later.
+                ch.write(ByteBuffer.allocate(1), size - 1);
+            }
+        }
+
+        @Override
+        public CompletableFuture<Void> write(long offset, ByteBuf data) {
+            return CompletableFuture.runAsync(() -> {
+                try {
+                    long at = offset;
+                    for (ByteBuffer b : data.nioBuffers()) {
+                        while (b.hasRemaining()) {
+                            at += ch.write(b, at);
+                        }
+                    }
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                } finally {
+                    ReferenceCountUtil.safeRelease(data);
+                }
+            }, io).exceptionallyCompose(e -> CompletableFuture.failedFuture(
+                    NbdHandle.unwrap(e) instanceof UncheckedIOException u ? u.getCause() : NbdHandle.unwrap(e)));
+        }
+
+        @Override
+        public CompletableFuture<Void> zero(long offset, long length) {
+            return CompletableFuture.runAsync(() -> {
+                try {
+                    ByteBuffer z = ByteBuffer.allocate((int) length);
+                    long at = offset;
+                    while (z.hasRemaining()) {
+                        at += ch.write(z, at);
+                    }
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }, io);
+        }
+
+        @Override
+        public CompletableFuture<Void> flush() {
+            return CompletableFuture.runAsync(() -> {
+                try {
+                    ch.force(false);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }, io);
+        }
+
+        @Override
+        public void close() {
+            io.shutdown();
+            if (owned) {
+                try {
+                    ch.close();
+                } catch (IOException ignored) {
+                    // closing after the backup ended; nothing to report it to
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------- builder
+
+    /** Describes a backup. Not thread-safe; the built {@link NbdBackup} is. */
+    public static final class Builder {
+        private final NbdBlockDevice source;
+        private String bitmap;
+        private boolean incremental;
+        private long maxInFlightBytes = DEFAULT_MAX_IN_FLIGHT_BYTES;
+        private int chunkSize = DEFAULT_CHUNK_SIZE;
+
+        private Builder(NbdBlockDevice source) {
+            this.source = source;
+        }
+
+        /**
+         * Sets the dirty bitmap (its context {@code qemu:dirty-bitmap:NAME} must be negotiated on the source).
+         *
+         * @param name the bitmap name, e.g. {@code b0}
+         * @return this builder
+         */
+        public Builder bitmap(String name) {
+            Objects.requireNonNull(name, "name");
+            if (name.isEmpty()) {
+                throw new IllegalArgumentException("bitmap name must not be empty");
+            }
+            this.bitmap = name;
+            return this;
+        }
+
+        /**
+         * Copies only the dirty ranges (onto a previous copy) instead of everything.
+         *
+         * @param incremental true for an incremental backup (needs {@link #bitmap(String)})
+         * @return this builder
+         */
+        public Builder incremental(boolean incremental) {
+            this.incremental = incremental;
+            return this;
+        }
+
+        /**
+         * Bounds the bytes read from the source and not yet written to the target.
+         *
+         * @param bytes at least 1; {@link #DEFAULT_MAX_IN_FLIGHT_BYTES} unless set
+         * @return this builder
+         */
+        public Builder maxInFlightBytes(long bytes) {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("maxInFlightBytes must be at least 1: " + bytes);
+            }
+            this.maxInFlightBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Sets the largest read and write (further capped by both servers' maximum block sizes and the in-flight
+         * bound).
+         *
+         * @param bytes at least 1; {@link #DEFAULT_CHUNK_SIZE} unless set
+         * @return this builder
+         */
+        public Builder chunkSize(int bytes) {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("chunkSize must be at least 1: " + bytes);
+            }
+            this.chunkSize = bytes;
+            return this;
+        }
+
+        /**
+         * Builds the backup description.
+         *
+         * @return the backup
+         * @throws IllegalStateException if incremental without a bitmap
+         */
+        public NbdBackup build() {
+            if (incremental && bitmap == null) {
+                throw new IllegalStateException("an incremental backup needs a dirty bitmap; set one with bitmap()");
+            }
+            return new NbdBackup(this);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+package io.nbdnetty.examples.cli;
+
+import io.nbdnetty.testing.peers.PeerClients;
+import io.nbdnetty.testing.peers.PeerServer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code nbd backup}: full then incremental backup of a qcow2 served by qemu-nbd with a dirty bitmap. */
+class BackupCommandTest {
+    private static final long SIZE = 8L << 20;
+
+    @TempDir
+    Path dir;
+
+    private record Run(int code, String out, String err) {
+        long bytesCopied() {
+            Matcher m = Pattern.compile("bytes copied: (\\d+)").matcher(out);
+            assertTrue(m.find(), out);
+            return Long.parseLong(m.group(1));
+        }
+    }
+
+    private static Run nbd(String... args) {
+        CommandLine cmd = NbdCli.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cmd.setOut(new PrintWriter(out));
+        cmd.setErr(new PrintWriter(err));
+        int code = cmd.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    private static void assertSame(Path image, Path copy) {
+        PeerClients.qemuImg("compare", "-U", "-f", "qcow2", "-F", "raw", image.toString(), copy.toString())
+                .assertSuccess();
+    }
+
+    @Test
+    void fullThenIncrementalBackupMatchTheImage() throws Exception {
+        Path image = PeerServer.createQcow2WithDirtyBitmap(dir.resolve("disk.qcow2"), SIZE, "b0");
+        Path copy = dir.resolve("copy.raw");
+        try (PeerServer q = PeerServer.qemuNbd(image, "qcow2", "disk", "-B", "b0")) {
+            Run full = nbd("backup", "--bitmap", "b0", q.uri(), copy.toString());
+            assertEquals(0, full.code(), full.err());
+            assertTrue(full.out().startsWith("full backup of "), full.out());
+            assertEquals(SIZE, Files.size(copy));
+            assertSame(image, copy);
+        }
+        PeerClients.qemuIo("-f", "qcow2", "-c", "write -P 0xcd 3M 128k", image.toString()).assertSuccess();
+        try (PeerServer q = PeerServer.qemuNbd(image, "qcow2", "disk", "-B", "b0")) {
+            Run inc = nbd("backup", "--bitmap", "b0", "--incremental", "--max-in-flight", "256K", q.uri(),
+                    copy.toString());
+            assertEquals(0, inc.code(), inc.err());
+            long copied = inc.bytesCopied();
+            long dirty = PeerServer.QCOW2_DIRTY_LENGTH + 128 * 1024;
+            assertTrue(copied >= 128 * 1024 && copied <= dirty + 128 * 1024, inc.out());
+            assertSame(image, copy);
+
+            Run noBitmap = nbd("backup", "--incremental", q.uri(), copy.toString());
+            assertEquals(1, noBitmap.code());
+            assertTrue(noBitmap.err().contains("--incremental needs --bitmap NAME"), noBitmap.err());
+            Run wrongBitmap = nbd("backup", "--bitmap", "nope", q.uri(), dir.resolve("x.raw").toString());
+            assertEquals(1, wrongBitmap.code());
+            assertTrue(wrongBitmap.err().contains("qemu:dirty-bitmap:nope"), wrongBitmap.err());
+        }
+    }
+}

@@ -1,0 +1,105 @@
+package io.nbdnetty.examples.cli;
+
+import io.nbdnetty.client.NbdClientConfig;
+import io.nbdnetty.client.NbdConnection;
+import io.nbdnetty.client.NbdHandle;
+import io.nbdnetty.client.NbdUri;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/** What the client commands share: URI parsing, waiting on futures, an event loop group, connecting. */
+final class CliSupport {
+    private CliSupport() {
+    }
+
+    /**
+     * Whether a command-line word is an NBD URI (by its scheme), as nbdcopy decides between a URI and a file.
+     *
+     * @param s the word
+     * @return true for {@code nbd:}, {@code nbds:}, {@code nbd+unix:} and the other NBD schemes
+     */
+    static boolean looksLikeUri(String s) {
+        String l = s.toLowerCase(java.util.Locale.ROOT);
+        return l.startsWith("nbd:") || l.startsWith("nbds:") || l.startsWith("nbd+") || l.startsWith("nbds+");
+    }
+
+    /**
+     * Parses an NBD URI; the message of the {@link IllegalArgumentException} is the one line the user sees.
+     *
+     * @param text the URI
+     * @return the parsed URI
+     */
+    static NbdUri parseUri(String text) {
+        return NbdUri.parse(text);
+    }
+
+    /**
+     * Waits for a future, unwrapping the cause of a failure.
+     *
+     * @param f the future
+     * @param <T> its type
+     * @return its value
+     * @throws Exception its failure
+     */
+    static <T> T await(CompletableFuture<T> f) throws Exception {
+        try {
+            return f.get();
+        } catch (ExecutionException | CompletionException e) {
+            throw unwrap(e);
+        }
+    }
+
+    static Exception unwrap(Throwable e) {
+        Throwable t = e;
+        while ((t instanceof ExecutionException || t instanceof CompletionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        if (t instanceof Exception ex) {
+            return ex;
+        }
+        return new RuntimeException(t.toString(), t);
+    }
+
+    /**
+     * A group of daemon NIO event loop threads for the handles of one command.
+     *
+     * @param threads how many
+     * @return the group; shut it down with {@link #shutdown(EventLoopGroup)}
+     */
+    static EventLoopGroup newGroup(int threads) {
+        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("nbd-cli", true),
+                NioIoHandler.newFactory());
+    }
+
+    static void shutdown(EventLoopGroup group) {
+        if (group != null) {
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * Opens one connection to the export a URI names (full handshake).
+     *
+     * @param uri the URI
+     * @param config the configuration (the URI's export and TLS settings replace its own)
+     * @param group the event loop group
+     * @return completes with the connection
+     */
+    static CompletableFuture<NbdConnection> connect(NbdUri uri, NbdClientConfig config, EventLoopGroup group) {
+        NbdHandle h = NbdHandle.create(config, group);
+        CompletableFuture<NbdConnection> f = h.connect(uri);
+        f.whenComplete((c, e) -> {
+            if (e != null) {
+                h.closeAsync();
+            }
+        });
+        return f;
+    }
+}

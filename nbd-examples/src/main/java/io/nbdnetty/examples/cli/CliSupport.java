@@ -9,6 +9,14 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 
+import io.nbdnetty.client.NbdConnectionClosedException;
+import io.nbdnetty.client.NbdException;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -93,13 +101,67 @@ final class CliSupport {
      * @return completes with the connection
      */
     static CompletableFuture<NbdConnection> connect(NbdUri uri, NbdClientConfig config, EventLoopGroup group) {
-        NbdHandle h = NbdHandle.create(config, group);
-        CompletableFuture<NbdConnection> f = h.connect(uri);
+        NbdHandle h;
+        try {
+            h = start(uri, config, group);
+        } catch (NbdException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<NbdConnection> f = h.readyFuture();
         f.whenComplete((c, e) -> {
             if (e != null) {
                 h.closeAsync();
             }
         });
         return f;
+    }
+
+    /**
+     * Creates a handle for a URI and starts its handshake on a socket dialled here.
+     *
+     * <p>Why not {@link NbdHandle#connect(NbdUri)}: in nbd-client 0.1.0 its dialling path adds the handshake handlers
+     * from a listener on the connect future, which can run after the event loop has already read the server's
+     * greeting (and dropped it), so about one connection in a hundred waits for the handshake timeout. Adopting an
+     * already-connected socket installs the handlers before the channel is registered, so nothing is lost.
+     *
+     * @param uri the URI (its export and TLS settings are applied to the configuration)
+     * @param config the configuration
+     * @param group an NIO event loop group
+     * @return the handle, handshake under way
+     * @throws NbdException if the server cannot be reached
+     */
+    static NbdHandle start(NbdUri uri, NbdClientConfig config, EventLoopGroup group) throws NbdException {
+        if (uri.transport() == NbdUri.Transport.VSOCK) {
+            throw new NbdException(uri.scheme() + " URIs are not supported: this client has no AF_VSOCK transport");
+        }
+        NbdClientConfig c = uri.configure(config);
+        if (uri.transport() == NbdUri.Transport.TCP && c.tlsHostname() == null && uri.tls()) {
+            c = c.mutate().tlsHostname(uri.host()).build();
+        }
+        SocketChannel socket;
+        try {
+            if (uri.transport() == NbdUri.Transport.UNIX) {
+                socket = SocketChannel.open(StandardProtocolFamily.UNIX);
+                try {
+                    socket.connect(UnixDomainSocketAddress.of(uri.socket()));
+                } catch (IOException e) {
+                    socket.close();
+                    throw e;
+                }
+            } else {
+                socket = SocketChannel.open(new InetSocketAddress(uri.host(), uri.port()));
+            }
+        } catch (IOException e) {
+            String why = e.getMessage() != null ? e.getMessage() : e.toString();
+            if (e instanceof java.net.UnknownHostException) {
+                why = "unknown host " + uri.host();
+            }
+            throw new NbdConnectionClosedException("cannot connect to " + uri + ": " + why, e);
+        } catch (java.nio.channels.UnresolvedAddressException e) {
+            throw new NbdConnectionClosedException("cannot connect to " + uri + ": unknown host " + uri.host(), e);
+        }
+        NbdHandle h = NbdHandle.create(c, group);
+        h.connect(socket);
+        return h;
     }
 }

@@ -163,9 +163,9 @@ public final class InfoCommand implements Callable<Integer> {
         if (map != null) {
             b.addMetaContext(map);
         }
-        NbdHandle handle = NbdHandle.create(b.build(), group);
+        NbdHandle handle = CliSupport.start(uri, b.build(), group);
         try {
-            NbdConnection conn = CliSupport.await(handle.connect(uri));
+            NbdConnection conn = CliSupport.await(handle.readyFuture());
             int code = 0;
             if (size) {
                 out.append(conn.size()).append('\n');
@@ -399,9 +399,8 @@ public final class InfoCommand implements Callable<Integer> {
 
     private static NbdHandle openNegotiating(NbdUri uri, NbdClientConfig config, EventLoopGroup group)
             throws Exception {
-        NbdHandle h = NbdHandle.create(config, group);
+        NbdHandle h = CliSupport.start(uri, config, group);
         try {
-            h.connect(uri);
             try {
                 CliSupport.await(h.negotiatingFuture());
             } catch (Exception e) {

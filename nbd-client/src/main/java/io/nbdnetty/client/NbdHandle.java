@@ -24,6 +24,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
@@ -365,8 +366,10 @@ public final class NbdHandle implements AutoCloseable {
                 group = privateGroup;
             }
         }
+        // AUTO_READ stays off until the handshake handlers are in place (adopt turns it on): otherwise the
+        // server's greeting could be read, and dropped, between the connect and the listener below.
         Bootstrap b = new Bootstrap().group(group).channel(Transports.socketChannelType(group, socket != null))
-                .handler(new ChannelInboundHandlerAdapter());
+                .option(ChannelOption.AUTO_READ, false).handler(new ChannelInboundHandlerAdapter());
         SocketAddress address = socket != null ? Transports.unixAddress(group, socket)
                 : InetSocketAddress.createUnresolved(host, port);
         b.connect(address).addListener((ChannelFutureListener) f -> {

@@ -21,7 +21,8 @@ public final class NbdCli implements Runnable {
     public static final String VERSION = "0.1.0-SNAPSHOT";
 
     /** Every subcommand, in the order {@code nbd --help} lists them. Add new ones here. */
-    static final List<Supplier<Object>> SUBCOMMANDS = List.of(DemoCommand::new, ServeCommand::new, BackupCommand::new);
+    static final List<Supplier<Object>> SUBCOMMANDS = List.of(InfoCommand::new, CopyCommand::new, BenchCommand::new,
+            BackupCommand::new, DemoCommand::new, ServeCommand::new);
 
     @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print stack traces of errors.")
     boolean debug;

@@ -1,0 +1,103 @@
+package io.nbdnetty.examples.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.nbdnetty.examples.server.MemoryExport;
+import io.nbdnetty.examples.server.NbdServer;
+import io.nbdnetty.testing.peers.PeerServer;
+import io.netty.channel.unix.DomainSocketAddress;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static io.nbdnetty.examples.cli.CliRun.nbd;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code nbd bench}: short runs, JSON sanity (no timing assertions), refusals. */
+class BenchCommandTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    private static JsonNode bench(String... args) throws Exception {
+        String[] all = new String[args.length + 2];
+        all[0] = "bench";
+        all[1] = "--json";
+        System.arraycopy(args, 0, all, 2, args.length);
+        return JSON.readTree(nbd(all).ok().out());
+    }
+
+    private static void sane(JsonNode result, String op, int bs) {
+        JsonNode o = result.get(op);
+        assertTrue(o != null, op + " missing in " + result);
+        long ops = o.get("ops").asLong();
+        assertTrue(ops > 0, result.toString());
+        assertEquals(ops * bs, o.get("bytes").asLong(), result.toString());
+        JsonNode lat = o.get("latency_us");
+        for (String k : new String[] {"min", "p50", "p90", "p99", "p99.9", "max"}) {
+            assertTrue(lat.get(k).asLong() > 0, k + " in " + result);
+        }
+        assertTrue(lat.get("p50").asLong() <= lat.get("p99").asLong());
+        assertTrue(lat.get("p99").asLong() <= lat.get("max").asLong());
+        assertTrue(o.get("iops").asDouble() > 0);
+    }
+
+    @Test
+    void nbdkitMemory() throws Exception {
+        try (PeerServer s = PeerServer.nbdkit("memory", "size=16M").start()) {
+            JsonNode r = bench("--rw", "randread", "--runtime", "0.5", s.uri());
+            sane(r, "read", 4096);
+            assertFalse(r.has("write"));
+            JsonNode w = bench("--rw", "write", "--bs", "64K", "--size", "8M", "--iodepth", "4", s.uri());
+            sane(w, "write", 65536);
+            assertEquals(8L << 20, w.get("write").get("bytes").asLong(), "--size is the bytes transferred");
+            JsonNode mix = bench("--rw", "randrw", "--rwmixread", "70", "--connections", "2", "--runtime", "0.5",
+                    s.uri());
+            sane(mix, "read", 4096);
+            sane(mix, "write", 4096);
+            CliRun.Run text = nbd("bench", "--rw", "read", "--runtime", "0.3", s.uri()).ok();
+            assertTrue(text.out().contains("IOPS=") && text.out().contains("p99.9="), text.out());
+        }
+    }
+
+    @Test
+    void exampleServer() throws Exception {
+        Path socket = dir.resolve("ex.sock");
+        try (NbdServer server = NbdServer.builder().export("disk", new MemoryExport(8L << 20)).build()) {
+            server.bind(new DomainSocketAddress(socket.toString()));
+            String uri = "nbd+unix:///disk?socket=" + socket;
+            sane(bench("--rw", "randwrite", "--bs", "16K", "--size", "4M", "--iodepth", "8", uri), "write", 16384);
+            sane(bench("--rw", "read", "--bs", "1M", "--size", "16M", uri), "read", 1 << 20);
+        }
+    }
+
+    @Test
+    void writesAreRefusedOnAReadOnlyExport() throws Exception {
+        try (PeerServer s = PeerServer.nbdkit("memory", "size=1M").readOnly().start()) {
+            for (String rw : new String[] {"write", "randwrite", "randrw"}) {
+                CliRun.Run r = nbd("bench", "--rw", rw, "--runtime", "0.2", s.uri());
+                assertEquals(1, r.code(), r.toString());
+                assertEquals("nbd bench: the export is read-only: --rw " + rw + " needs a writable export\n",
+                        r.err());
+            }
+            sane(bench("--rw", "randread", "--size", "64K", s.uri()), "read", 4096);
+        }
+    }
+
+    @Test
+    void badOptions() {
+        for (String[] args : new String[][] {{"bench", "--rw", "sideways", "nbd://x"},
+                {"bench", "--bs", "0", "nbd://x"}, {"bench", "--rwmixread", "101", "nbd://x"},
+                {"bench", "nbd+unix:///"}}) {
+            CliRun.Run r = nbd(args);
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().startsWith("nbd bench: "), r.err());
+            assertFalse(r.err().contains("\tat "), r.err());
+        }
+        assertTrue(nbd("bench", "--help").ok().out().contains("--iodepth"));
+    }
+}

@@ -124,7 +124,7 @@ class GettingStartedDocTest {
                     List.of("nbdkit", "-s", "--exit-with-parent", "memory", "size=1M")).get();
             System.out.println(handle.protocol() + ", " + conn.size() + " bytes");
             conn.disconnect().get();
-        }   // closing the handle also ends the child if it is still running
+        }   // closing the handle stops socat; --exit-with-parent makes nbdkit follow
         // end::command[]
         assertTrue(true);
     }

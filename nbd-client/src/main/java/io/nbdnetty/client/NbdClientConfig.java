@@ -198,8 +198,10 @@ public final class NbdClientConfig {
     }
 
     /**
-     * How long the handshake may take before the handle goes dead ({@link Duration#ZERO}: no limit). In opt mode it
-     * covers reaching negotiating; each later option is bounded by it as well.
+     * How long the handshake may take before the handle goes dead with {@link NbdTimeoutException} ({@link
+     * Duration#ZERO}: no limit), counted from the moment the handle has the connected channel. In opt mode it covers
+     * reaching {@link NbdState#NEGOTIATING} only: options sent after that (including {@link NbdHandle#optGo()}) have
+     * no time limit.
      *
      * @return the timeout
      */

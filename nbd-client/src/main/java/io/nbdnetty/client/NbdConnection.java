@@ -60,7 +60,20 @@ import java.util.concurrent.TimeUnit;
  * the strict mode refuses fails with {@link NbdStrictModeException} before anything is sent.
  *
  * <p>Buffers: a buffer passed to {@link #write} is owned by the connection from the call on (it is released once
- * written or failed). A buffer returned by {@link #read(long, int)} is owned by the caller, who releases it.
+ * written or failed, including when the request is refused before anything is sent). A buffer returned by {@link
+ * #read(long, int)} is owned by the caller, who releases it; it is a retained slice of the socket's receive buffer
+ * when the server sent the data in one piece (no copy), else a composite of the pieces. A destination buffer passed
+ * to {@link #read(long, ByteBuf, int, int)} stays the caller's and is never released or retained by the connection.
+ * The reply to a cancelled or timed-out read is released by the connection when it arrives.
+ *
+ * <p>Every command: allowed while the handle is {@link NbdState#READY} or {@link NbdState#PROCESSING}; never throws
+ * for a protocol or I/O reason, but returns a future that completes exceptionally with {@link NbdCommandException}
+ * (the server failed this command; the connection carries on), {@link NbdStrictModeException} (refused before
+ * sending; the connection carries on), {@link NbdTimeoutException} (no reply within {@link
+ * NbdClientConfig#requestTimeout()}; the connection carries on), {@link NbdConnectionClosedException} (disconnecting,
+ * disconnected, closed, or the server went away) or {@link NbdProtocolException} (the server broke the protocol; the
+ * handle is dead). After the connection has ended, new commands fail at once with the exception that ended it.
+ * Argument errors ({@code null} buffers) throw {@link NullPointerException}.
  */
 public final class NbdConnection implements NbdBlockDevice {
     private static final long UNSIGNED_32 = 0xffffffffL;
@@ -212,7 +225,7 @@ public final class NbdConnection implements NbdBlockDevice {
      * Completes when there is room under the in-flight caps and no request is queued: a producer that waits for
      * it before each request never builds a local queue.
      *
-     * @return the future (already complete if there is room)
+     * @return the future (already complete if there is room); fails with the connection's failure once it has ended
      */
     public CompletableFuture<Void> awaitCapacity() {
         CompletableFuture<Void> f = new CompletableFuture<>();

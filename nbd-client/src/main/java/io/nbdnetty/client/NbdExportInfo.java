@@ -10,7 +10,7 @@ import io.nbdnetty.codec.NbdTransmissionFlags;
  * @param transmissionFlags the {@link NbdTransmissionFlags}
  * @param minimumBlockSize the minimum block size (1 if the server gave none)
  * @param preferredBlockSize the preferred block size (4096 if the server gave none, or the minimum if larger)
- * @param maximumBlockSize the maximum payload (the smaller of the export size and 32 MiB if the server gave none)
+ * @param maximumBlockSize the maximum payload ({@link #DEFAULT_MAXIMUM_PAYLOAD}, 32 MiB, if the server gave none)
  * @param blockSizeAdvertised whether the server sent NBD_INFO_BLOCK_SIZE
  * @param canonicalName the name from NBD_INFO_NAME, or the requested name if the server sent none
  * @param description the description from NBD_INFO_DESCRIPTION, or null if none

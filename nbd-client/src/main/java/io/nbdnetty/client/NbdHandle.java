@@ -62,6 +62,14 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>Thread-safe: every method may be called from any thread. Futures complete on the channel's event loop; do not
  * block in their callbacks.
  *
+ * <p>Errors: calls return futures; a call made in a state that does not allow it returns a future failed with
+ * {@link NbdStateException} and changes nothing. The handshake fails with {@link NbdOptionException} (an option
+ * refused), {@link NbdProtocolException} (the server broke the protocol), {@link NbdConnectionClosedException} (the
+ * server could not be reached or closed the connection), {@link NbdTimeoutException} ({@link
+ * NbdClientConfig#handshakeTimeout()}) or {@link NbdException} (TLS and local failures); the handle is then {@link
+ * NbdState#DEAD}, except for opt-mode refusals after which the protocol allows another option (the handle is {@link
+ * NbdState#NEGOTIATING} again).
+ *
  * <p>Event loops: a handle made with {@link #create(NbdClientConfig)} creates a private one-thread group when it needs
  * one (to register a channel that is not registered yet) and shuts it down on {@link #close()}. A handle made with
  * {@link #create(NbdClientConfig, EventLoopGroup)} registers channels on the given group and never shuts it down.

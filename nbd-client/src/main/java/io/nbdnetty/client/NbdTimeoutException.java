@@ -1,6 +1,10 @@
 package io.nbdnetty.client;
 
-/** The handshake did not finish within the configured time. */
+/**
+ * Something did not finish within its configured time: the handshake ({@link NbdClientConfig#handshakeTimeout()}; the
+ * handle is then dead) or one request ({@link NbdClientConfig#requestTimeout()}; only that request's future fails, the
+ * request stays in flight until its late reply, which is dropped, and the connection carries on).
+ */
 public class NbdTimeoutException extends NbdException {
     private static final long serialVersionUID = 1L;
 

@@ -200,8 +200,8 @@ public final class NbdClientConfig {
     /**
      * How long the handshake may take before the handle goes dead with {@link NbdTimeoutException} ({@link
      * Duration#ZERO}: no limit), counted from the moment the handle has the connected channel. In opt mode it covers
-     * reaching {@link NbdState#NEGOTIATING} only: options sent after that (including {@link NbdHandle#optGo()}) have
-     * no time limit.
+     * reaching {@link NbdState#NEGOTIATING}, and then each option the caller sends (including {@link
+     * NbdHandle#optGo()}) gets the same time for its replies.
      *
      * @return the timeout
      */

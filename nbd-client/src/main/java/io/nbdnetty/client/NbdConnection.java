@@ -106,7 +106,8 @@ public final class NbdConnection implements NbdBlockDevice {
     private boolean flushScheduled;
     private boolean disconnecting;
     private boolean closedNotified;
-    private Throwable failure;
+    /** Why the connection ended; written on the event loop, read anywhere. */
+    private volatile Throwable failure;
 
     // Counters: written on the event loop only, read anywhere.
     private volatile int inFlight;
@@ -434,6 +435,13 @@ public final class NbdConnection implements NbdBlockDevice {
     // --------------------------------------------------------------------------------------------- submission
 
     private CompletableFuture<Object> submit(Request r, int allowedFlags) {
+        Throwable ended = failure;
+        if (ended != null) {
+            // The connection is over: say so, rather than what a strict-mode check would say about the request.
+            r.releaseAll();
+            r.future.completeExceptionally(ended);
+            return r.future;
+        }
         NbdException refused = check(r, allowedFlags);
         if (refused != null) {
             r.releaseAll();

@@ -219,6 +219,12 @@ public final class NbdHandle implements AutoCloseable {
             return CompletableFuture.failedFuture(
                     new NbdStateException(state.get(), "the handle must be newly created"));
         }
+        if (sharedGroup instanceof io.netty.channel.IoEventLoopGroup g
+                && !g.isIoType(io.netty.channel.nio.NioIoHandler.class)) {
+            return CompletableFuture.failedFuture(new NbdException("a java.nio SocketChannel needs Netty's NIO "
+                    + "transport, but this handle's event loop group is not an NIO group; pass a file descriptor "
+                    + "or create the handle with an NIO group"));
+        }
         Channel ch;
         try {
             if (!socket.isConnected()) {
@@ -247,6 +253,11 @@ public final class NbdHandle implements AutoCloseable {
         if (!Transports.epollAvailable()) {
             return CompletableFuture.failedFuture(new NbdException(
                     "connecting a file descriptor needs Netty's epoll transport, which is not available here"));
+        }
+        if (sharedGroup instanceof io.netty.channel.IoEventLoopGroup g
+                && !g.isIoType(io.netty.channel.epoll.EpollIoHandler.class)) {
+            return CompletableFuture.failedFuture(new NbdException("a file descriptor needs Netty's epoll "
+                    + "transport, but this handle's event loop group is not an epoll group"));
         }
         Channel ch;
         try {
@@ -709,6 +720,11 @@ public final class NbdHandle implements AutoCloseable {
      */
     public CompletableFuture<List<NbdMetaContext>> optSetMetaContexts(List<String> names) {
         List<String> q = List.copyOf(names);
+        if (state.get() == NbdState.NEGOTIATING) {
+            // As libnbd's opt_set_meta_context: these become the handle's contexts, which go and info request
+            // again (see NbdClientConfig#requestMetaContext).
+            metaContexts = NbdClientConfig.builder().metaContexts(q).build().metaContexts();
+        }
         return optCall(h -> h.metaContexts(NbdOption.SET_META_CONTEXT, q));
     }
 
@@ -729,7 +745,14 @@ public final class NbdHandle implements AutoCloseable {
             } catch (RuntimeException e) {
                 f = CompletableFuture.failedFuture(e);
             }
+            // Each option gets the handshake timeout: a server that never answers must not hang the caller.
+            ScheduledFuture<?> timer = config.handshakeTimeout().isZero() ? null : h.ctx.executor().schedule(
+                    () -> fail(new NbdTimeoutException("the server did not answer the option within "
+                            + config.handshakeTimeout())), config.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS);
             f.whenComplete((v, e) -> {
+                if (timer != null) {
+                    timer.cancel(false);
+                }
                 state.compareAndSet(NbdState.CONNECTING, NbdState.NEGOTIATING);
                 if (e != null) {
                     result.completeExceptionally(unwrap(e));

@@ -318,6 +318,23 @@ class HostileServerTest {
         }
     }
 
+    @Test
+    void optModeOptionWithoutAnswerTimesOut() throws Exception {
+        try (ScriptedServer s = ScriptedServer.start(p -> {
+            p.greeting(NbdHandshakeFlags.ALL);
+            p.readClientFlags();
+            p.readOption();   // NBD_OPT_LIST, never answered
+            p.awaitClientClose();
+        }); NbdHandle h = NbdHandle.create(NbdClientConfig.builder().optMode(true).requestStructuredReplies(false)
+                .requestExtendedHeaders(false).handshakeTimeout(Duration.ofMillis(300)).build())) {
+            h.connect(s.connect());
+            h.negotiatingFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            fails(NbdTimeoutException.class, h.optList());
+            assertDead(h);
+            s.awaitScript();
+        }
+    }
+
     // ------------------------------------------------------------------------------------------- transmission
 
     private static final Map<String, Integer> BASE = Map.of("base:allocation", 0);

@@ -40,8 +40,7 @@ final class Transports {
 
     /** A one-thread group of the best transport here. */
     static EventLoopGroup newGroup() {
-        IoHandlerFactory factory = epollAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-        return new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("nbd-netty", true), factory);
+        return NbdEventLoops.newGroup(1);
     }
 
     /** The socket channel class that fits a group (epoll or NIO), for TCP or a Unix socket. */

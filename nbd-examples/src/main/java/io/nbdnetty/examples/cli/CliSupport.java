@@ -2,21 +2,12 @@ package io.nbdnetty.examples.cli;
 
 import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdConnection;
+import io.nbdnetty.client.NbdEventLoops;
+import io.nbdnetty.client.NbdException;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdUri;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.util.concurrent.DefaultThreadFactory;
 
-import io.nbdnetty.client.NbdConnectionClosedException;
-import io.nbdnetty.client.NbdException;
-
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.SocketChannel;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -76,14 +67,13 @@ final class CliSupport {
     }
 
     /**
-     * A group of daemon NIO event loop threads for the handles of one command.
+     * A group of daemon event loop threads (epoll where available) for the handles of one command.
      *
      * @param threads how many
      * @return the group; shut it down with {@link #shutdown(EventLoopGroup)}
      */
     static EventLoopGroup newGroup(int threads) {
-        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("nbd-cli", true),
-                NioIoHandler.newFactory());
+        return NbdEventLoops.newGroup(threads);
     }
 
     static void shutdown(EventLoopGroup group) {
@@ -117,51 +107,20 @@ final class CliSupport {
     }
 
     /**
-     * Creates a handle for a URI and starts its handshake on a socket dialled here.
-     *
-     * <p>Why not {@link NbdHandle#connect(NbdUri)}: in nbd-client 0.1.0 its dialling path adds the handshake handlers
-     * from a listener on the connect future, which can run after the event loop has already read the server's
-     * greeting (and dropped it), so about one connection in a hundred waits for the handshake timeout. Adopting an
-     * already-connected socket installs the handlers before the channel is registered, so nothing is lost.
+     * Creates a handle for a URI and starts its handshake ({@link NbdHandle#connect(NbdUri)}).
      *
      * @param uri the URI (its export and TLS settings are applied to the configuration)
      * @param config the configuration
-     * @param group an NIO event loop group
+     * @param group the event loop group ({@link #newGroup})
      * @return the handle, handshake under way
-     * @throws NbdException if the server cannot be reached
+     * @throws NbdException if the URI cannot be used
      */
     static NbdHandle start(NbdUri uri, NbdClientConfig config, EventLoopGroup group) throws NbdException {
         if (uri.transport() == NbdUri.Transport.VSOCK) {
             throw new NbdException(uri.scheme() + " URIs are not supported: this client has no AF_VSOCK transport");
         }
-        NbdClientConfig c = uri.configure(config);
-        if (uri.transport() == NbdUri.Transport.TCP && c.tlsHostname() == null && uri.tls()) {
-            c = c.mutate().tlsHostname(uri.host()).build();
-        }
-        SocketChannel socket;
-        try {
-            if (uri.transport() == NbdUri.Transport.UNIX) {
-                socket = SocketChannel.open(StandardProtocolFamily.UNIX);
-                try {
-                    socket.connect(UnixDomainSocketAddress.of(uri.socket()));
-                } catch (IOException e) {
-                    socket.close();
-                    throw e;
-                }
-            } else {
-                socket = SocketChannel.open(new InetSocketAddress(uri.host(), uri.port()));
-            }
-        } catch (IOException e) {
-            String why = e.getMessage() != null ? e.getMessage() : e.toString();
-            if (e instanceof java.net.UnknownHostException) {
-                why = "unknown host " + uri.host();
-            }
-            throw new NbdConnectionClosedException("cannot connect to " + uri + ": " + why, e);
-        } catch (java.nio.channels.UnresolvedAddressException e) {
-            throw new NbdConnectionClosedException("cannot connect to " + uri + ": unknown host " + uri.host(), e);
-        }
-        NbdHandle h = NbdHandle.create(c, group);
-        h.connect(socket);
+        NbdHandle h = NbdHandle.create(config, group);
+        h.connect(uri);
         return h;
     }
 }

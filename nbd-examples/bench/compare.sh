@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: nbd-netty's `nbd bench` / `nbd copy` against fio's nbd engine and libnbd's nbdcopy, on the
+# same nbdkit memory export (filled with random data) over a Unix socket, alternating ours and the peer's run, each
+# pair repeated. Prints a table of ratios (ours / peer). Only ratios within one run mean much on a shared machine.
+#
+#   nbd-examples/bench/compare.sh [--size 2G] [--repeat 3] [--runtime 10] [--copy-size 8G]
+#
+# Needs: nbdkit, fio (with the nbd engine), nbdcopy, and nbd-examples/target/nbd.jar (mvn -B -q package -DskipTests).
+set -euo pipefail
+
+SIZE=2G; REPEAT=3; RUNTIME=10; COPY_SIZE=8G
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --size) SIZE=$2; shift 2 ;;
+        --repeat) REPEAT=$2; shift 2 ;;
+        --runtime) RUNTIME=$2; shift 2 ;;
+        --copy-size) COPY_SIZE=$2; shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+here=$(cd "$(dirname "$0")/../.." && pwd)
+jar="$here/nbd-examples/target/nbd.jar"
+[ -f "$jar" ] || { echo "build first: mvn -B -q package -DskipTests" >&2; exit 1; }
+for t in nbdkit fio nbdcopy; do command -v $t >/dev/null || { echo "$t is needed" >&2; exit 1; }; done
+NBD=(java -XX:+UseParallelGC -jar "$jar")
+
+dir=$(mktemp -d /tmp/nbd-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
+trap cleanup EXIT
+
+start_server() { # name size
+    local sock="$dir/$1.sock"
+    nbdkit -U "$sock" -P "$dir/$1.pid" memory "size=$2"
+    pids+=("$(cat "$dir/$1.pid")")
+    # Fill it with random data (from nbdkit's random plugin) so reads are of real pages, not the zero fast path.
+    nbdkit -U "$dir/$1-fill.sock" -P "$dir/$1-fill.pid" random "size=$2"
+    nbdcopy "nbd+unix:///?socket=$dir/$1-fill.sock" "nbd+unix:///?socket=$sock"
+    kill "$(cat "$dir/$1-fill.pid")"
+    echo "nbd+unix:///?socket=$sock"
+}
+
+echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(uname -r); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "peers: $(fio --version), nbdcopy $(nbdcopy --version | sed -n 1p | awk '{print $2}'), $(nbdkit --version)"
+uri=$(start_server m "$SIZE")
+
+ours_iops() { "${NBD[@]}" bench --json --runtime "$RUNTIME" "$@" "$uri" | python3 -c '
+import json,sys; d=json.load(sys.stdin); k="read" if "read" in d else "write"
+print(d[k]["iops"], d[k]["mib_per_s"], d[k]["latency_us"]["p99"])'; }
+fio_iops() { fio --ioengine=nbd --uri="$uri" --time_based --runtime="$RUNTIME" --name=j --output-format=json "$@" |
+    python3 -c '
+import json,sys; t=sys.stdin.read(); j=json.loads(t[t.index("{"):])["jobs"][0]; k="read" if j["read"]["io_bytes"] > 0 else "write"
+print(j[k]["iops"], j[k]["bw_bytes"]/1048576, j[k]["clat_ns"]["percentile"]["99.000000"]/1000)'; }
+
+row() { # label ours-args -- fio-args
+    local label=$1; shift
+    local ours=() theirs=()
+    while [ "$1" != "--" ]; do ours+=("$1"); shift; done; shift; theirs=("$@")
+    local oi=() fi=() om=() fm=() op=() fp=()
+    for _ in $(seq "$REPEAT"); do
+        read -r a b c < <(ours_iops "${ours[@]}"); oi+=("$a"); om+=("$b"); op+=("$c")
+        read -r a b c < <(fio_iops "${theirs[@]}"); fi+=("$a"); fm+=("$b"); fp+=("$c")
+    done
+    python3 - "$label" "${oi[*]}" "${fi[*]}" "${om[*]}" "${fm[*]}" "${op[*]}" "${fp[*]}" <<'PY'
+import sys, statistics as st
+label, oi, fi, om, fm, op, fp = sys.argv[1], *[list(map(float, a.split())) for a in sys.argv[2:]]
+ratios = [a / b for a, b in zip(oi, fi)]
+print(f"{label:28} ours {st.median(oi):>10.0f} IOPS {st.median(om):>8.1f} MiB/s p99 {st.median(op):>7.0f} us | "
+      f"fio {st.median(fi):>10.0f} IOPS {st.median(fm):>8.1f} MiB/s p99 {st.median(fp):>7.0f} us | "
+      f"ratio median {st.median(ratios):.2f} (runs {' '.join(f'{r:.2f}' for r in ratios)}) "
+      f"p99 ratio {st.median(op) / st.median(fp):.2f}")
+PY
+}
+
+echo "=== nbd bench vs fio --ioengine=nbd ($REPEAT pairs, ${RUNTIME}s each, export $SIZE)"
+row "randread 4K QD64"  --rw randread  --bs 4k   --iodepth 64 -- --rw=randread  --bs=4k   --iodepth=64
+row "randread 4K QD1"   --rw randread  --bs 4k   --iodepth 1  -- --rw=randread  --bs=4k   --iodepth=1
+row "randwrite 4K QD64" --rw randwrite --bs 4k   --iodepth 64 -- --rw=randwrite --bs=4k   --iodepth=64
+row "read 256K QD16"    --rw read      --bs 256k --iodepth 16 -- --rw=read      --bs=256k --iodepth=16
+
+echo "=== nbd copy URI null: vs nbdcopy URI null: (export $COPY_SIZE)"
+curi=$(start_server c "$COPY_SIZE")
+copy_pair() { # label ours-extra nbdcopy-extra
+    local ow=() oc=() tw=() tc=()
+    for _ in $(seq "$REPEAT"); do
+        read -r e u s < <( { /usr/bin/time -f "%e %U %S" "${NBD[@]}" copy $2 "$curi" null: >/dev/null; } 2>&1 | tail -1)
+        ow+=("$e"); oc+=("$(echo "$u + $s" | bc)")
+        read -r e u s < <( { /usr/bin/time -f "%e %U %S" nbdcopy $3 "$curi" null: >/dev/null; } 2>&1 | tail -1)
+        tw+=("$e"); tc+=("$(echo "$u + $s" | bc)")
+    done
+    python3 - "$1" "${ow[*]}" "${tw[*]}" "${oc[*]}" "${tc[*]}" <<'PY'
+import sys, statistics as st
+label, ow, tw, oc, tc = sys.argv[1], *[list(map(float, a.split())) for a in sys.argv[2:]]
+print(f"{label:28} ours wall {st.median(ow):.2f}s cpu {st.median(oc):.2f}s | nbdcopy wall {st.median(tw):.2f}s "
+      f"cpu {st.median(tc):.2f}s | wall ratio {st.median(ow)/st.median(tw):.2f} cpu ratio {st.median(oc)/st.median(tc):.2f}"
+      f" (wall runs {' '.join(f'{a/b:.2f}' for a, b in zip(ow, tw))})")
+PY
+}
+copy_pair "copy defaults" "" ""
+copy_pair "copy --connections=1" "--connections=1" "--connections=1"

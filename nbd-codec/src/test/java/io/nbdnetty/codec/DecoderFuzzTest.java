@@ -40,25 +40,34 @@ class DecoderFuzzTest {
     static final int MAX_OPTION = 8192;
     static final int MAX_PAYLOAD = 1 << 20;
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "3m")
     void clientHandshakeDecoder(byte[] input) {
         Input in = Input.parse(input);
         NbdClientHandshakeDecoder decoder = new NbdClientHandshakeDecoder(MAX_OPTION);
         boolean[] greeted = new boolean[1];
         boolean[] switched = new boolean[1];
+        boolean[] awaitingTls = new boolean[1];
         run(in, decoder, (msg, failed) -> {
             if (msg instanceof NbdNewstyleGreeting) {
                 greeted[0] = true;
             }
+            if (msg instanceof NbdAckReply a && a.option().equals(NbdOption.STARTTLS)) {
+                awaitingTls[0] = true;
+            }
         }, (rnd, failed) -> {
-            if ((in.flags & SWITCH) != 0 && greeted[0] && !switched[0] && !failed && rnd.nextInt(3) == 0) {
+            if (awaitingTls[0] && rnd.nextBoolean()) {
+                awaitingTls[0] = false;
+                decoder.tlsEstablished();
+            }
+            if ((in.flags & SWITCH) != 0 && greeted[0] && !switched[0] && !awaitingTls[0] && !failed
+                    && rnd.nextInt(3) == 0) {
                 switched[0] = true;
                 decoder.expectExportNameReply((in.flags & ZERO_PADDED) != 0);
             }
         });
     }
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "3m")
     void replyDecoder(byte[] input) {
         Input in = Input.parse(input);
         NbdReplyDecoder decoder = new NbdReplyDecoder((in.flags & EXTENDED) != 0, cookie -> {
@@ -68,7 +77,7 @@ class DecoderFuzzTest {
         run(in, decoder, (msg, failed) -> { }, (rnd, failed) -> { });
     }
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "3m")
     void serverHandshakeDecoder(byte[] input) {
         Input in = Input.parse(input);
         NbdServerHandshakeDecoder decoder = new NbdServerHandshakeDecoder(MAX_OPTION);
@@ -79,7 +88,7 @@ class DecoderFuzzTest {
         });
     }
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "3m")
     void requestDecoder(byte[] input) {
         Input in = Input.parse(input);
         run(in, new NbdRequestDecoder((in.flags & EXTENDED) != 0, MAX_PAYLOAD), (msg, failed) -> { },
@@ -150,9 +159,7 @@ class DecoderFuzzTest {
             } catch (RuntimeException e) {
                 // Already reported through write() or finish(), or a finding in flight.
             }
-            for (Object o : decoded) {
-                release(o);
-            }
+            releaseAll(decoded);
         }
         alloc.assertAllReleased();
     }
@@ -202,15 +209,23 @@ class DecoderFuzzTest {
         }
     }
 
-    private static void release(Object msg) {
-        if (msg instanceof io.netty.buffer.ByteBufHolder h) {
-            ByteBuf content = h.content();
-            h.release();
-            if (!(content instanceof EmptyByteBuf) && content.refCnt() != 0) {
-                throw new AssertionError(msg + " still holds its buffer after one release");
+    /** Releases every message once, then checks that none still holds a live buffer. */
+    private static void releaseAll(List<Object> decoded) {
+        List<Object> holders = new ArrayList<>();
+        for (Object msg : decoded) {
+            if (msg instanceof io.netty.buffer.ByteBufHolder h) {
+                holders.add(msg);
+                holders.add(h.content());
             }
-        } else if (msg instanceof ReferenceCounted r) {
-            r.release();
+            if (msg instanceof ReferenceCounted r) {
+                r.release();
+            }
+        }
+        for (int i = 0; i < holders.size(); i += 2) {
+            ByteBuf content = (ByteBuf) holders.get(i + 1);
+            if (!(content instanceof EmptyByteBuf) && content.refCnt() != 0) {
+                throw new AssertionError(holders.get(i) + " still holds a live buffer once every message was released");
+            }
         }
     }
 

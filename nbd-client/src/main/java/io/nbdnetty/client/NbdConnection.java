@@ -460,6 +460,13 @@ public final class NbdConnection implements NbdBlockDevice {
             return new NbdStrictModeException(NbdStrict.BOUNDS, t + " length " + r.length
                     + " does not fit 32 bits without extended headers");
         }
+        if (t.equals(NbdCommandType.READ) && r.length + 8 > config.maxReplyPayloadLength()) {
+            // Its reply could arrive as one chunk (or one simple reply) larger than the decoder accepts, which would
+            // kill the connection and every other request on it: refuse it here, whatever the strict mode.
+            return new NbdStrictModeException(NbdStrict.PAYLOAD, "READ of " + r.length + " bytes exceeds "
+                    + "maxReplyPayloadLength (" + config.maxReplyPayloadLength() + ", less 8 bytes of chunk "
+                    + "header); split the request or raise the limit");
+        }
         if ((strict & NbdStrict.FLAGS) != 0 && (r.flags & ~allowedFlags) != 0) {
             return new NbdStrictModeException(NbdStrict.FLAGS, t + " does not take flags "
                     + NbdCommandFlags.toString(r.flags & ~allowedFlags));
@@ -893,9 +900,15 @@ public final class NbdConnection implements NbdBlockDevice {
                 throw new NbdProtocolException("block status extent of length 0 for " + context.name() + " (cookie "
                         + r.cookie + ")");
             }
+            // Even the last extent, which may run past the request, must end at an offset a long can hold: a
+            // 64-bit length near 2^64 would otherwise reach the caller as a negative length or end.
+            if (len < 0 || len > Long.MAX_VALUE - r.offset - sum) {
+                throw new NbdProtocolException("block status extent " + i + " of " + Long.toUnsignedString(len)
+                        + " bytes for " + context.name() + " ends beyond offset 2^63 (cookie " + r.cookie + ")");
+            }
             if (i < n - 1) {
                 sum += len;
-                if (sum < 0 || sum >= r.length) {
+                if (sum >= r.length) {
                     throw new NbdProtocolException("block status extents for " + context.name()
                             + " run past the requested length before the last one (cookie " + r.cookie + ")");
                 }

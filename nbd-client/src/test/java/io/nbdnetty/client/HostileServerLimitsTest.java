@@ -575,4 +575,50 @@ class HostileServerLimitsTest {
             s.awaitScript();
         }
     }
+
+    /** 64 KiB in 65,536 one-byte chunks, last first, alternating data and holes: assembled in place, nothing pinned. */
+    @Test
+    void aReadInSixtyFiveThousandOneByteChunksOutOfOrder() throws Exception {
+        int n = 1 << 16;
+        byte[] expected = new byte[n];
+        for (int i = 0; i < n; i++) {
+            expected[i] = (i & 1) == 0 ? (byte) (i * 31 + 1) : 0;
+        }
+        try (ScriptedServer s = ScriptedServer.start(p -> {
+            p.handshake(true);
+            for (int k = 0; k < 2; k++) {
+                Req r = p.readRequest();
+                ByteBuffer all = ByteBuffer.allocate(n * 32);
+                for (int i = n - 1; i >= 0; i--) {
+                    if ((i & 1) == 0) {
+                        all.put(structuredHeader(0, 1, r.cookie(), 9)).putLong(i).put(expected[i]);
+                    } else {
+                        all.put(structuredHeader(0, 2, r.cookie(), 12)).putLong(i).putInt(1);
+                    }
+                }
+                all.put(structuredHeader(DONE, 0, r.cookie(), 0));
+                p.sendRaw(Arrays.copyOf(all.array(), all.position()));
+            }
+            p.awaitClientClose();
+        }); NbdHandle h = NbdHandle.create()) {
+            NbdConnection c = await(h.connect(s.connect()));
+            ByteBuf b = await(c.read(0, n));
+            try {
+                assertArrayEquals(expected, ByteBufUtil.getBytes(b));
+            } finally {
+                b.release();
+            }
+            ByteBuf dst = Unpooled.buffer(16).writeBytes(new byte[] {9, 9, 9});
+            try {
+                await(c.read(0, dst, n, 0));
+                assertEquals(3 + n, dst.writerIndex());
+                assertArrayEquals(expected, ByteBufUtil.getBytes(dst, 3, n));
+            } finally {
+                dst.release();
+            }
+            assertEquals(NbdState.READY, h.state());
+            h.close();
+            s.awaitScript();
+        }
+    }
 }

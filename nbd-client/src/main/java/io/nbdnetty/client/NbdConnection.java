@@ -18,7 +18,6 @@ import io.nbdnetty.codec.NbdRequestEncoder;
 import io.nbdnetty.codec.NbdSimpleReply;
 import io.nbdnetty.codec.NbdTransmissionFlags;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
@@ -38,7 +37,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -250,7 +248,7 @@ public final class NbdConnection implements NbdBlockDevice {
      * @param offset where to read
      * @param length how many bytes
      * @return completes with the data, which the caller must release; without a copy where the server sent it in
-     *     one piece, otherwise a composite of the pieces
+     *     one piece, otherwise one buffer assembled from the pieces
      */
     public CompletableFuture<ByteBuf> read(long offset, int length) {
         return read(offset, length, 0);
@@ -480,6 +478,13 @@ public final class NbdConnection implements NbdBlockDevice {
         if (compact && r.length > UNSIGNED_32) {
             return new NbdStrictModeException(NbdStrict.BOUNDS, t + " length " + r.length
                     + " does not fit 32 bits without extended headers");
+        }
+        if (t.equals(NbdCommandType.READ) && r.length + 8 > config.maxReplyPayloadLength()) {
+            // Its reply could arrive as one chunk (or one simple reply) larger than the decoder accepts, which would
+            // kill the connection and every other request on it: refuse it here, whatever the strict mode.
+            return new NbdStrictModeException(NbdStrict.PAYLOAD, "READ of " + r.length + " bytes exceeds "
+                    + "maxReplyPayloadLength (" + config.maxReplyPayloadLength() + ", less 8 bytes of chunk "
+                    + "header); split the request or raise the limit");
         }
         if ((strict & NbdStrict.FLAGS) != 0 && (r.flags & ~allowedFlags) != 0) {
             return new NbdStrictModeException(NbdStrict.FLAGS, t + " does not take flags "
@@ -714,22 +719,28 @@ public final class NbdConnection implements NbdBlockDevice {
 
     private void complete(Request r, Object value) {
         finish(r);
-        // Counted before the future completes: its callbacks (run inline) must see the stats include it.
-        requestsCompleted++;
-        if (r.future.complete(value)) {
-            notifyListener(r, null);
-        } else {
+        if (r.future.isDone()) {
             // Cancelled or timed out by the caller: the reply is dropped here, never leaked.
+            ReferenceCountUtil.safeRelease(value);
+            return;
+        }
+        // Counted and reported before the future completes: its callbacks (run inline) see the stats and the
+        // listener's metrics include it.
+        requestsCompleted++;
+        notifyListener(r, null);
+        if (!r.future.complete(value)) {
             requestsCompleted--;
             ReferenceCountUtil.safeRelease(value);
         }
     }
 
     private void failFuture(Request r, Throwable cause) {
+        if (r.future.isDone()) {
+            return;
+        }
         requestsFailed++;
-        if (r.future.completeExceptionally(cause)) {
-            notifyListener(r, cause);
-        } else {
+        notifyListener(r, cause);
+        if (!r.future.completeExceptionally(cause)) {
             requestsFailed--;
         }
     }
@@ -844,14 +855,13 @@ public final class NbdConnection implements NbdBlockDevice {
                 complete(r, data.retain());
                 return;
             }
-            content(r, d.offset(), data.readableBytes(), chunk);
-            r.keep((NbdOffsetDataChunk) d.retain());
+            content(r, d.offset(), data.readableBytes(), chunk, data);
         } else if (chunk instanceof NbdOffsetHoleChunk h) {
             long size = Integer.toUnsignedLong(h.holeSize());
             if (size == 0) {
                 throw new NbdProtocolException("NBD_REPLY_TYPE_OFFSET_HOLE of size 0 (cookie " + r.cookie + ")");
             }
-            content(r, h.offset(), size, chunk);
+            content(r, h.offset(), size, chunk, null);
         } else if (chunk instanceof NbdBlockStatusChunk b) {
             blockStatusChunk(r, b);
         } else if (chunk instanceof NbdErrorChunk e) {
@@ -862,7 +872,15 @@ public final class NbdConnection implements NbdBlockDevice {
         }
     }
 
-    private void content(Request r, long offset, long size, NbdReplyChunk chunk) throws NbdProtocolException {
+    /**
+     * Takes a content chunk of a READ reply: checks it lies within the request and overlaps nothing before it, and
+     * puts its bytes in place. The first chunk is kept as it came (its data retained, without a copy); from the
+     * second on, the data goes into one buffer of the request's length (or the caller's destination) and each chunk
+     * is released at once, and coverage is a bitmap of the request. So a reply in many small chunks costs the READ
+     * length plus an eighth, never memory in proportion to the number of chunks or the buffers they arrived in.
+     */
+    private void content(Request r, long offset, long size, NbdReplyChunk chunk, ByteBuf data)
+            throws NbdProtocolException {
         if (!r.type.equals(NbdCommandType.READ)) {
             throw new NbdProtocolException(chunk.type() + " in the reply to " + r.type + " (cookie " + r.cookie
                     + ")");
@@ -872,20 +890,57 @@ public final class NbdConnection implements NbdBlockDevice {
             throw new NbdProtocolException(chunk.type() + " covers " + Long.toUnsignedString(offset) + "+" + size
                     + ", outside the request " + r.offset + "+" + r.length + " (cookie " + r.cookie + ")");
         }
-        if (r.content == null) {
-            r.content = new TreeMap<>();
-        } else if ((r.flags & NbdCommandFlags.DF) != 0) {
+        int from = (int) (offset - r.offset);
+        int to = (int) (end - r.offset);
+        if (r.contentChunks > 0 && (r.flags & NbdCommandFlags.DF) != 0) {
             throw new NbdProtocolException("more than one content chunk for a READ with the DF flag (cookie "
                     + r.cookie + ")");
         }
-        Map.Entry<Long, Long> before = r.content.floorEntry(offset);
-        Map.Entry<Long, Long> after = r.content.ceilingEntry(offset);
-        if ((before != null && before.getValue() > offset) || (after != null && after.getKey() < end)) {
+        boolean overlaps = r.coverage != null ? r.coverage.nextSetBit(from) >= 0 && r.coverage.nextSetBit(from) < to
+                : r.contentChunks > 0 && from < r.firstTo && r.firstFrom < to;
+        if (overlaps) {
             throw new NbdProtocolException(chunk.type() + " at " + offset + "+" + size
                     + " overlaps an earlier chunk of the same reply (cookie " + r.cookie + ")");
         }
-        r.content.put(offset, end);
+        if (r.contentChunks == 0 && r.destination == null) {
+            r.firstFrom = from;
+            r.firstTo = to;
+            r.first = data == null ? null : data.retain();
+        } else {
+            if (r.coverage == null) {
+                // The second content chunk: from now on, assemble in place.
+                r.coverage = new java.util.BitSet((int) r.length);
+                if (r.contentChunks > 0) {
+                    r.coverage.set(r.firstFrom, r.firstTo);
+                }
+                if (r.destination == null) {
+                    r.assembled = channel.alloc().buffer((int) r.length, (int) r.length);
+                    place(r, r.firstFrom, r.firstTo, r.first);
+                    if (r.first != null) {
+                        r.first.release();
+                        r.first = null;
+                    }
+                } else {
+                    r.destinationBase = r.destination.writerIndex();
+                    r.destination.ensureWritable((int) r.length);
+                }
+            }
+            r.coverage.set(from, to);
+            place(r, from, to, data);
+        }
+        r.contentChunks++;
         r.covered += size;
+    }
+
+    /** Puts bytes {@code from..to} of a READ (data, or zeroes for a hole) in its assembly buffer or destination. */
+    private static void place(Request r, int from, int to, ByteBuf data) {
+        ByteBuf dst = r.assembled != null ? r.assembled : r.destination;
+        int at = (r.assembled != null ? 0 : r.destinationBase) + from;
+        if (data != null) {
+            dst.setBytes(at, data, data.readerIndex(), to - from);
+        } else {
+            dst.setZero(at, to - from);
+        }
     }
 
     private void blockStatusChunk(Request r, NbdBlockStatusChunk b) throws NbdProtocolException {
@@ -921,9 +976,15 @@ public final class NbdConnection implements NbdBlockDevice {
                 throw new NbdProtocolException("block status extent of length 0 for " + context.name() + " (cookie "
                         + r.cookie + ")");
             }
+            // Even the last extent, which may run past the request, must end at an offset a long can hold: a
+            // 64-bit length near 2^64 would otherwise reach the caller as a negative length or end.
+            if (len < 0 || len > Long.MAX_VALUE - r.offset - sum) {
+                throw new NbdProtocolException("block status extent " + i + " of " + Long.toUnsignedString(len)
+                        + " bytes for " + context.name() + " ends beyond offset 2^63 (cookie " + r.cookie + ")");
+            }
             if (i < n - 1) {
                 sum += len;
-                if (sum < 0 || sum >= r.length) {
+                if (sum >= r.length) {
                     throw new NbdProtocolException("block status extents for " + context.name()
                             + " run past the requested length before the last one (cookie " + r.cookie + ")");
                 }
@@ -993,58 +1054,29 @@ public final class NbdConnection implements NbdBlockDevice {
         complete(r, null);
     }
 
-    /** Puts the pieces of a structured READ in order: the caller's buffer, one slice, or a composite. */
+    /** Hands over a complete structured READ: in the caller's buffer, the one chunk as it came, or the assembly. */
     private ByteBuf assembleRead(Request r) {
-        List<NbdOffsetDataChunk> data = r.data;
-        r.data = null;
-        Map<Long, NbdOffsetDataChunk> byOffset = new HashMap<>();
-        if (data != null) {
-            for (NbdOffsetDataChunk c : data) {
-                byOffset.put(c.offset(), c);
+        if (r.destination != null) {
+            if (r.contentChunks > 0) {
+                r.destination.writerIndex(r.destinationBase + (int) r.length);
             }
+            return null;
         }
-        try {
-            if (r.content == null) {
-                return r.destination != null ? null : Unpooled.EMPTY_BUFFER;
-            }
-            if (r.destination != null) {
-                ByteBuf dst = r.destination;
-                int base = dst.writerIndex();
-                dst.ensureWritable((int) r.length);
-                for (Map.Entry<Long, Long> e : r.content.entrySet()) {
-                    int at = base + (int) (e.getKey() - r.offset);
-                    NbdOffsetDataChunk c = byOffset.get(e.getKey());
-                    if (c != null) {
-                        ByteBuf d = c.data();
-                        dst.setBytes(at, d, d.readerIndex(), d.readableBytes());
-                    } else {
-                        dst.setZero(at, (int) (e.getValue() - e.getKey()));
-                    }
-                }
-                dst.writerIndex(base + (int) r.length);
-                return null;
-            }
-            if (r.content.size() == 1 && byOffset.size() == 1) {
-                return data.get(0).data().retain();
-            }
-            CompositeByteBuf composite = channel.alloc().compositeBuffer(r.content.size());
-            for (Map.Entry<Long, Long> e : r.content.entrySet()) {
-                NbdOffsetDataChunk c = byOffset.get(e.getKey());
-                if (c != null) {
-                    composite.addComponent(true, c.data().retain());
-                } else {
-                    int size = (int) (e.getValue() - e.getKey());
-                    composite.addComponent(true, channel.alloc().buffer(size, size).writeZero(size));
-                }
-            }
-            return composite;
-        } finally {
-            if (data != null) {
-                for (NbdOffsetDataChunk c : data) {
-                    c.release();
-                }
-            }
+        if (r.contentChunks == 0) {
+            return Unpooled.EMPTY_BUFFER;
         }
+        if (r.assembled != null) {
+            ByteBuf b = r.assembled;
+            r.assembled = null;
+            return b.writerIndex((int) r.length);
+        }
+        if (r.first != null) {
+            ByteBuf b = r.first;
+            r.first = null;
+            return b;
+        }
+        int size = (int) r.length;
+        return channel.alloc().buffer(size, size).writeZero(size);
     }
 
     /** The last inbound handler: replies in, requests out, failure on error or close. */

@@ -8,6 +8,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
@@ -22,6 +23,7 @@ import java.util.function.Supplier;
  * <p>Thread-safe. The pool owns its handles and closes them.
  */
 public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {
+    private final AtomicInteger nextPick = new AtomicInteger();
     private final List<NbdConnection> connections;
     private final Set<CompletableFuture<?>> pendingWrites = ConcurrentHashMap.newKeySet();
 
@@ -88,9 +90,14 @@ public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {
     }
 
     private NbdConnection pick() {
-        NbdConnection best = connections.get(0);
-        for (int i = 1; i < connections.size(); i++) {
-            NbdConnection c = connections.get(i);
+        // inFlight() counts only requests the event loop has sent, so a burst submitted from one thread sees every
+        // connection idle: start the search at a rotating index so that ties are spread instead of all going to the
+        // first connection.
+        int n = connections.size();
+        int start = Math.floorMod(nextPick.getAndIncrement(), n);
+        NbdConnection best = connections.get(start);
+        for (int k = 1; k < n; k++) {
+            NbdConnection c = connections.get((start + k) % n);
             if (c.inFlight() < best.inFlight()) {
                 best = c;
             }

@@ -1143,6 +1143,7 @@ public final class NbdHandle implements AutoCloseable {
             ctx.pipeline().addFirst("nbd-tls", ssl);
             ssl.handshakeFuture().addListener(f -> {
                 if (f.isSuccess()) {
+                    decoder.tlsEstablished();
                     tlsNegotiated = true;
                     // The spec: nothing negotiated before STARTTLS survives it.
                     structuredReplies = false;

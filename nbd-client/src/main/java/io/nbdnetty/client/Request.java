@@ -2,14 +2,10 @@ package io.nbdnetty.client;
 
 import io.nbdnetty.codec.NbdBlockStatusChunk;
 import io.nbdnetty.codec.NbdCommandType;
-import io.nbdnetty.codec.NbdOffsetDataChunk;
 import io.netty.buffer.ByteBuf;
 import io.netty.util.ReferenceCountUtil;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 
 /** One request from submission to completion, with what its reply chunks have gathered. Event loop only. */
@@ -29,9 +25,16 @@ final class Request {
     long sentNanos;
     io.netty.util.concurrent.ScheduledFuture<?> timeout;
 
-    // READ: content chunks by offset (start -> end), the data chunks kept, and the error seen.
-    TreeMap<Long, Long> content;
-    List<NbdOffsetDataChunk> data;
+    // READ: the content chunks seen so far (see NbdConnection.content): the first one's range and retained data
+    // (null for a hole), then, from the second on, the coverage bitmap and the assembly buffer (or, for a caller's
+    // destination, where in it the READ starts).
+    int contentChunks;
+    int firstFrom;
+    int firstTo;
+    ByteBuf first;
+    java.util.BitSet coverage;
+    ByteBuf assembled;
+    int destinationBase;
     long covered;
     // BLOCK_STATUS: chunk per context id.
     Map<Integer, NbdBlockStatusChunk> status;
@@ -48,24 +51,19 @@ final class Request {
         this.bytes = type.equals(NbdCommandType.READ) ? length : payload != null ? payload.readableBytes() : 0;
     }
 
-    void keep(NbdOffsetDataChunk chunk) {
-        if (data == null) {
-            data = new ArrayList<>(2);
-        }
-        data.add(chunk);
-    }
-
     /** Releases everything the request holds. */
     void releaseAll() {
         if (payload != null) {
             ReferenceCountUtil.safeRelease(payload);
             payload = null;
         }
-        if (data != null) {
-            for (NbdOffsetDataChunk c : data) {
-                ReferenceCountUtil.safeRelease(c);
-            }
-            data = null;
+        if (first != null) {
+            ReferenceCountUtil.safeRelease(first);
+            first = null;
+        }
+        if (assembled != null) {
+            ReferenceCountUtil.safeRelease(assembled);
+            assembled = null;
         }
     }
 }

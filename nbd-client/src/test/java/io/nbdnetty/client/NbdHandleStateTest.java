@@ -139,10 +139,17 @@ class NbdHandleStateTest {
     void closeLeavesNoEventLoopThreadBehind() throws Exception {
         AtomicReference<Thread> loop = new AtomicReference<>();
         try (ScriptedServer s = ScriptedServer.start(NbdHandleStateTest::goodServer)) {
-            NbdHandle h = NbdHandle.create();
+            // The listener runs on the event loop (a callback added to the future may run on this thread instead,
+            // if the future completed first).
+            NbdHandle h = NbdHandle.create(NbdClientConfig.builder().listener(new NbdListener() {
+                @Override
+                public void requestCompleted(io.nbdnetty.codec.NbdCommandType command, long offset, long length,
+                        long latencyNanos, Throwable error) {
+                    loop.set(Thread.currentThread());
+                }
+            }).build());
             NbdConnection c = await(h.connect(s.connect()));
-            assertArrayEquals(expected(5, 10), bytes(await(c.read(5, 10).whenComplete((b, e) ->
-                    loop.set(Thread.currentThread())))));
+            assertArrayEquals(expected(5, 10), bytes(await(c.read(5, 10))));
             assertTrue(loop.get().getName().startsWith("nbd-netty"), loop.get().getName());
             h.close();
             assertEquals(NbdState.CLOSED, h.state());

@@ -20,7 +20,7 @@ public final class NbdClientHandshakeDecoder extends ByteToMessageDecoder {
     /** Default limit for the data of one option reply. */
     public static final int DEFAULT_MAX_OPTION_REPLY_LENGTH = 64 * 1024;
 
-    private enum State { GREETING, OPTION_REPLY, EXPORT_NAME_REPLY, DONE, FAILED }
+    private enum State { GREETING, OPTION_REPLY, EXPORT_NAME_REPLY, AWAITING_TLS, DONE, FAILED }
 
     private final int maxOptionReplyLength;
     private State state = State.GREETING;
@@ -59,6 +59,19 @@ public final class NbdClientHandshakeDecoder extends ByteToMessageDecoder {
     }
 
     /**
+     * Tells the decoder that the TLS session that {@code NBD_OPT_STARTTLS} started is up, so option replies follow
+     * (now decrypted by the TLS handler in front of this decoder). Until then, after the ACK of {@code
+     * NBD_OPT_STARTTLS}, any byte that reaches this decoder is plain text where only TLS may follow, and fails it:
+     * a man in the middle must not be able to inject plain-text replies that would seem to come through TLS. Call
+     * from the channel's event loop.
+     */
+    public void tlsEstablished() {
+        if (state == State.AWAITING_TLS) {
+            state = State.OPTION_REPLY;
+        }
+    }
+
+    /**
      * Whether the decoder has seen the end of the handshake (oldstyle greeting or export-name reply).
      *
      * @return true when done
@@ -82,6 +95,14 @@ public final class NbdClientHandshakeDecoder extends ByteToMessageDecoder {
             case GREETING -> decodeGreeting(in, out);
             case OPTION_REPLY -> decodeOptionReply(in, out);
             case EXPORT_NAME_REPLY -> decodeExportNameReply(in, out);
+            case AWAITING_TLS -> {
+                if (in.isReadable()) {
+                    int n = in.readableBytes();
+                    in.skipBytes(n);
+                    throw fail(new NbdMalformedMessageException(n + " byte(s) of plain text after the ACK of "
+                            + "NBD_OPT_STARTTLS, where only the TLS handshake may follow", streamOffset));
+                }
+            }
             case FAILED -> in.skipBytes(in.readableBytes());
             case DONE -> {
                 // Transmission-phase bytes: leave them for the next decoder.
@@ -147,8 +168,13 @@ public final class NbdClientHandshakeDecoder extends ByteToMessageDecoder {
         NbdOptionReplyType type = NbdOptionReplyType.valueOf(in.readInt());
         in.skipBytes(4);
         ByteBuf data = in.readSlice((int) length);
-        out.add(parseOptionReply(option, type, data));
+        NbdOptionReply reply = parseOptionReply(option, type, data);
+        out.add(reply);
         consumed(NbdConstants.OPTION_REPLY_HEADER_LENGTH + length);
+        if (reply instanceof NbdAckReply && option.equals(NbdOption.STARTTLS)) {
+            // Whatever follows in this read was sent in the clear: it must not be taken for TLS-protected replies.
+            state = State.AWAITING_TLS;
+        }
     }
 
     private NbdOptionReply parseOptionReply(NbdOption option, NbdOptionReplyType type, ByteBuf data) {

@@ -4,6 +4,9 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.IntBuffer;
 import java.util.List;
 
 /**
@@ -232,8 +235,9 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
                         "NBD_REPLY_TYPE_BLOCK_STATUS payload must be 4 + a positive multiple of 8 bytes");
                 int contextId = in.readInt();
                 long[] extents = new long[(length - 4) / 4];
+                IntBuffer fields = view(in, extents.length * 4).asIntBuffer();
                 for (int i = 0; i < extents.length; i++) {
-                    extents[i] = in.readUnsignedInt();
+                    extents[i] = Integer.toUnsignedLong(fields.get(i));
                 }
                 return new NbdBlockStatusChunk(flags, cookie, headerOffset, false, contextId, extents, true);
             }
@@ -246,15 +250,23 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
                 check(count * 16 + 8 == length, "NBD_REPLY_TYPE_BLOCK_STATUS_EXT descriptor count " + count
                         + " does not match its payload length " + length);
                 long[] extents = new long[(int) count * 2];
-                for (int i = 0; i < extents.length; i++) {
-                    extents[i] = in.readLong();
-                }
+                view(in, extents.length * 8).asLongBuffer().get(extents);
                 return new NbdBlockStatusChunk(flags, cookie, headerOffset, true, contextId, extents, true);
             }
             default -> {
                 return decodeErrorChunk(in, length);
             }
         }
+    }
+
+    /**
+     * Reads {@code length} bytes as one big-endian NIO view: a reply may carry millions of descriptors, and reading
+     * them field by field costs a bounds check each (and, under Netty's paranoid leak detection, a stack trace each).
+     */
+    private static ByteBuffer view(ByteBuf in, int length) {
+        ByteBuffer b = in.nioBuffer(in.readerIndex(), length).order(ByteOrder.BIG_ENDIAN);
+        in.skipBytes(length);
+        return b;
     }
 
     private NbdErrorChunk decodeErrorChunk(ByteBuf in, int length) {

@@ -23,7 +23,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 jar="$here/nbd-examples/target/nbd.jar"
 [ -f "$jar" ] || { echo "build first: mvn -B -q package -DskipTests" >&2; exit 1; }
 for t in nbdkit fio nbdcopy; do command -v $t >/dev/null || { echo "$t is needed" >&2; exit 1; }; done
-NBD=(java -XX:+UseParallelGC -jar "$jar")
+NBD=("$here/bin/nbd")   # the launcher, with its default JVM options
 
 dir=$(mktemp -d /tmp/nbd-bench.XXXXXX)
 pids=()

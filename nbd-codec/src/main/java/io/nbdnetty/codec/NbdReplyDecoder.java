@@ -1,6 +1,7 @@
 package io.nbdnetty.codec;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 
@@ -66,7 +67,10 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
         this.resolver = resolver;
         // While a large payload is arriving, keep the socket reads as components instead of copying each into one
         // growing buffer: the payload is then handed on as a slice of those reads, never copied.
-        setCumulator((alloc, cumulation, in) -> waitingForLargePayload()
+        // Merging also copies into a composite left from a large payload, and copies a large read that arrives
+        // between messages: both go to the composite cumulator too. Small reads of small replies are merged.
+        setCumulator((alloc, cumulation, in) -> waitingForLargePayload() || cumulation instanceof CompositeByteBuf
+                || in.readableBytes() >= LARGE_PAYLOAD
                 ? COMPOSITE_CUMULATOR.cumulate(alloc, cumulation, in)
                 : MERGE_CUMULATOR.cumulate(alloc, cumulation, in));
         if (maxPayloadLength < 0) {

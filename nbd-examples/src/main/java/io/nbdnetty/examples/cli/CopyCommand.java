@@ -111,6 +111,10 @@ public final class CopyCommand implements Callable<Integer> {
     private long sparse;
     private int windowSize;
     private final ArrayDeque<Op> window = new ArrayDeque<>();
+    private final Object asyncLock = new Object();
+    private final java.util.concurrent.atomic.AtomicLong asyncDone = new java.util.concurrent.atomic.AtomicLong();
+    private int asyncInFlight;
+    private NbdException asyncError;
     private Progress bar;
     private long done;
 
@@ -335,8 +339,51 @@ public final class CopyCommand implements Callable<Integer> {
     }
 
     private void issue(Op op) throws Exception {
+        if (dst.async()) {
+            issueAsync(op);
+            return;
+        }
         window.addLast(op);
         waitForRoom();
+    }
+
+    /**
+     * Async destination (NBD or null:): the whole copy runs on the event loops. This thread only plans and issues;
+     * it waits while the window is full and is woken once a batch of operations has completed, not after each one
+     * (and never waits for the oldest operation in particular).
+     */
+    private void issueAsync(Op op) throws Exception {
+        synchronized (asyncLock) {
+            while (asyncInFlight >= windowSize && asyncError == null) {
+                asyncLock.wait();
+            }
+            throwAsyncError();
+            asyncInFlight++;
+        }
+        op.future.whenComplete((v, e) -> {
+            asyncDone.addAndGet(op.length);
+            synchronized (asyncLock) {
+                asyncInFlight--;
+                if (e != null && asyncError == null) {
+                    Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+                            ? e.getCause() : e;
+                    asyncError = new NbdException("copying " + op.length + " bytes at offset " + op.offset + ": "
+                            + (cause.getMessage() != null ? cause.getMessage() : cause), cause);
+                }
+                if (asyncInFlight <= windowSize - Math.max(1, windowSize / 8) || asyncInFlight == 0
+                        || asyncError != null) {
+                    asyncLock.notifyAll();
+                }
+            }
+        });
+        done = asyncDone.get();
+        tick();
+    }
+
+    private void throwAsyncError() throws NbdException {
+        if (asyncError != null) {
+            throw asyncError;
+        }
     }
 
     private void waitForRoom() throws Exception {
@@ -346,6 +393,17 @@ public final class CopyCommand implements Callable<Integer> {
     }
 
     private void drain() throws Exception {
+        if (dst.async()) {
+            synchronized (asyncLock) {
+                while (asyncInFlight > 0) {
+                    asyncLock.wait();
+                }
+                throwAsyncError();
+            }
+            done = asyncDone.get();
+            tick();
+            return;
+        }
         while (!window.isEmpty()) {
             completeHead();
         }
@@ -377,6 +435,16 @@ public final class CopyCommand implements Callable<Integer> {
 
     /** After a failure: waits for what is in flight and releases every buffer. */
     private void abandon() {
+        synchronized (asyncLock) {
+            while (asyncInFlight > 0) {
+                try {
+                    asyncLock.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
         while (!window.isEmpty()) {
             Op op = window.pollFirst();
             if (op.future == null) {

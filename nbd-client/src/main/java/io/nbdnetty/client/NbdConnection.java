@@ -102,6 +102,9 @@ public final class NbdConnection implements NbdBlockDevice {
     private long nextCookie = 1;
     private long inFlightBytes;
     private boolean flushScheduled;
+    private boolean flushPending;
+    private boolean reading;
+    private boolean fromOtherThread;
     private boolean disconnecting;
     private boolean closedNotified;
     /** Why the connection ended; written on the event loop, read anywhere. */
@@ -446,7 +449,18 @@ public final class NbdConnection implements NbdBlockDevice {
             r.future.completeExceptionally(refused);
             return r.future;
         }
-        runOnLoop(() -> enqueue(r));
+        if (loop.inEventLoop()) {
+            enqueue(r);
+        } else {
+            runOnLoop(() -> {
+                fromOtherThread = true;
+                try {
+                    enqueue(r);
+                } finally {
+                    fromOtherThread = false;
+                }
+            });
+        }
         return r.future;
     }
 
@@ -609,7 +623,7 @@ public final class NbdConnection implements NbdBlockDevice {
             LOG.debug("{}: send {}", channel, msg);
         }
         channel.write(msg).addListener(writeListener);
-        scheduleFlush();
+        requestFlush();
     }
 
     private final ChannelFutureListener writeListener = f -> {
@@ -623,6 +637,21 @@ public final class NbdConnection implements NbdBlockDevice {
         flushScheduled = false;
         NbdConnection.this.channel.flush();
     };
+
+    /**
+     * Flushes once per batch: requests issued while replies are being read (from their callbacks) go out together
+     * at the end of the read; requests from other threads, with a flush task queued behind them; a lone request
+     * issued on the event loop otherwise (at queue depth 1, latency is what counts), at once.
+     */
+    private void requestFlush() {
+        if (reading) {
+            flushPending = true;
+        } else if (fromOtherThread) {
+            scheduleFlush();
+        } else {
+            channel.flush();
+        }
+    }
 
     private void scheduleFlush() {
         if (!flushScheduled) {
@@ -1083,6 +1112,7 @@ public final class NbdConnection implements NbdBlockDevice {
     private final class Transmission extends ChannelDuplexHandler {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            reading = true;
             try {
                 if (msg instanceof NbdSimpleReply s) {
                     onSimpleReply(s);
@@ -1096,6 +1126,16 @@ public final class NbdConnection implements NbdBlockDevice {
             } finally {
                 ReferenceCountUtil.release(msg);
             }
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            reading = false;
+            if (flushPending) {
+                flushPending = false;
+                ctx.channel().flush();
+            }
+            ctx.fireChannelReadComplete();
         }
 
         @Override

@@ -40,6 +40,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
+import static io.nbdnetty.client.TestSupport.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -56,10 +57,6 @@ class HostileServerLimitsTest {
     private static final long T = 10;
     private static final int DONE = NbdReplyFlags.DONE;
     private static final Map<String, Integer> BASE = Map.of("base:allocation", 0);
-
-    private static <V> V await(CompletableFuture<V> f) throws Exception {
-        return f.get(T, TimeUnit.SECONDS);
-    }
 
     private static <E extends Throwable> E fails(Class<E> type, CompletableFuture<?> f) {
         ExecutionException e = assertThrows(ExecutionException.class, () -> {

@@ -21,7 +21,6 @@ import io.nbdnetty.codec.NbdReplyType;
 import io.nbdnetty.codec.NbdSimpleReply;
 import io.nbdnetty.codec.NbdTruncatedMessageException;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -32,16 +31,15 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
+import static io.nbdnetty.client.TestSupport.await;
+import static io.nbdnetty.client.TestSupport.bytes;
+import static io.nbdnetty.client.TestSupport.fails;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -49,35 +47,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * that the handle ends DEAD (unless said otherwise), that every future completes and that nothing leaks.
  */
 class HostileServerTest {
-    private static final long T = 10;
     private static final int DONE = NbdReplyFlags.DONE;
 
-    private static <V> V await(CompletableFuture<V> f) throws Exception {
-        return f.get(T, TimeUnit.SECONDS);
-    }
-
     /** Waits for the future to fail and returns its cause, checking the type. */
-    private static <E extends Throwable> E fails(Class<E> type, CompletableFuture<?> f) {
-        ExecutionException e = assertThrows(ExecutionException.class, () -> {
-            Object v = f.get(T, TimeUnit.SECONDS);
-            io.netty.util.ReferenceCountUtil.release(v);
-        });
-        return assertInstanceOf(type, e.getCause(), () -> "cause: " + e.getCause());
-    }
 
     private static void assertDead(NbdHandle h) throws Exception {
         assertEquals(NbdState.DEAD, h.state());
-        h.closeFuture().get(T, TimeUnit.SECONDS);
+        await(h.closeFuture());
         assertTrue(h.readyFuture().isDone());
         assertTrue(h.negotiatingFuture().isDone());
-    }
-
-    private static byte[] bytes(ByteBuf b) {
-        try {
-            return ByteBufUtil.getBytes(b);
-        } finally {
-            b.release();
-        }
     }
 
     private static byte[] pattern(int n, int seed) {
@@ -259,7 +237,7 @@ class HostileServerTest {
             await(h.optAbort());
             assertEquals(NbdState.CLOSED, h.state());
             fails(NbdConnectionClosedException.class, ready);
-            h.closeFuture().get(T, TimeUnit.SECONDS);
+            await(h.closeFuture());
             s.awaitScript();
         }
     }

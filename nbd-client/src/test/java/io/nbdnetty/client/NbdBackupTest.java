@@ -9,9 +9,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
+import static io.nbdnetty.client.TestSupport.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,10 +23,6 @@ class NbdBackupTest {
 
     @TempDir
     Path dir;
-
-    private static <V> V await(CompletableFuture<V> f) throws Exception {
-        return f.get(60, TimeUnit.SECONDS);
-    }
 
     private static PeerServer serve(Path image) {
         return PeerServer.qemuNbd(image, "qcow2", "disk", "-B", BITMAP);

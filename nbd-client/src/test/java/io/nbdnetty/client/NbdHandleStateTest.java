@@ -6,8 +6,6 @@ import io.nbdnetty.codec.NbdHandshakeFlags;
 import io.nbdnetty.codec.NbdOffsetDataChunk;
 import io.nbdnetty.codec.NbdReplyFlags;
 import io.netty.bootstrap.Bootstrap;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -22,41 +20,21 @@ import org.junit.jupiter.api.Test;
 import java.nio.channels.SocketChannel;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static io.nbdnetty.client.TestSupport.await;
+import static io.nbdnetty.client.TestSupport.bytes;
+import static io.nbdnetty.client.TestSupport.fails;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Handle states, close, threads and the ways of handing a connected channel to a handle. No real peers needed. */
 class NbdHandleStateTest {
-    private static final long T = 10;
-
-    private static <V> V await(CompletableFuture<V> f) throws Exception {
-        return f.get(T, TimeUnit.SECONDS);
-    }
-
-    private static <E extends Throwable> E fails(Class<E> type, CompletableFuture<?> f) {
-        ExecutionException e = assertThrows(ExecutionException.class, () -> {
-            Object v = f.get(T, TimeUnit.SECONDS);
-            io.netty.util.ReferenceCountUtil.release(v);
-        });
-        return assertInstanceOf(type, e.getCause(), () -> "cause: " + e.getCause());
-    }
-
-    private static byte[] bytes(ByteBuf b) {
-        try {
-            return ByteBufUtil.getBytes(b);
-        } finally {
-            b.release();
-        }
-    }
 
     /** A good server: handshake, then answers READs with bytes equal to (offset + i) until the client leaves. */
     private static void goodServer(Peer p) throws Exception {
@@ -98,7 +76,7 @@ class NbdHandleStateTest {
             NbdHandle h = NbdHandle.create();
             h.close();
             assertEquals(NbdState.CLOSED, h.state());
-            h.closeFuture().get(T, TimeUnit.SECONDS);
+            await(h.closeFuture());
             SocketChannel socket = s.connect();
             try {
                 NbdStateException e = fails(NbdStateException.class, h.connect(socket));

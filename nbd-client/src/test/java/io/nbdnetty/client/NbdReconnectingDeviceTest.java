@@ -3,7 +3,6 @@ package io.nbdnetty.client;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.nbdnetty.testing.peers.UnixSockets;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,9 +16,10 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
+import static io.nbdnetty.client.TestSupport.await;
+import static io.nbdnetty.client.TestSupport.bytes;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -35,10 +35,6 @@ class NbdReconnectingDeviceTest {
     @TempDir
     Path dir;
 
-    private static <V> V await(CompletableFuture<V> f) throws Exception {
-        return f.get(30, TimeUnit.SECONDS);
-    }
-
     private PeerServer start(Path file, Path socket) {
         return PeerServer.nbdkit("file", "file=" + file).filter("delay", "rdelay=300ms").socketPath(socket)
                 .start();
@@ -51,14 +47,6 @@ class NbdReconnectingDeviceTest {
 
     private static final NbdReconnectPolicy FAST = new NbdReconnectPolicy(100, Duration.ofMillis(20),
             Duration.ofMillis(200), 2.0);
-
-    private static byte[] bytes(ByteBuf b) {
-        try {
-            return ByteBufUtil.getBytes(b);
-        } finally {
-            b.release();
-        }
-    }
 
     @Test
     void readsInFlightWhenTheServerDiesAreRetriedOnTheRestartedServer() throws Exception {

@@ -4,7 +4,6 @@ import io.nbdnetty.testing.peers.PeerClients;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.nbdnetty.testing.peers.UnixSockets;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -16,8 +15,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
+import static io.nbdnetty.client.TestSupport.await;
+import static io.nbdnetty.client.TestSupport.bytes;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -30,23 +30,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * reports what the server said in each case (see {@link #optModeListInfoGoAndTheInfoSizeQuirk()}).
  */
 class NbdServerInteropTest {
-    private static final long T = 20;
     private static final long SIZE = 4L << 20;
 
     @TempDir
     Path tmp;
-
-    private static <V> V await(CompletableFuture<V> f) throws Exception {
-        return f.get(T, TimeUnit.SECONDS);
-    }
-
-    private static byte[] bytes(ByteBuf b) {
-        try {
-            return ByteBufUtil.getBytes(b);
-        } finally {
-            b.release();
-        }
-    }
 
     private Path image() throws Exception {
         Path img = tmp.resolve("disk.img");
@@ -141,7 +128,7 @@ class NbdServerInteropTest {
             await(h.negotiatingFuture());
             await(h.optAbort());
             assertEquals(NbdState.CLOSED, h.state());
-            h.closeFuture().get(T, TimeUnit.SECONDS);
+            await(h.closeFuture());
             assertTrue(ready.isCompletedExceptionally());
         }
     }

@@ -3,7 +3,6 @@ package io.nbdnetty.client;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.nbdnetty.testing.peers.UnixSockets;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.Test;
 
@@ -20,6 +19,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static io.nbdnetty.client.TestSupport.await;
+import static io.nbdnetty.client.TestSupport.bytes;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -30,20 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NbdStreamsTest {
     private static final String BASE = NbdMetaContext.BASE_ALLOCATION;
 
-    private static <V> V await(CompletableFuture<V> f) throws Exception {
-        return f.get(30, TimeUnit.SECONDS);
-    }
-
     private static NbdClientConfig config() {
         return NbdClientConfig.builder().addMetaContext(BASE).maxInFlightRequests(64).build();
-    }
-
-    private static byte[] bytes(ByteBuf b) {
-        try {
-            return ByteBufUtil.getBytes(b);
-        } finally {
-            b.release();
-        }
     }
 
     private static void waitUntil(java.util.function.BooleanSupplier cond, String what) throws InterruptedException {

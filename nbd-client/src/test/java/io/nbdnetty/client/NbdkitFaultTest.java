@@ -5,46 +5,24 @@ import io.nbdnetty.codec.NbdErrno;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.nbdnetty.testing.peers.UnixSockets;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
+import static io.nbdnetty.client.TestSupport.await;
+import static io.nbdnetty.client.TestSupport.bytes;
+import static io.nbdnetty.client.TestSupport.fails;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The client against nbdkit filters that inject errors, delays, crashes and block size limits. */
 class NbdkitFaultTest {
-    private static final long T = 20;
-
-    private static <V> V await(CompletableFuture<V> f) throws Exception {
-        return f.get(T, TimeUnit.SECONDS);
-    }
-
-    private static <E extends Throwable> E fails(Class<E> type, CompletableFuture<?> f) {
-        ExecutionException e = assertThrows(ExecutionException.class, () -> {
-            Object v = f.get(T, TimeUnit.SECONDS);
-            io.netty.util.ReferenceCountUtil.release(v);
-        });
-        return assertInstanceOf(type, e.getCause(), () -> "cause: " + e.getCause());
-    }
-
-    private static byte[] bytes(ByteBuf b) {
-        try {
-            return ByteBufUtil.getBytes(b);
-        } finally {
-            b.release();
-        }
-    }
 
     /** nbdkit's pattern plugin: each 8-byte big-endian word holds its own offset. */
     private static void checkPattern(long offset, ByteBuf b) {
@@ -136,7 +114,7 @@ class NbdkitFaultTest {
                 fails(NbdConnectionClosedException.class, f);
             }
             fails(NbdConnectionClosedException.class, capacity);
-            h.closeFuture().get(T, TimeUnit.SECONDS);
+            await(h.closeFuture());
             assertEquals(NbdState.DEAD, h.state());
             assertEquals(0, c.inFlight());
             assertEquals(0, c.stats().queued());

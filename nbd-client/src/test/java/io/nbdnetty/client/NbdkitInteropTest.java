@@ -6,7 +6,6 @@ import io.nbdnetty.testing.peers.PeerClients;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.nbdnetty.testing.peers.UnixSockets;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.Socket;
@@ -20,6 +19,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
+import static io.nbdnetty.client.TestSupport.await;
+import static io.nbdnetty.client.TestSupport.bytes;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -29,19 +30,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The handshake and every command against nbdkit, on an adopted, already-connected Unix socket. */
 class NbdkitInteropTest {
-    private static final long T = 20;
-
-    private static <V> V await(CompletableFuture<V> f) throws Exception {
-        return f.get(T, TimeUnit.SECONDS);
-    }
-
-    private static byte[] bytes(ByteBuf b) {
-        try {
-            return ByteBufUtil.getBytes(b);
-        } finally {
-            b.release();
-        }
-    }
 
     @Test
     void fullHandshakeAndEveryCommandAgainstNbdkitMemory() throws Exception {

@@ -5,7 +5,6 @@ import io.nbdnetty.testing.peers.PeerClients;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.nbdnetty.testing.peers.UnixSockets;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -15,19 +14,18 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
+import static io.nbdnetty.client.TestSupport.await;
+import static io.nbdnetty.client.TestSupport.bytes;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The client against qemu-nbd serving qcow2 images: metadata contexts, block sizes, sparse reads, opt mode. */
 class QemuNbdInteropTest {
-    private static final long T = 20;
     private static final long SIZE = 4L << 20;
     private static final String B0 = "qemu:dirty-bitmap:b0";
     private static final String DEPTH = "qemu:allocation-depth";
@@ -35,18 +33,6 @@ class QemuNbdInteropTest {
 
     @TempDir
     Path tmp;
-
-    private static <V> V await(CompletableFuture<V> f) throws Exception {
-        return f.get(T, TimeUnit.SECONDS);
-    }
-
-    private static byte[] bytes(ByteBuf b) {
-        try {
-            return ByteBufUtil.getBytes(b);
-        } finally {
-            b.release();
-        }
-    }
 
     private PeerServer bitmapServer(String... extra) {
         Path image = PeerServer.createQcow2WithDirtyBitmap(tmp.resolve("d.qcow2"), SIZE, "b0");

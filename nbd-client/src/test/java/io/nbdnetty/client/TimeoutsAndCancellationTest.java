@@ -14,6 +14,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
+import static io.nbdnetty.client.TestSupport.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -25,10 +26,6 @@ class TimeoutsAndCancellationTest {
 
     private static PeerServer slowServer() {
         return PeerServer.nbdkit("pattern", "size=1M").readOnly().filter("delay", "rdelay=1").start();
-    }
-
-    private static <V> V await(CompletableFuture<V> f) throws Exception {
-        return f.get(20, TimeUnit.SECONDS);
     }
 
     @Test

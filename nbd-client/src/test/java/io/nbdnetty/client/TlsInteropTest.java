@@ -14,10 +14,10 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
+import static io.nbdnetty.client.TestSupport.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -76,10 +76,6 @@ class TlsInteropTest {
         args[1] = "--tls-certificates=" + certs;
         System.arraycopy(extra, 0, args, 2, extra.length);
         return PeerServer.nbdkit("memory", "size=1M").args(args).start();
-    }
-
-    private static <V> V await(CompletableFuture<V> f) throws Exception {
-        return f.get(20, TimeUnit.SECONDS);
     }
 
     private static void roundTrip(NbdConnection c) throws Exception {

@@ -5,6 +5,7 @@ import io.nbdnetty.codec.NbdConstants;
 import io.nbdnetty.codec.NbdHandshakeFlags;
 import io.nbdnetty.codec.NbdReplyDecoder;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslProvider;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -48,6 +49,7 @@ public final class NbdClientConfig {
     private final Path tlsCertificates;
     private final boolean tlsVerifyPeer;
     private final String tlsHostname;
+    private final SslProvider tlsProvider;
     private final Duration requestTimeout;
     private final NbdListener listener;
     private final boolean debug;
@@ -73,6 +75,7 @@ public final class NbdClientConfig {
         this.tlsCertificates = b.tlsCertificates;
         this.tlsVerifyPeer = b.tlsVerifyPeer;
         this.tlsHostname = b.tlsHostname;
+        this.tlsProvider = b.tlsProvider;
         this.requestTimeout = b.requestTimeout;
         this.listener = b.listener;
         this.debug = b.debug;
@@ -294,6 +297,17 @@ public final class NbdClientConfig {
     }
 
     /**
+     * The TLS engine for contexts built from {@link #tlsCertificates()}: {@link SslProvider#JDK} (the default) or
+     * {@link SslProvider#OPENSSL} (BoringSSL through netty-tcnative, faster; the application adds {@code
+     * io.netty:netty-tcnative-boringssl-static} to its class path).
+     *
+     * @return the provider
+     */
+    public SslProvider tlsProvider() {
+        return tlsProvider;
+    }
+
+    /**
      * How long a request may wait for its reply before its future fails with {@link NbdTimeoutException}
      * ({@link Duration#ZERO}, the default: no limit). NBD cannot cancel a request, so the connection stays usable: the
      * request stays counted in flight until the late reply arrives, and that reply is read, checked and dropped.
@@ -353,6 +367,7 @@ public final class NbdClientConfig {
         private Path tlsCertificates;
         private boolean tlsVerifyPeer = true;
         private String tlsHostname;
+        private SslProvider tlsProvider = SslProvider.JDK;
         private Duration requestTimeout = Duration.ZERO;
         private NbdListener listener;
         private boolean debug;
@@ -381,6 +396,7 @@ public final class NbdClientConfig {
             tlsCertificates = c.tlsCertificates;
             tlsVerifyPeer = c.tlsVerifyPeer;
             tlsHostname = c.tlsHostname;
+            tlsProvider = c.tlsProvider;
             requestTimeout = c.requestTimeout;
             listener = c.listener;
             debug = c.debug;
@@ -646,6 +662,17 @@ public final class NbdClientConfig {
          */
         public Builder tlsHostname(String hostname) {
             this.tlsHostname = hostname;
+            return this;
+        }
+
+        /**
+         * Sets the TLS engine used for contexts this library builds.
+         *
+         * @param provider {@link SslProvider#JDK} or {@link SslProvider#OPENSSL} (needs netty-tcnative)
+         * @return this builder
+         */
+        public Builder tlsProvider(SslProvider provider) {
+            this.tlsProvider = Objects.requireNonNull(provider, "tlsProvider");
             return this;
         }
 

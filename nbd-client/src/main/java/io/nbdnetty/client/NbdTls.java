@@ -1,9 +1,11 @@
 package io.nbdnetty.client;
 
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 
 import javax.net.ssl.SSLEngine;
@@ -26,7 +28,12 @@ final class NbdTls {
             return config.sslContext();
         }
         // Host names are checked per engine, where a host is known (see handler()).
-        SslContextBuilder b = SslContextBuilder.forClient().endpointIdentificationAlgorithm(null);
+        SslProvider provider = config.tlsProvider();
+        if (provider != SslProvider.JDK && !OpenSsl.isAvailable()) {
+            throw new SSLException("the TLS engine " + provider + " needs netty-tcnative (add "
+                    + "io.netty:netty-tcnative-boringssl-static to the class path): " + OpenSsl.unavailabilityCause());
+        }
+        SslContextBuilder b = SslContextBuilder.forClient().sslProvider(provider).endpointIdentificationAlgorithm(null);
         Path dir = config.tlsCertificates();
         if (dir != null) {
             Path ca = dir.resolve("ca-cert.pem");

@@ -197,4 +197,25 @@ class TlsInteropTest {
             roundTrip(await(h.optGo()));
         }
     }
+
+    @Test
+    void boringSslEngineThroughNettyTcnative() throws Exception {
+        assertTrue(io.netty.handler.ssl.OpenSsl.isAvailable(), "netty-tcnative is a test dependency");
+        try (PeerServer server = tlsServer("--tls-verify-peer");
+             NbdHandle h = NbdHandle.create(NbdClientConfig.builder().tls(NbdTlsMode.REQUIRE)
+                     .tlsProvider(io.netty.handler.ssl.SslProvider.OPENSSL).tlsCertificates(certs)
+                     .tlsHostname("localhost").build())) {
+            NbdConnection c = await(h.connect(UnixSockets.connect(server.socketPath())));
+            assertTrue(h.tlsNegotiated());
+            roundTrip(c);
+        }
+        try (PeerServer server = tlsServer();
+             NbdHandle h = NbdHandle.create(NbdClientConfig.builder().tls(NbdTlsMode.REQUIRE)
+                     .tlsProvider(io.netty.handler.ssl.SslProvider.OPENSSL).tlsCertificates(certs)
+                     .tlsHostname("not-the-server.example").build())) {
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> await(h.connect(UnixSockets.connect(server.socketPath()))));
+            assertTrue(e.getCause().getMessage().contains("TLS handshake failed"), e.getCause().getMessage());
+        }
+    }
 }

@@ -97,4 +97,80 @@ public interface NbdBlockDevice {
      * @return completes when closed
      */
     CompletableFuture<Void> disconnect();
+
+    /**
+     * The largest READ or WRITE this device sends in one request: the server's maximum block size (32 MiB where it
+     * advertised none), rounded down to its minimum block size.
+     *
+     * @return the size in bytes
+     */
+    default int maxRequestLength() {
+        NbdExportInfo info = exportInfo();
+        long max = Math.min(info.maximumBlockSize(), Integer.MAX_VALUE - 8);
+        long min = Math.max(1, info.minimumBlockSize());
+        return (int) Math.max(min, max / min * min);
+    }
+
+    /**
+     * NBD_CMD_READ of a range of any length, split where the caller asks for it: as many requests of at most {@link
+     * #maxRequestLength()} bytes as it takes, all in flight at once (within the connection's caps), joined in order.
+     *
+     * @param offset where
+     * @param length how many bytes
+     * @param flags command flags for every request
+     * @return the data, which the caller releases (a composite of the pieces when there are several); fails with
+     *     the first piece's error, and then holds nothing
+     */
+    default CompletableFuture<ByteBuf> readSplit(long offset, int length, int flags) {
+        int max = maxRequestLength();
+        if (length <= max) {
+            return read(offset, length, flags);
+        }
+        java.util.List<CompletableFuture<ByteBuf>> pieces = new java.util.ArrayList<>();
+        for (long at = 0; at < length; at += max) {
+            pieces.add(read(offset + at, (int) Math.min(max, length - at), flags));
+        }
+        return CompletableFuture.allOf(pieces.toArray(CompletableFuture[]::new)).handle((x, e) -> {
+            if (e != null) {
+                for (CompletableFuture<ByteBuf> p : pieces) {
+                    p.thenAccept(ByteBuf::release);
+                }
+                throw e instanceof java.util.concurrent.CompletionException c ? c
+                        : new java.util.concurrent.CompletionException(e);
+            }
+            io.netty.buffer.CompositeByteBuf joined = io.netty.buffer.ByteBufAllocator.DEFAULT
+                    .compositeBuffer(pieces.size());
+            for (CompletableFuture<ByteBuf> p : pieces) {
+                joined.addComponent(true, p.join());
+            }
+            return joined;
+        });
+    }
+
+    /**
+     * NBD_CMD_WRITE of a buffer of any length, split where the caller asks for it into requests of at most {@link
+     * #maxRequestLength()} bytes, all in flight at once. The device takes ownership of the buffer.
+     *
+     * @param offset where
+     * @param data the data (released by the device)
+     * @param flags command flags for every request
+     * @return completes when every piece is acknowledged; fails with the first error
+     */
+    default CompletableFuture<Void> writeSplit(long offset, ByteBuf data, int flags) {
+        int max = maxRequestLength();
+        int length = data.readableBytes();
+        if (length <= max) {
+            return write(offset, data, flags);
+        }
+        java.util.List<CompletableFuture<Void>> pieces = new java.util.ArrayList<>();
+        try {
+            for (int at = 0; at < length; at += max) {
+                int n = Math.min(max, length - at);
+                pieces.add(write(offset + at, data.retainedSlice(data.readerIndex() + at, n), flags));
+            }
+        } finally {
+            data.release();
+        }
+        return CompletableFuture.allOf(pieces.toArray(CompletableFuture[]::new));
+    }
 }

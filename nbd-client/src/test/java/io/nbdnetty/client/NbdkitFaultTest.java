@@ -146,6 +146,12 @@ class NbdkitFaultTest {
             assertEquals(NbdStrict.PAYLOAD, payload.check());
             checkPattern(512, await(c.read(512, 64 << 10)));
             assertEquals(0, c.stats().requestsSent() - 1, "refused requests were never sent");
+            // Split where the caller asks for it: 1 MiB as 16 requests of the server's 64 KiB maximum.
+            assertEquals(64 << 10, c.maxRequestLength());
+            ByteBuf whole = await(c.readSplit(4096, 1 << 20, 0));
+            assertEquals(1 << 20, whole.readableBytes());
+            checkPattern(4096, whole);
+            assertEquals(17, c.stats().requestsSent());
 
             // Without strict mode the server itself refuses them, and the connection carries on.
             NbdConnection l = await(lax.connect(UnixSockets.connect(server.socketPath())));
@@ -167,6 +173,24 @@ class NbdkitFaultTest {
             await(c.write(3, Unpooled.wrappedBuffer(data)));
             assertArrayEquals(data, bytes(await(c.read(3, data.length))));
             assertArrayEquals(java.util.Arrays.copyOfRange(data, 10, 20), bytes(await(c.read(13, 10))));
+        }
+    }
+
+    @Test
+    void splitWritesAndReadsRespectTheServerMaximum() throws Exception {
+        try (PeerServer server = PeerServer.nbdkit("memory", "size=4M")
+                .filter("blocksize-policy", "blocksize-minimum=512", "blocksize-preferred=4096",
+                        "blocksize-maximum=64k", "blocksize-error-policy=error").start();
+             NbdHandle h = NbdHandle.create()) {
+            NbdConnection c = await(h.connect(UnixSockets.connect(server.socketPath())));
+            byte[] data = new byte[300 << 10];
+            new java.util.Random(9).nextBytes(data);
+            NbdStrictModeException tooBig = fails(NbdStrictModeException.class,
+                    c.write(0, Unpooled.wrappedBuffer(data.clone())));
+            assertEquals(NbdStrict.PAYLOAD, tooBig.check());
+            await(c.writeSplit(512, Unpooled.wrappedBuffer(data), 0));
+            assertEquals(5, c.stats().requestsSent(), "300 KiB as four 64 KiB writes and one of 44 KiB");
+            assertArrayEquals(data, bytes(await(c.readSplit(512, data.length, 0))));
         }
     }
 }

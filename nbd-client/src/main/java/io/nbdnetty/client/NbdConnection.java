@@ -248,6 +248,11 @@ public final class NbdConnection implements NbdBlockDevice {
     /**
      * NBD_CMD_READ into a new buffer.
      *
+     * <p>Allowed while the handle is ready. Errors: {@link NbdStrictModeException} if a strict-mode check refuses
+     * it (nothing is sent); {@link NbdCommandException} if the server fails it (the connection carries on); {@link
+     * NbdProtocolException} or {@link NbdConnectionClosedException} if the connection fails; {@link
+     * NbdTimeoutException} after {@link NbdClientConfig#requestTimeout()}.
+     *
      * @param offset where to read
      * @param length how many bytes
      * @return completes with the data, which the caller must release; without a copy where the server sent it in
@@ -259,6 +264,11 @@ public final class NbdConnection implements NbdBlockDevice {
 
     /**
      * NBD_CMD_READ into a new buffer, with flags.
+     *
+     * <p>Allowed while the handle is ready. Errors: {@link NbdStrictModeException} if a strict-mode check refuses
+     * it (nothing is sent); {@link NbdCommandException} if the server fails it (the connection carries on); {@link
+     * NbdProtocolException} or {@link NbdConnectionClosedException} if the connection fails; {@link
+     * NbdTimeoutException} after {@link NbdClientConfig#requestTimeout()}.
      *
      * @param offset where to read
      * @param length how many bytes
@@ -276,6 +286,11 @@ public final class NbdConnection implements NbdBlockDevice {
      * NBD_CMD_READ into the caller's buffer: {@code length} bytes are written at its writer index, which then
      * advances. The buffer stays the caller's; it must have room and must not be touched until the future completes.
      * On failure its contents in that range are undefined and the writer index is unchanged.
+     *
+     * <p>Allowed while the handle is ready. Errors: {@link NbdStrictModeException} if a strict-mode check refuses
+     * it (nothing is sent); {@link NbdCommandException} if the server fails it (the connection carries on); {@link
+     * NbdProtocolException} or {@link NbdConnectionClosedException} if the connection fails; {@link
+     * NbdTimeoutException} after {@link NbdClientConfig#requestTimeout()}.
      *
      * @param offset where to read
      * @param destination where the data goes
@@ -297,6 +312,11 @@ public final class NbdConnection implements NbdBlockDevice {
     /**
      * NBD_CMD_WRITE of the buffer's readable bytes. The connection takes ownership of the buffer.
      *
+     * <p>Allowed while the handle is ready. Errors: {@link NbdStrictModeException} if a strict-mode check refuses
+     * it (nothing is sent); {@link NbdCommandException} if the server fails it (the connection carries on); {@link
+     * NbdProtocolException} or {@link NbdConnectionClosedException} if the connection fails; {@link
+     * NbdTimeoutException} after {@link NbdClientConfig#requestTimeout()}.
+     *
      * @param offset where to write
      * @param data the data (released by the connection)
      * @return completes when the server has acknowledged the write
@@ -307,6 +327,11 @@ public final class NbdConnection implements NbdBlockDevice {
 
     /**
      * NBD_CMD_WRITE with flags. The connection takes ownership of the buffer.
+     *
+     * <p>Allowed while the handle is ready. Errors: {@link NbdStrictModeException} if a strict-mode check refuses
+     * it (nothing is sent); {@link NbdCommandException} if the server fails it (the connection carries on); {@link
+     * NbdProtocolException} or {@link NbdConnectionClosedException} if the connection fails; {@link
+     * NbdTimeoutException} after {@link NbdClientConfig#requestTimeout()}.
      *
      * @param offset where to write
      * @param data the data (released by the connection)
@@ -324,6 +349,11 @@ public final class NbdConnection implements NbdBlockDevice {
     /**
      * NBD_CMD_FLUSH.
      *
+     * <p>Allowed while the handle is ready. Errors: {@link NbdStrictModeException} if a strict-mode check refuses
+     * it (nothing is sent); {@link NbdCommandException} if the server fails it (the connection carries on); {@link
+     * NbdProtocolException} or {@link NbdConnectionClosedException} if the connection fails; {@link
+     * NbdTimeoutException} after {@link NbdClientConfig#requestTimeout()}.
+     *
      * @return completes when the server has flushed
      */
     @Override
@@ -335,6 +365,11 @@ public final class NbdConnection implements NbdBlockDevice {
 
     /**
      * NBD_CMD_TRIM.
+     *
+     * <p>Allowed while the handle is ready. Errors: {@link NbdStrictModeException} if a strict-mode check refuses
+     * it (nothing is sent); {@link NbdCommandException} if the server fails it (the connection carries on); {@link
+     * NbdProtocolException} or {@link NbdConnectionClosedException} if the connection fails; {@link
+     * NbdTimeoutException} after {@link NbdClientConfig#requestTimeout()}.
      *
      * @param offset start
      * @param length length
@@ -351,6 +386,11 @@ public final class NbdConnection implements NbdBlockDevice {
     /**
      * NBD_CMD_WRITE_ZEROES.
      *
+     * <p>Allowed while the handle is ready. Errors: {@link NbdStrictModeException} if a strict-mode check refuses
+     * it (nothing is sent); {@link NbdCommandException} if the server fails it (the connection carries on); {@link
+     * NbdProtocolException} or {@link NbdConnectionClosedException} if the connection fails; {@link
+     * NbdTimeoutException} after {@link NbdClientConfig#requestTimeout()}.
+     *
      * @param offset start
      * @param length length
      * @param flags {@link NbdCommandFlags#FUA}, {@link NbdCommandFlags#NO_HOLE}, {@link NbdCommandFlags#FAST_ZERO}
@@ -366,6 +406,11 @@ public final class NbdConnection implements NbdBlockDevice {
     /**
      * NBD_CMD_CACHE: asks the server to prefetch a range.
      *
+     * <p>Allowed while the handle is ready. Errors: {@link NbdStrictModeException} if a strict-mode check refuses
+     * it (nothing is sent); {@link NbdCommandException} if the server fails it (the connection carries on); {@link
+     * NbdProtocolException} or {@link NbdConnectionClosedException} if the connection fails; {@link
+     * NbdTimeoutException} after {@link NbdClientConfig#requestTimeout()}.
+     *
      * @param offset start
      * @param length length
      * @return completes when done
@@ -379,6 +424,11 @@ public final class NbdConnection implements NbdBlockDevice {
 
     /**
      * NBD_CMD_BLOCK_STATUS for every granted metadata context.
+     *
+     * <p>Allowed while the handle is ready. Errors: {@link NbdStrictModeException} if a strict-mode check refuses
+     * it (nothing is sent); {@link NbdCommandException} if the server fails it (the connection carries on); {@link
+     * NbdProtocolException} or {@link NbdConnectionClosedException} if the connection fails; {@link
+     * NbdTimeoutException} after {@link NbdClientConfig#requestTimeout()}.
      *
      * @param offset start
      * @param length the range of interest (the server may describe less, or with REQ_ONE exactly one extent)

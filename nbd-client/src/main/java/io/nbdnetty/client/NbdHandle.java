@@ -624,6 +624,10 @@ public final class NbdHandle implements AutoCloseable {
      * an error it allows another try after (such as an unknown export), the future fails with {@link
      * NbdOptionException} and the handle stays negotiating.
      *
+     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); {@link NbdOptionException} if the
+     * server refuses (the handle stays negotiating); {@link NbdProtocolException}, {@link
+     * NbdConnectionClosedException} or {@link NbdTimeoutException} if the connection fails (the handle is dead).
+     *
      * @return completes with the connection (the same as {@link #readyFuture()})
      */
     public CompletableFuture<NbdConnection> optGo() {
@@ -634,6 +638,10 @@ public final class NbdHandle implements AutoCloseable {
      * NBD_OPT_INFO: asks about the current export without leaving negotiation. Allowed in {@link
      * NbdState#NEGOTIATING}.
      *
+     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); {@link NbdOptionException} if the
+     * server refuses (the handle stays negotiating); {@link NbdProtocolException}, {@link
+     * NbdConnectionClosedException} or {@link NbdTimeoutException} if the connection fails (the handle is dead).
+     *
      * @return completes with the information (also kept as {@link #exportInfo()})
      */
     public CompletableFuture<NbdExportInfo> optInfo() {
@@ -642,6 +650,10 @@ public final class NbdHandle implements AutoCloseable {
 
     /**
      * NBD_OPT_LIST: lists the exports. Allowed in {@link NbdState#NEGOTIATING}.
+     *
+     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); {@link NbdOptionException} if the
+     * server refuses (the handle stays negotiating); {@link NbdProtocolException}, {@link
+     * NbdConnectionClosedException} or {@link NbdTimeoutException} if the connection fails (the handle is dead).
      *
      * @return completes with the exports, in the server's order
      */
@@ -654,6 +666,10 @@ public final class NbdHandle implements AutoCloseable {
      * NBD_OPT_ABORT: ends the session cleanly; the handle becomes {@link NbdState#CLOSED}. Allowed in {@link
      * NbdState#NEGOTIATING}.
      *
+     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); {@link NbdOptionException} if the
+     * server refuses (the handle stays negotiating); {@link NbdProtocolException}, {@link
+     * NbdConnectionClosedException} or {@link NbdTimeoutException} if the connection fails (the handle is dead).
+     *
      * @return completes when the server acknowledged (or closed the connection, which some servers do instead)
      */
     public CompletableFuture<Void> optAbort() {
@@ -664,6 +680,10 @@ public final class NbdHandle implements AutoCloseable {
      * NBD_OPT_STARTTLS, then the TLS handshake (with the configuration's certificates). Allowed in {@link
      * NbdState#NEGOTIATING}, once. Everything negotiated before it (structured replies, extended headers, contexts)
      * is forgotten, as the spec requires.
+     *
+     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); a refusal is not an error but
+     * {@code false}; {@link NbdProtocolException}, {@link NbdConnectionClosedException} or {@link
+     * NbdTimeoutException} if the connection fails (the handle is dead).
      *
      * @return completes with true once TLS is up, false if the server refused; fails if the TLS handshake fails
      */
@@ -683,6 +703,10 @@ public final class NbdHandle implements AutoCloseable {
     /**
      * NBD_OPT_STRUCTURED_REPLY. Allowed in {@link NbdState#NEGOTIATING}.
      *
+     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); a refusal is not an error but
+     * {@code false}; {@link NbdProtocolException}, {@link NbdConnectionClosedException} or {@link
+     * NbdTimeoutException} if the connection fails (the handle is dead).
+     *
      * @return completes with true if the server agreed, false if it refused
      */
     public CompletableFuture<Boolean> optStructuredReply() {
@@ -691,6 +715,10 @@ public final class NbdHandle implements AutoCloseable {
 
     /**
      * NBD_OPT_EXTENDED_HEADERS. Allowed in {@link NbdState#NEGOTIATING}.
+     *
+     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); a refusal is not an error but
+     * {@code false}; {@link NbdProtocolException}, {@link NbdConnectionClosedException} or {@link
+     * NbdTimeoutException} if the connection fails (the handle is dead).
      *
      * @return completes with true if the server agreed, false if it refused
      */
@@ -701,6 +729,10 @@ public final class NbdHandle implements AutoCloseable {
     /**
      * NBD_OPT_LIST_META_CONTEXT for the current export with the given queries (none: all the server offers).
      * Allowed in {@link NbdState#NEGOTIATING}.
+     *
+     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); {@link NbdOptionException} if the
+     * server refuses (the handle stays negotiating); {@link NbdProtocolException}, {@link
+     * NbdConnectionClosedException} or {@link NbdTimeoutException} if the connection fails (the handle is dead).
      *
      * @param queries e.g. {@code base:} or {@code qemu:dirty-bitmap:}
      * @return completes with the contexts the server has (ids are meaningless for a list)
@@ -714,6 +746,10 @@ public final class NbdHandle implements AutoCloseable {
      * NBD_OPT_SET_META_CONTEXT for the current export with the given names; the contexts granted are what block
      * status reports after go. Needs structured replies or extended headers first. Allowed in {@link
      * NbdState#NEGOTIATING}.
+     *
+     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); {@link NbdOptionException} if the
+     * server refuses (the handle stays negotiating); {@link NbdProtocolException}, {@link
+     * NbdConnectionClosedException} or {@link NbdTimeoutException} if the connection fails (the handle is dead).
      *
      * @param names the contexts wanted
      * @return completes with the contexts granted and their ids

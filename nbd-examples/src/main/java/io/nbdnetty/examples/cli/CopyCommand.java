@@ -48,17 +48,21 @@ import java.util.concurrent.atomic.AtomicBoolean;
                 "  nbd copy nbd://server1 nbd://server2",
                 "  nbd copy nbd://example.com - | file -",
                 "  nbd copy nbd://example.com null:", "",
-                "nbdcopy's [ CMD ARGS ] (a server run under systemd socket activation) is not supported."})
+                "  nbd copy [ nbdkit memory 1G ] null:", "",
+                "[ CMD ARGS ] runs the server through socat with the connection on its stdin/stdout (nbdkit gets -s);",
+                "nbdcopy uses systemd socket activation, which the JVM cannot do. Such a server gets one connection."})
 public final class CopyCommand implements Callable<Integer> {
     /** How much of an NBD source one block status request plans at a time. */
     private static final long PLAN_BATCH = 1L << 30;
 
-    @Parameters(index = "0", paramLabel = "SOURCE", description = "NBD URI, file, block device or - (stdin).")
-    String source;
+    @Parameters(arity = "2..*", paramLabel = "SOURCE DESTINATION",
+            description = "SOURCE: NBD URI, file, block device, - (stdin) or [ CMD ARGS ] (a server run for the copy, "
+                    + "e.g. [ nbdkit memory 1G ]); DESTINATION: the same, or null:.")
+    List<String> endpoints;
 
-    @Parameters(index = "1", paramLabel = "DESTINATION",
-            description = "NBD URI, file, block device, - (stdout) or null:.")
+    String source;
     String destination;
+    private final List<CommandServer> servers = new ArrayList<>();
 
     @Option(names = {"-C", "--connections"}, paramLabel = "N", defaultValue = "4",
             description = "Connections per NBD server when it allows multi-conn (default ${DEFAULT-VALUE}).")
@@ -120,10 +124,26 @@ public final class CopyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (source.equals("[") || destination.equals("[")) {
-            throw new NbdException("the [ CMD ARGS ] syntax is not supported: this client cannot run a server under"
-                    + " systemd socket activation; start the server and give its URI");
+        int next;
+        try {
+            next = CommandServer.startsAt(endpoints, 0) ? CommandServer.end(endpoints, 0) : 1;
+            int after = CommandServer.startsAt(endpoints, next) ? CommandServer.end(endpoints, next) : next + 1;
+            if (after != endpoints.size()) {
+                throw new IllegalArgumentException("expected SOURCE and DESTINATION, got " + endpoints);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
+        try {
+            return copyWithServers(next);
+        } finally {
+            servers.forEach(CommandServer::close);
+        }
+    }
+
+    private Integer copyWithServers(int destinationIndex) throws Exception {
+        source = endpoint(0);
+        destination = endpoint(destinationIndex);
         if (connections < 1 || requests < 1) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--connections and --requests must be at least 1");
@@ -171,9 +191,15 @@ public final class CopyCommand implements Callable<Integer> {
                 int n = connections;
                 String refuser = srcFirst != null && !srcFirst.exportInfo().canMultiConn() ? source
                         : dstFirst != null && !dstFirst.exportInfo().canMultiConn() ? destination : null;
+                if (refuser == null && !servers.isEmpty()) {
+                    // Each connection to a [ CMD ARGS ] server gets a server process of its own.
+                    refuser = "[ CMD ARGS ]";
+                }
                 if (n > 1 && refuser != null) {
                     if (explicitConnections) {
-                        note(refuser + " does not advertise multi-conn: using 1 connection");
+                        note(refuser.equals("[ CMD ARGS ]")
+                                ? "a [ CMD ARGS ] server takes one connection: using 1 connection"
+                                : refuser + " does not advertise multi-conn: using 1 connection");
                     }
                     n = 1;
                 }
@@ -197,6 +223,16 @@ public final class CopyCommand implements Callable<Integer> {
             CliSupport.shutdown(group);
         }
         return 0;
+    }
+
+    /** The endpoint at an index: the token itself, or the URI of the server a [ CMD ARGS ] group starts. */
+    private String endpoint(int index) throws Exception {
+        if (!CommandServer.startsAt(endpoints, index)) {
+            return endpoints.get(index);
+        }
+        CommandServer server = CommandServer.start(endpoints, index);
+        servers.add(server);
+        return server.uri();
     }
 
     private void closeAll() throws Exception {

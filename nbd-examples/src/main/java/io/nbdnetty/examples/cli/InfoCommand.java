@@ -65,8 +65,11 @@ public final class InfoCommand implements Callable<Integer> {
     private static final String BASE_ALLOCATION = NbdMetaContext.BASE_ALLOCATION;
     private static final int CONTENT_BYTES = 8192;
 
-    @Parameters(index = "0", paramLabel = "URI",
-            description = "nbd://, nbds://, nbd+unix:///EXPORT?socket=PATH or nbds+unix:// URI.")
+    @Parameters(arity = "1..*", paramLabel = "URI | [ CMD ARGS ]",
+            description = "nbd://, nbds://, nbd+unix:///EXPORT?socket=PATH or nbds+unix:// URI, or [ CMD ARGS ]: "
+                    + "a server run for this command (e.g. [ nbdkit memory 1G ]).")
+    List<String> target;
+
     String uriText;
 
     @Option(names = "--json", description = "Print JSON, with nbdinfo's keys.")
@@ -137,11 +140,23 @@ public final class InfoCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "unknown --can or --is option: " + can);
         }
         probeContent = content || (!list && !noContent && can == null && map == null);
+        CommandServer server = null;
+        if (CommandServer.startsAt(target, 0)) {
+            if (CommandServer.end(target, 0) != target.size()) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "nothing may follow [ CMD ARGS ]");
+            }
+            server = CommandServer.start(target, 0);
+            uriText = server.uri();
+        } else if (target.size() != 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "expected one URI, got " + target);
+        } else {
+            uriText = target.get(0);
+        }
         NbdUri uri = CliSupport.parseUri(uriText);
 
         EventLoopGroup group = CliSupport.newGroup(1);
         int exit = 0;
-        try {
+        try (CommandServer running = server) {
             if (size || can != null || map != null) {
                 exit = transmissionMode(uri, group);
             } else {

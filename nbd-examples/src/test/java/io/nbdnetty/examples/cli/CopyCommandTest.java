@@ -172,4 +172,21 @@ class CopyCommandTest {
             identical(nbdcopyTo(q.uri(), "theirs.img"), out);
         }
     }
+
+    @Test
+    void bracketCommandSourceCopiesWhatNbdcopyCopies() throws Exception {
+        io.nbdnetty.testing.peers.Interop.requireCommand("nbdkit");
+        io.nbdnetty.testing.peers.Interop.requireCommand("socat");
+        Path ours = dir.resolve("ours.img");
+        Path theirs = dir.resolve("theirs.img");
+        CliRun.Run r = nbd("copy", "[", "nbdkit", "pattern", "size=1M", "]", ours.toString());
+        assertEquals(0, r.code(), r.err());
+        io.nbdnetty.testing.peers.PeerClients.nbdcopy("--", "[", "nbdkit", "pattern", "size=1M", "]",
+                theirs.toString()).assertSuccess();
+        assertEquals(-1L, Files.mismatch(ours, theirs));
+        assertEquals(1L << 20, Files.size(ours));
+        CliRun.Run unbalanced = nbd("copy", "[", "nbdkit", "memory", "1M", ours.toString());
+        assertEquals(1, unbalanced.code());
+        assertTrue(unbalanced.err().contains("without a matching"), unbalanced.err());
+    }
 }

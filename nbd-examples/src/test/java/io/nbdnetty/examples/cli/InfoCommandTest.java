@@ -56,7 +56,7 @@ class InfoCommandTest {
         InfoCommand a = new InfoCommand();
         new CommandLine(a).parseArgs("--map", "nbd://x");
         assertEquals("base:allocation", a.map);
-        assertEquals("nbd://x", a.uriText);
+        assertEquals(java.util.List.of("nbd://x"), a.target);
         InfoCommand b = new InfoCommand();
         new CommandLine(b).parseArgs("--map=qemu:dirty-bitmap:b0", "nbd://x");
         assertEquals("qemu:dirty-bitmap:b0", b.map);
@@ -250,5 +250,18 @@ class InfoCommandTest {
             sameOutput("--size", uri);
             sameOutput("--can", "trim", uri);
         }
+    }
+
+    @Test
+    void bracketCommandServerAnswersLikeNbdinfo() throws Exception {
+        io.nbdnetty.testing.peers.Interop.requireCommand("nbdkit");
+        io.nbdnetty.testing.peers.Interop.requireCommand("socat");
+        CliRun.Run size = nbd("info", "--size", "[", "nbdkit", "memory", "3M", "]");
+        assertEquals(0, size.code(), size.err());
+        assertEquals(PeerClients.nbdinfo("--size", "[", "nbdkit", "memory", "3M", "]").assertSuccess().stdout(),
+                size.out());
+        CliRun.Run can = nbd("info", "--can", "flush", "[", "nbdkit", "memory", "3M", "]");
+        assertEquals(PeerClients.nbdinfo("--can", "flush", "[", "nbdkit", "memory", "3M", "]").exitCode(),
+                can.code());
     }
 }

@@ -26,18 +26,17 @@ for t in nbdkit fio nbdcopy; do command -v $t >/dev/null || { echo "$t is needed
 NBD=("$here/bin/nbd")   # the launcher, with its default JVM options
 
 dir=$(mktemp -d /tmp/nbd-bench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
+# Servers are started in command substitutions (subshells), so they are found through their pid files.
+cleanup() { for f in "$dir"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; rm -rf "$dir"; }
 trap cleanup EXIT
 
 start_server() { # name size
     local sock="$dir/$1.sock"
     nbdkit -U "$sock" -P "$dir/$1.pid" memory "size=$2"
-    pids+=("$(cat "$dir/$1.pid")")
     # Fill it with random data (from nbdkit's random plugin) so reads are of real pages, not the zero fast path.
     nbdkit -U "$dir/$1-fill.sock" -P "$dir/$1-fill.pid" random "size=$2"
     nbdcopy "nbd+unix:///?socket=$dir/$1-fill.sock" "nbd+unix:///?socket=$sock"
-    kill "$(cat "$dir/$1-fill.pid")"
+    kill "$(cat "$dir/$1-fill.pid")"; rm -f "$dir/$1-fill.pid"
     echo "nbd+unix:///?socket=$sock"
 }
 

@@ -40,7 +40,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
+import static io.nbdnetty.client.TestSupport.assertDead;
 import static io.nbdnetty.client.TestSupport.await;
+import static io.nbdnetty.client.TestSupport.pattern;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -65,21 +67,6 @@ class HostileServerLimitsTest {
         });
         assertTrue(!(e.getCause() instanceof OutOfMemoryError), "out of memory");
         return assertInstanceOf(type, e.getCause(), () -> "cause: " + e.getCause());
-    }
-
-    private static void assertDead(NbdHandle h) throws Exception {
-        h.closeFuture().get(T, TimeUnit.SECONDS);
-        assertEquals(NbdState.DEAD, h.state());
-        assertTrue(h.readyFuture().isDone());
-        assertTrue(h.negotiatingFuture().isDone());
-    }
-
-    private static byte[] pattern(int n, int seed) {
-        byte[] b = new byte[n];
-        for (int i = 0; i < n; i++) {
-            b[i] = (byte) (seed + i * 7);
-        }
-        return b;
     }
 
     /** Sends bytes one at a time, {@code gapMillis} apart, until all are sent or the client hangs up. */

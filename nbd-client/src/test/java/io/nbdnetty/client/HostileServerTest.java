@@ -35,9 +35,11 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import static io.nbdnetty.client.TestSupport.assertDead;
 import static io.nbdnetty.client.TestSupport.await;
 import static io.nbdnetty.client.TestSupport.bytes;
 import static io.nbdnetty.client.TestSupport.fails;
+import static io.nbdnetty.client.TestSupport.pattern;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -50,21 +52,6 @@ class HostileServerTest {
     private static final int DONE = NbdReplyFlags.DONE;
 
     /** Waits for the future to fail and returns its cause, checking the type. */
-
-    private static void assertDead(NbdHandle h) throws Exception {
-        assertEquals(NbdState.DEAD, h.state());
-        await(h.closeFuture());
-        assertTrue(h.readyFuture().isDone());
-        assertTrue(h.negotiatingFuture().isDone());
-    }
-
-    private static byte[] pattern(int n, int seed) {
-        byte[] b = new byte[n];
-        for (int i = 0; i < n; i++) {
-            b[i] = (byte) (seed + i * 7);
-        }
-        return b;
-    }
 
     private static NbdOffsetDataChunk data(int flags, long cookie, long offset, byte[] bytes) {
         return new NbdOffsetDataChunk(flags, cookie, 0, offset, Unpooled.wrappedBuffer(bytes));

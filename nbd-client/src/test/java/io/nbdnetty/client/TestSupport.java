@@ -8,8 +8,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** What the client tests share: waiting for futures with a bound, expecting a typed failure, reading a buffer. */
 final class TestSupport {
@@ -39,5 +41,22 @@ final class TestSupport {
         } finally {
             b.release();
         }
+    }
+
+    /** Asserts the handle died: state DEAD, its channel closed, its futures completed. */
+    static void assertDead(NbdHandle h) throws Exception {
+        await(h.closeFuture());
+        assertEquals(NbdState.DEAD, h.state());
+        assertTrue(h.readyFuture().isDone());
+        assertTrue(h.negotiatingFuture().isDone());
+    }
+
+    /** Recognisable bytes: {@code seed + 7 i} at index i. */
+    static byte[] pattern(int n, int seed) {
+        byte[] b = new byte[n];
+        for (int i = 0; i < n; i++) {
+            b[i] = (byte) (seed + i * 7);
+        }
+        return b;
     }
 }

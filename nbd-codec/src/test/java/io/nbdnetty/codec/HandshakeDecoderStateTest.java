@@ -41,6 +41,35 @@ class HandshakeDecoderStateTest {
     }
 
     @Test
+    void plainTextAfterTheStartTlsAckIsRefusedUntilTlsIsUp() {
+        // proto.md "NBD_OPT_STARTTLS": after NBD_REP_ACK "the connection is upgraded to TLS"; plain bytes after the
+        // ACK can only have been injected. Greeting, ACK of STARTTLS (option 5), then a plain ACK of option 8.
+        byte[] greeting = hex("4e42444d41474943 49484156454f5054 0003");
+        byte[] ackStartTls = hex("0003e889045565a9 00000005 00000001 00000000");
+        byte[] ackStructured = hex("0003e889045565a9 00000008 00000001 00000000");
+        EmbeddedChannel injected = new EmbeddedChannel(new NbdClientHandshakeDecoder());
+        try {
+            NbdMalformedMessageException e = assertThrows(NbdMalformedMessageException.class,
+                    () -> Feed.feed(injected, Wire.concat(greeting, ackStartTls, ackStructured), Feed.whole()));
+            assertTrue(e.getMessage().contains("NBD_OPT_STARTTLS"), e.getMessage());
+        } finally {
+            injected.finishAndReleaseAll();
+        }
+        NbdClientHandshakeDecoder decoder = new NbdClientHandshakeDecoder();
+        EmbeddedChannel ch = new EmbeddedChannel(decoder);
+        try {
+            assertEquals(List.of(new NbdNewstyleGreeting(3), new NbdAckReply(NbdOption.STARTTLS)),
+                    Feed.feed(ch, Wire.concat(greeting, ackStartTls), Feed.whole()));
+            decoder.tlsEstablished();
+            // The same bytes, now (as if) decrypted by the TLS handler in front: an ordinary reply.
+            assertEquals(List.of(new NbdAckReply(NbdOption.STRUCTURED_REPLY)), Feed.feed(ch, ackStructured,
+                    Feed.whole()));
+        } finally {
+            ch.finishAndReleaseAll();
+        }
+    }
+
+    @Test
     void clientDecoderStopsAfterTheOldstyleGreeting() {
         // Oldstyle: "the server sending a bunch of data to the client", then transmission begins at once.
         byte[] greeting = hex("4e42444d41474943 0000420281861253 0000000000100000 00000001", zeroes(124));

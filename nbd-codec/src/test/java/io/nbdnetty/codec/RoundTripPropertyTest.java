@@ -197,7 +197,14 @@ class RoundTripPropertyTest {
             @ForAll int handshakeFlags, @ForAll long seed) {
         List<Object> expected = new ArrayList<>();
         expected.add(new NbdNewstyleGreeting(handshakeFlags & 0xffff));
-        expected.addAll(replies);
+        for (NbdOptionReply r : replies) {
+            expected.add(r);
+            if (r instanceof NbdAckReply && r.option().equals(NbdOption.STARTTLS)) {
+                // After the ACK of NBD_OPT_STARTTLS only the TLS handshake may follow in plain text: a stream with
+                // more plain replies after it is not a valid one (the decoder refuses it; HandshakeDecoderStateTest).
+                break;
+            }
+        }
         byte[] stream = Wire.encodeHandshake(expected.toArray(new NbdHandshakeMessage[0]));
         assertEquals(expected, Feed.decode(NbdClientHandshakeDecoder::new, stream, cuts(stream.length, seed)));
     }

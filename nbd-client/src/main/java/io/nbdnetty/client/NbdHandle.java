@@ -992,7 +992,7 @@ public final class NbdHandle implements AutoCloseable {
                 fail(new NbdProtocolException("malformed handshake message from the server: " + cause.getMessage(),
                         cause));
             } else {
-                fail(new NbdException("I/O error during the handshake: " + cause, cause));
+                fail(new NbdConnectionClosedException("I/O error during the handshake: " + cause, cause));
             }
         }
 

@@ -348,9 +348,9 @@ public final class NbdHandle implements AutoCloseable {
             return CompletableFuture.failedFuture(
                     new NbdStateException(state.get(), "the handle must be newly created"));
         }
-        Subprocess child;
+        NbdCommandServer child;
         try {
-            child = Subprocess.start(command);
+            child = NbdCommandServer.start(command);
         } catch (IOException e) {
             fail(new NbdException("cannot start " + command.get(0) + ": " + e.getMessage(), e));
             shutdownPrivateGroup();
@@ -362,7 +362,7 @@ public final class NbdHandle implements AutoCloseable {
                 child.close();
             }
         });
-        child.socketReady(config.handshakeTimeout()).whenComplete((path, e) -> {
+        child.ready(config.handshakeTimeout()).whenComplete((path, e) -> {
             if (e != null) {
                 fail(new NbdException(unwrap(e).getMessage(), unwrap(e)));
                 shutdownPrivateGroup();

@@ -255,7 +255,7 @@ class NbdkitInteropTest {
         assertEquals(3L << 20, c.size());
         await(c.write(0, Unpooled.wrappedBuffer(new byte[] {7, 7})));
         assertArrayEquals(new byte[] {7, 7}, bytes(await(c.read(0, 2))));
-        long pid = ProcessHandle.current().children().filter(p -> p.info().command().orElse("").contains("nbdkit"))
+        long pid = ProcessHandle.current().descendants().filter(p -> p.info().command().orElse("").contains("nbdkit"))
                 .findFirst().map(ProcessHandle::pid).orElseThrow();
         h.close();
         ProcessHandle child = ProcessHandle.of(pid).orElse(null);

@@ -1,33 +1,28 @@
 package io.nbdnetty.examples.cli;
 
+import io.nbdnetty.client.NbdCommandServer;
+
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
+import java.util.concurrent.TimeoutException;
 
 /**
  * nbdinfo's and nbdcopy's {@code [ CMD ARGS ]}: a server run for the command's duration. libnbd hands the server a
- * listening socket by systemd socket activation, which the JVM cannot do (it cannot pass a descriptor to a child);
- * instead {@code socat} listens on a private Unix socket and runs the server for each connection with the connection
- * on its standard input and output. For {@code nbdkit}, {@code -s} (serve on stdin/stdout) is added when missing, so
- * the commands written for nbdinfo and nbdcopy work as they are. Each connection gets its own server process, so a
- * command server is used with one connection.
+ * listening socket by systemd socket activation, which the JVM cannot do; the client's {@link NbdCommandServer}
+ * runs it instead with each connection on its standard input and output. For {@code nbdkit}, {@code -s} (serve on
+ * stdin/stdout) is added when missing, so the commands written for nbdinfo and nbdcopy work as they are. Each
+ * connection gets its own server process, so a command server is used with one connection.
  */
 final class CommandServer implements AutoCloseable {
-    private final Path dir;
-    private final Path socket;
-    private final Process process;
+    private final NbdCommandServer server;
 
-    private CommandServer(Path dir, Process process) {
-        this.dir = dir;
-        this.socket = dir.resolve("s.sock");
-        this.process = process;
+    private CommandServer(NbdCommandServer server) {
+        this.server = server;
     }
 
     /**
@@ -61,7 +56,7 @@ final class CommandServer implements AutoCloseable {
     }
 
     /**
-     * Starts the command between {@code [} at {@code index} and its {@code ]}.
+     * Starts the command between {@code [} at {@code index} and its {@code ]}, and waits until it can be reached.
      *
      * @param args the positional arguments
      * @param index the index of {@code [}
@@ -74,43 +69,19 @@ final class CommandServer implements AutoCloseable {
                 && !argv.contains("--single")) {
             argv.add(1, "-s");
         }
-        Path dir = Files.createTempDirectory("nbd-cli-cmd");
-        Path script = dir.resolve("run");
-        StringBuilder sb = new StringBuilder("#!/bin/sh\nexec");
-        for (String a : argv) {
-            sb.append(" '").append(a.replace("'", "'\\''")).append('\'');
-        }
-        Files.writeString(script, sb.append('\n').toString(), StandardCharsets.UTF_8);
-        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
-        Process p;
+        NbdCommandServer s = NbdCommandServer.start(argv);
         try {
-            p = new ProcessBuilder("socat", "UNIX-LISTEN:" + dir.resolve("s.sock") + ",fork", "EXEC:" + script
-                    + ",nofork").redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                    .redirectError(dir.resolve("stderr").toFile()).start();
-        } catch (IOException e) {
-            deleteTree(dir);
-            throw new IOException("[ CMD ARGS ] needs socat on the PATH: " + e.getMessage(), e);
+            s.ready(Duration.ofSeconds(30)).get(35, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            s.close();
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new IOException("the server command did not start: " + cause.getMessage(), cause);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            s.close();
+            throw new IOException("interrupted while starting the server command", e);
         }
-        CommandServer s = new CommandServer(dir, p);
-        s.awaitSocket();
-        return s;
-    }
-
-    private void awaitSocket() throws IOException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!Files.exists(socket)) {
-            if (!process.isAlive() || System.nanoTime() > deadline) {
-                close();
-                throw new IOException("the server command did not start");
-            }
-            try {
-                Thread.sleep(5);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                close();
-                throw new IOException("interrupted while starting the server command", e);
-            }
-        }
+        return new CommandServer(s);
     }
 
     /**
@@ -119,29 +90,12 @@ final class CommandServer implements AutoCloseable {
      * @return {@code nbd+unix:///?socket=PATH}
      */
     String uri() {
-        return "nbd+unix:///?socket=" + socket;
+        return server.uri();
     }
 
     /** Stops socat and the servers it runs, and removes the socket. */
     @Override
     public void close() {
-        process.descendants().forEach(ProcessHandle::destroy);
-        process.destroy();
-        try {
-            if (!process.waitFor(2, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        deleteTree(dir);
-    }
-
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException e) {
-            // Best effort: a temporary directory.
-        }
+        server.close();
     }
 }

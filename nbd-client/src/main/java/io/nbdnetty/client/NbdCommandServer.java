@@ -13,39 +13,56 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * A server run as a subprocess with a socket on its standard input and output, made by socat (the JDK cannot create
- * a socketpair or pass a descriptor to a child): socat listens on a private Unix socket and, on the one connection,
- * executes the command (without forking) with that connection as stdin/stdout.
+ * A server run as a subprocess that speaks NBD on its standard input and output (for example {@code nbdkit -s
+ * memory 1G}), reachable through a private Unix socket: each connection to {@link #uri()} runs the command once
+ * more, with that connection as its stdin/stdout. {@link NbdHandle#connectCommand} uses one for its single
+ * connection; the CLI uses one for nbdinfo's and nbdcopy's {@code [ CMD ARGS ]}.
+ *
+ * <p>Why socat (which must be on the PATH): the JDK can neither create a socketpair nor pass a descriptor to a child,
+ * and libnbd's alternative, systemd socket activation, needs a listening descriptor handed to the child as well.
+ * socat listens, and for each connection forks and then executes the command (no shell splits the arguments).
+ *
+ * <p>Thread-safe. {@link #close()} ends socat and every server it started, and removes the socket.
  */
-final class Subprocess implements AutoCloseable {
+public final class NbdCommandServer implements AutoCloseable {
     private final Path dir;
     private final Path socket;
     private final Process process;
     private final Path stderr;
 
-    private Subprocess(Path dir, Process process) {
+    private NbdCommandServer(Path dir, Process process) {
         this.dir = dir;
         this.socket = dir.resolve("s.sock");
         this.process = process;
         this.stderr = dir.resolve("stderr");
     }
 
-    static Subprocess start(List<String> argv) throws IOException {
+    /**
+     * Starts socat listening for the command. Returns at once; {@link #ready(Duration)} says when it listens.
+     *
+     * @param argv the command and its arguments
+     * @return the server
+     * @throws IOException if socat cannot be started (it is not installed, say)
+     */
+    public static NbdCommandServer start(List<String> argv) throws IOException {
+        List<String> command = List.copyOf(argv);
+        if (command.isEmpty()) {
+            throw new IllegalArgumentException("argv must not be empty");
+        }
         Path dir = Files.createTempDirectory("nbd-netty-cmd");
         Path script = dir.resolve("run");
         StringBuilder sb = new StringBuilder("#!/bin/sh\nexec");
-        for (String a : argv) {
+        for (String a : command) {
             sb.append(" '").append(a.replace("'", "'\\''")).append('\'');
         }
         sb.append('\n');
         Files.writeString(script, sb.toString(), StandardCharsets.UTF_8);
         Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
-        ProcessBuilder pb = new ProcessBuilder("socat", "UNIX-LISTEN:" + dir.resolve("s.sock"),
+        ProcessBuilder pb = new ProcessBuilder("socat", "UNIX-LISTEN:" + dir.resolve("s.sock") + ",fork",
                 "EXEC:" + script + ",nofork");
-        pb.redirectErrorStream(false).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                .redirectError(dir.resolve("stderr").toFile());
+        pb.redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(dir.resolve("stderr").toFile());
         try {
-            return new Subprocess(dir, pb.start());
+            return new NbdCommandServer(dir, pb.start());
         } catch (IOException e) {
             deleteTree(dir);
             throw new IOException("socat is needed to run a server as a subprocess, and it could not be started ("
@@ -54,10 +71,13 @@ final class Subprocess implements AutoCloseable {
     }
 
     /**
-     * Completes with the socket's path once it exists; fails if the process exits first or time runs out. Waits on a
-     * short-lived thread of its own, which ends as soon as the future completes.
+     * Completes with the socket's path once socat listens; fails if it exits first or the time runs out. Waits on a
+     * short-lived thread of its own, which ends when the future completes.
+     *
+     * @param timeout how long to wait ({@link Duration#ZERO}: 30 seconds)
+     * @return the future
      */
-    CompletableFuture<Path> socketReady(Duration timeout) {
+    public CompletableFuture<Path> ready(Duration timeout) {
         CompletableFuture<Path> ready = new CompletableFuture<>();
         long deadline = System.nanoTime() + (timeout.isZero() ? TimeUnit.SECONDS.toNanos(30) : timeout.toNanos());
         Thread waiter = new Thread(() -> {
@@ -82,6 +102,24 @@ final class Subprocess implements AutoCloseable {
         return ready;
     }
 
+    /**
+     * Returns the Unix socket that reaches the server.
+     *
+     * @return the socket's path
+     */
+    public Path socket() {
+        return socket;
+    }
+
+    /**
+     * Returns an NBD URI that reaches the server.
+     *
+     * @return {@code nbd+unix:///?socket=PATH}
+     */
+    public String uri() {
+        return "nbd+unix:///?socket=" + socket;
+    }
+
     private String stderrText() {
         try {
             return Files.readString(stderr).strip();
@@ -90,11 +128,14 @@ final class Subprocess implements AutoCloseable {
         }
     }
 
+    /** Ends socat and every server it started (SIGTERM, then SIGKILL after 2 seconds) and removes the socket. */
     @Override
     public void close() {
+        process.descendants().forEach(ProcessHandle::destroy);
         process.destroy();
         process.onExit().orTimeout(2, TimeUnit.SECONDS).whenComplete((p, e) -> {
             if (e != null) {
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
                 process.destroyForcibly();
             }
             deleteTree(dir);

@@ -4,15 +4,13 @@ import io.nbdnetty.testing.peers.PeerClients;
 import io.nbdnetty.testing.peers.PeerServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static io.nbdnetty.examples.cli.CliRun.nbd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -23,22 +21,10 @@ class BackupCommandTest {
     @TempDir
     Path dir;
 
-    private record Run(int code, String out, String err) {
-        long bytesCopied() {
-            Matcher m = Pattern.compile("bytes copied: (\\d+)").matcher(out);
-            assertTrue(m.find(), out);
-            return Long.parseLong(m.group(1));
-        }
-    }
-
-    private static Run nbd(String... args) {
-        CommandLine cmd = NbdCli.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cmd.setOut(new PrintWriter(out));
-        cmd.setErr(new PrintWriter(err));
-        int code = cmd.execute(args);
-        return new Run(code, out.toString(), err.toString());
+    private static long bytesCopied(CliRun.Run run) {
+        Matcher m = Pattern.compile("bytes copied: (\\d+)").matcher(run.out());
+        assertTrue(m.find(), run.out());
+        return Long.parseLong(m.group(1));
     }
 
     private static void assertSame(Path image, Path copy) {
@@ -51,7 +37,7 @@ class BackupCommandTest {
         Path image = PeerServer.createQcow2WithDirtyBitmap(dir.resolve("disk.qcow2"), SIZE, "b0");
         Path copy = dir.resolve("copy.raw");
         try (PeerServer q = PeerServer.qemuNbd(image, "qcow2", "disk", "-B", "b0")) {
-            Run full = nbd("backup", "--bitmap", "b0", q.uri(), copy.toString());
+            CliRun.Run full = nbd("backup", "--bitmap", "b0", q.uri(), copy.toString());
             assertEquals(0, full.code(), full.err());
             assertTrue(full.out().startsWith("full backup of "), full.out());
             assertEquals(SIZE, Files.size(copy));
@@ -59,18 +45,19 @@ class BackupCommandTest {
         }
         PeerClients.qemuIo("-f", "qcow2", "-c", "write -P 0xcd 3M 128k", image.toString()).assertSuccess();
         try (PeerServer q = PeerServer.qemuNbd(image, "qcow2", "disk", "-B", "b0")) {
-            Run inc = nbd("backup", "--bitmap", "b0", "--incremental", "--max-in-flight", "256K", q.uri(),
-                    copy.toString());
+            CliRun.Run inc = nbd("backup", "--bitmap", "b0", "--incremental", "--max-in-flight", "256K",
+                    q.uri(), copy.toString());
             assertEquals(0, inc.code(), inc.err());
-            long copied = inc.bytesCopied();
+            long copied = bytesCopied(inc);
             long dirty = PeerServer.QCOW2_DIRTY_LENGTH + 128 * 1024;
             assertTrue(copied >= 128 * 1024 && copied <= dirty + 128 * 1024, inc.out());
             assertSame(image, copy);
 
-            Run noBitmap = nbd("backup", "--incremental", q.uri(), copy.toString());
+            CliRun.Run noBitmap = nbd("backup", "--incremental", q.uri(), copy.toString());
             assertEquals(1, noBitmap.code());
             assertTrue(noBitmap.err().contains("--incremental needs --bitmap NAME"), noBitmap.err());
-            Run wrongBitmap = nbd("backup", "--bitmap", "nope", q.uri(), dir.resolve("x.raw").toString());
+            CliRun.Run wrongBitmap = nbd("backup", "--bitmap", "nope", q.uri(),
+                    dir.resolve("x.raw").toString());
             assertEquals(1, wrongBitmap.code());
             assertTrue(wrongBitmap.err().contains("qemu:dirty-bitmap:nope"), wrongBitmap.err());
         }

@@ -2,19 +2,17 @@ package io.nbdnetty.examples.cli;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.InputStreamReader;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import static io.nbdnetty.examples.cli.CliRun.nbd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -25,19 +23,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ServeCommandTest {
     @TempDir
     Path dir;
-
-    private record Run(int code, String out, String err) {
-    }
-
-    private static Run nbd(String... args) {
-        CommandLine cmd = NbdCli.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cmd.setOut(new PrintWriter(out));
-        cmd.setErr(new PrintWriter(err));
-        int code = cmd.execute(args);
-        return new Run(code, out.toString(), err.toString());
-    }
 
     @Test
     void sizes() {
@@ -54,10 +39,10 @@ class ServeCommandTest {
 
     @Test
     void versionAndHelp() {
-        Run v = nbd("--version");
+        CliRun.Run v = nbd("--version");
         assertEquals(0, v.code());
         assertTrue(v.out().startsWith("nbd "), v.out());
-        Run h = nbd("serve", "--help");
+        CliRun.Run h = nbd("serve", "--help");
         assertEquals(0, h.code());
         assertTrue(h.out().contains("--no-extended-headers"), h.out());
     }
@@ -70,7 +55,7 @@ class ServeCommandTest {
                 List.of("serve", "--oldstyle", "--export", "a", "--export", "b"),
                 List.of("serve", "--no-such-option"),
                 List.of("no-such-command"))) {
-            Run r = nbd(args.toArray(new String[0]));
+            CliRun.Run r = nbd(args.toArray(new String[0]));
             assertEquals(1, r.code(), args + ": " + r);
             String first = r.err().lines().findFirst().orElse("");
             assertTrue(first.startsWith("nbd"), args + ": " + r.err());
@@ -80,11 +65,12 @@ class ServeCommandTest {
 
     @Test
     void missingFileIsAnErrorWithATraceOnlyUnderDebug() {
-        Run r = nbd("serve", "--unix", dir.resolve("s.sock").toString(), "--file", dir.resolve("none").toString());
+        CliRun.Run r = nbd("serve", "--unix", dir.resolve("s.sock").toString(), "--file",
+                dir.resolve("none").toString());
         assertEquals(1, r.code());
         assertEquals(1, r.err().lines().count(), r.err());
         assertTrue(r.err().startsWith("nbd serve: "), r.err());
-        Run d = nbd("serve", "--debug", "--unix", dir.resolve("s.sock").toString(), "--file",
+        CliRun.Run d = nbd("serve", "--debug", "--unix", dir.resolve("s.sock").toString(), "--file",
                 dir.resolve("none").toString());
         assertEquals(1, d.code());
         assertTrue(d.err().contains("\tat "), d.err());

@@ -509,7 +509,8 @@ public final class CopyCommand implements Callable<Integer> {
      */
     private CompletableFuture<Void> writeSparse(long offset, ByteBuf buf) {
         boolean nbdZero = dst instanceof Nbd n && n.info().canZero();
-        if (sparse == 0 || !(dst.skipZeroes() || nbdZero)) {
+        // null: discards data and zeroes alike, so looking for zeroes would only cost time.
+        if (sparse == 0 || !(dst.skipZeroes() || nbdZero) || dst instanceof CopyEndpoints.Null) {
             return write(offset, buf);
         }
         List<CompletableFuture<Void>> parts = new ArrayList<>();

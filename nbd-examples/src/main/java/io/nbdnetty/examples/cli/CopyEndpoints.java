@@ -477,6 +477,12 @@ final class CopyEndpoints {
             return -1;
         }
 
+        /** Discarding is safe on any thread, so reads are dropped on the event loop as they complete. */
+        @Override
+        public boolean async() {
+            return true;
+        }
+
         @Override
         public boolean skipZeroes() {
             return true;

@@ -24,6 +24,7 @@ jar="$here/nbd-examples/target/nbd.jar"
 [ -f "$jar" ] || { echo "build first: mvn -B -q package -DskipTests" >&2; exit 1; }
 for t in nbdkit fio nbdcopy; do command -v $t >/dev/null || { echo "$t is needed" >&2; exit 1; }; done
 NBD=("$here/bin/nbd")   # the launcher, with its default JVM options
+"${NBD[@]}" --version >/dev/null   # the first run after a build records bin/nbd's class-data archive; not timed
 
 dir=$(mktemp -d /tmp/nbd-bench.XXXXXX)
 # Servers are started in command substitutions (subshells), so they are found through their pid files.

@@ -179,7 +179,7 @@ public final class NbdHandle implements AutoCloseable {
     private CompletableFuture<NbdConnection> adopt(Channel channel) {
         this.channel = channel;
         // Larger socket reads for large replies (the reply decoder keeps them as components, without copying).
-        channel.config().setRecvByteBufAllocator(new AdaptiveRecvByteBufAllocator(512, 16 * 1024, 1024 * 1024));
+        channel.config().setRecvByteBufAllocator(new AdaptiveRecvByteBufAllocator(512, 16 * 1024, 256 * 1024));
         Handshake h = new Handshake();
         this.handshake = h;
         channel.pipeline().addLast("nbd-handshake-decoder", h.decoder)

@@ -30,6 +30,7 @@ import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
@@ -89,6 +90,7 @@ public final class NbdHandle implements AutoCloseable {
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
 
     private volatile EventLoopGroup privateGroup;
+    private final Transports.TrackedThreads privateThreads = new Transports.TrackedThreads();
     private volatile Channel channel;
     private volatile Handshake handshake;
     private volatile NbdConnection connection;
@@ -187,7 +189,7 @@ public final class NbdHandle implements AutoCloseable {
                 .addLast("nbd-handshake", h);
         channel.closeFuture().addListener(f -> onChannelClosed());
         if (!channel.isRegistered()) {
-            EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroupFor(channel);
+            EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroup(channel);
             group.register(channel).addListener((ChannelFutureListener) f -> {
                 if (!f.isSuccess()) {
                     fail(new NbdException("could not register the channel on an event loop: " + f.cause(),
@@ -376,15 +378,7 @@ public final class NbdHandle implements AutoCloseable {
     private CompletableFuture<NbdConnection> dial(String host, int port, Path socket, String what) {
         dialledHost = host;
         dialledPort = port;
-        EventLoopGroup group = sharedGroup;
-        if (group == null) {
-            synchronized (this) {
-                if (privateGroup == null) {
-                    privateGroup = Transports.newGroup();
-                }
-                group = privateGroup;
-            }
-        }
+        EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroup(null);
         // AUTO_READ stays off until the handshake handlers are in place (adopt turns it on): otherwise the
         // server's greeting could be read, and dropped, between the connect and the listener below.
         Bootstrap b = new Bootstrap().group(group).channel(Transports.socketChannelType(group, socket != null))
@@ -405,9 +399,10 @@ public final class NbdHandle implements AutoCloseable {
         return readyFuture;
     }
 
-    private synchronized EventLoopGroup privateGroupFor(Channel ch) {
+    /** The private group, made on first need: for this channel's transport, or the best one here for null. */
+    private synchronized EventLoopGroup privateGroup(Channel ch) {
         if (privateGroup == null) {
-            privateGroup = Transports.newGroupFor(ch);
+            privateGroup = Transports.newPrivateGroup(ch, privateThreads);
         }
         return privateGroup;
     }
@@ -512,7 +507,8 @@ public final class NbdHandle implements AutoCloseable {
     }
 
     /**
-     * Completes when the handle is closed or dead and its channel is closed.
+     * Completes when the handle is closed or dead, its channel is closed, and its private event loop's thread (if it
+     * made one) has exited.
      *
      * @return the future
      */
@@ -811,7 +807,7 @@ public final class NbdHandle implements AutoCloseable {
      * NbdConnectionClosedException}, a private event loop group is shut down, and the state becomes {@link
      * NbdState#CLOSED}. Does not wait; for a clean NBD_CMD_DISC first use {@link NbdConnection#disconnect()}.
      *
-     * @return completes when the channel is closed and a private group has terminated
+     * @return {@link #closeFuture()}: completes when the channel is closed and the handle's own threads have exited
      */
     public CompletableFuture<Void> closeAsync() {
         NbdState previous = state.getAndUpdate(s -> s == NbdState.DEAD ? s : NbdState.CLOSED);
@@ -835,14 +831,14 @@ public final class NbdHandle implements AutoCloseable {
     }
 
     /**
-     * Closes the handle, like {@link #closeAsync()}, and waits (up to 10 seconds) for the channel and any private
-     * event loop to finish, unless called from an event loop thread, where it does not wait.
+     * Closes the handle, like {@link #closeAsync()}, and waits (up to 10 seconds) for {@link #closeFuture()}, unless
+     * called on the channel's event loop or on a thread of the handle's own, where waiting could never end.
      */
     @Override
     public void close() {
         CompletableFuture<Void> f = closeAsync();
         Channel ch = channel;
-        if (ch != null && ch.eventLoop().inEventLoop()) {
+        if (ch != null && ch.eventLoop().inEventLoop() || isOwnThread(Thread.currentThread())) {
             return;
         }
         try {
@@ -903,13 +899,40 @@ public final class NbdHandle implements AutoCloseable {
         shutdownPrivateGroup();
     }
 
+    /** Whether a thread is one this handle started: its private event loop. */
+    private boolean isOwnThread(Thread t) {
+        return privateThreads.threads().contains(t);
+    }
+
+    /**
+     * Shuts the private group down (if any) and completes {@link #closeFuture} once it has terminated and its thread
+     * has exited. Never waits itself: the waiting for the thread to exit (a moment, as it has finished its work)
+     * happens on Netty's global executor, never on a thread of the handle's own.
+     */
     private void shutdownPrivateGroup() {
         EventLoopGroup g = privateGroup;
         if (g == null) {
             closeFuture.complete(null);
             return;
         }
-        g.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> closeFuture.complete(null));
+        g.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f ->
+                GlobalEventExecutor.INSTANCE.execute(this::awaitOwnThreadsThenComplete));
+    }
+
+    private void awaitOwnThreadsThenComplete() {
+        List<Thread> threads = new ArrayList<>(privateThreads.threads());
+        try {
+            for (Thread t : threads) {
+                if (t != Thread.currentThread()) {
+                    // Each has finished its work (the group terminated): it is exiting.
+                    t.join(TimeUnit.SECONDS.toMillis(2));
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            closeFuture.complete(null);
+        }
     }
 
     @Override

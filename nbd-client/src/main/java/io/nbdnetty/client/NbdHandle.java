@@ -21,6 +21,7 @@ import io.nbdnetty.codec.NbdTransmissionFlags;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -101,6 +102,8 @@ public final class NbdHandle implements AutoCloseable {
     private final CompletableFuture<Void> lookupEnded = new CompletableFuture<>();
     private volatile HostResolver resolver = InetAddress::getAllByName;
     private volatile Channel channel;
+    /** The channel of the connect in progress while dialling, so that closing can abort it. */
+    private volatile Channel dialling;
     private volatile Handshake handshake;
     private volatile NbdConnection connection;
 
@@ -420,7 +423,7 @@ public final class NbdHandle implements AutoCloseable {
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeoutMillis)
                 .handler(DialPlaceholder.INSTANCE);
         if (socket != null) {
-            b.connect(Transports.unixAddress(group, socket)).addListener((ChannelFutureListener) f -> {
+            connecting(b.connect(Transports.unixAddress(group, socket))).addListener((ChannelFutureListener) f -> {
                 if (f.isSuccess()) {
                     adoptDialled(f.channel());
                 } else {
@@ -486,7 +489,7 @@ public final class NbdHandle implements AutoCloseable {
             return;
         }
         InetSocketAddress address = addresses.get(i);
-        b.connect(address).addListener((ChannelFutureListener) f -> {
+        connecting(b.connect(address)).addListener((ChannelFutureListener) f -> {
             if (f.isSuccess()) {
                 adoptDialled(f.channel());
                 return;
@@ -521,8 +524,22 @@ public final class NbdHandle implements AutoCloseable {
         });
     }
 
+    /**
+     * Notes a connect in progress so that {@link #closeAsync()} can abort it (a connect to an address that does not
+     * answer could otherwise hold the close up for the whole connect timeout). closeAsync sets the state before it
+     * reads this, this reads the state after setting it: one of the two closes the channel.
+     */
+    private ChannelFuture connecting(ChannelFuture f) {
+        dialling = f.channel();
+        if (state.get() != NbdState.CONNECTING) {
+            f.channel().close();
+        }
+        return f;
+    }
+
     /** Takes over a channel this handle dialled; closes it again if the handle was closed meanwhile. */
     private void adoptDialled(Channel ch) {
+        dialling = null;
         ch.pipeline().remove(DialPlaceholder.INSTANCE);
         adopt(ch);
         // closeAsync reads the channel after setting the state, adopt sets the channel before this reads the
@@ -978,8 +995,14 @@ public final class NbdHandle implements AutoCloseable {
                 h.failCurrent(cause);
             }
             ch.close();
-        } else if (previous == NbdState.CREATED || previous == NbdState.CLOSED) {
-            shutdownPrivateGroup();
+        } else {
+            Channel d = dialling;
+            if (d != null) {
+                d.close(); // the connect fails, and the dial ends the rest
+            }
+            if (previous == NbdState.CREATED || previous == NbdState.CLOSED) {
+                shutdownPrivateGroup();
+            }
         }
         return closeFuture;
     }

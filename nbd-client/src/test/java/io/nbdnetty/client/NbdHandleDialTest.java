@@ -102,41 +102,86 @@ class NbdHandleDialTest {
         }
     }
 
-    @Test
-    void anAddressThatDoesNotAnswerIsGivenUpAfterTheConnectTimeout() throws Exception {
-        try (ScriptedServer s = ScriptedServer.startTcp(NbdHandleDialTest::handshakeThenWait);
-             ServerSocketChannel silent = ServerSocketChannel.open(StandardProtocolFamily.INET6)) {
-            int port = s.tcpAddress().getPort();
-            // [::1] on the same port, with a full accept queue: the kernel drops further SYNs, so a connect there
-            // neither succeeds nor fails until a timeout.
-            silent.bind(new InetSocketAddress(InetAddress.getByName("::1"), port), 1);
-            List<Socket> queued = new ArrayList<>();
+    /**
+     * A listener on [::1] whose accept queue is full: the kernel drops further SYNs, so a connect there neither
+     * succeeds nor fails until a timeout.
+     */
+    private static final class Silent implements AutoCloseable {
+        final ServerSocketChannel server;
+        final List<Socket> queued = new ArrayList<>();
+
+        Silent(int port) throws IOException {
+            server = ServerSocketChannel.open(StandardProtocolFamily.INET6);
+            boolean full = false;
             try {
-                boolean full = false;
+                server.bind(new InetSocketAddress(InetAddress.getByName("::1"), port), 1);
                 for (int i = 0; i < 64 && !full; i++) {
                     Socket probe = new Socket();
                     queued.add(probe);
                     try {
-                        probe.connect(silent.getLocalAddress(), 300);
+                        probe.connect(server.getLocalAddress(), 300);
                     } catch (SocketTimeoutException e) {
                         full = true;
                     }
                 }
-                assumeTrue(full, "this kernel does not leave connects hanging on a full accept queue");
-                AtomicReference<Thread> lookupThread = new AtomicReference<>();
-                // Without a connect timeout of its own the first attempt would outlast the test's wait.
-                NbdClientConfig config = NbdClientConfig.builder().connectTimeout(Duration.ofMillis(300)).build();
-                try (NbdHandle h = NbdHandle.create(config).resolver(fixed(lookupThread, "::1", "127.0.0.1"))) {
-                    NbdConnection c = await(h.connectTcp(HOST, port));
-                    assertEquals(NbdState.READY, h.state());
-                    await(c.disconnect());
-                }
-                s.awaitScript();
             } finally {
-                for (Socket q : queued) {
-                    q.close();
+                if (!full) {
+                    close();
                 }
             }
+            assumeTrue(full, "this kernel does not leave connects hanging on a full accept queue");
+        }
+
+        int port() throws IOException {
+            return ((InetSocketAddress) server.getLocalAddress()).getPort();
+        }
+
+        @Override
+        public void close() throws IOException {
+            for (Socket q : queued) {
+                q.close();
+            }
+            server.close();
+        }
+    }
+
+    @Test
+    void anAddressThatDoesNotAnswerIsGivenUpAfterTheConnectTimeout() throws Exception {
+        try (ScriptedServer s = ScriptedServer.startTcp(NbdHandleDialTest::handshakeThenWait);
+             Silent silent = new Silent(s.tcpAddress().getPort())) {
+            AtomicReference<Thread> lookupThread = new AtomicReference<>();
+            // Without a connect timeout of its own the first attempt would outlast the test's wait.
+            NbdClientConfig config = NbdClientConfig.builder().connectTimeout(Duration.ofMillis(300)).build();
+            try (NbdHandle h = NbdHandle.create(config).resolver(fixed(lookupThread, "::1", "127.0.0.1"))) {
+                NbdConnection c = await(h.connectTcp(HOST, silent.port()));
+                assertEquals(NbdState.READY, h.state());
+                await(c.disconnect());
+            }
+            s.awaitScript();
+        }
+    }
+
+    @Test
+    void closingDuringAConnectThatDoesNotAnswerAbortsIt() throws Exception {
+        try (Silent silent = new Silent(0)) {
+            List<Thread> before = nbdNettyThreads();
+            // No connect timeout: only the close can end this attempt.
+            NbdClientConfig config = NbdClientConfig.builder().connectTimeout(Duration.ZERO).build();
+            CompletableFuture<Thread> lookupThread = new CompletableFuture<>();
+            NbdHandle h = NbdHandle.create(config).resolver(host -> {
+                lookupThread.complete(Thread.currentThread());
+                return new InetAddress[] {InetAddress.getByName("::1"), InetAddress.getLoopbackAddress()};
+            });
+            CompletableFuture<NbdConnection> ready = h.connectTcp(HOST, silent.port());
+            // The lookup thread starts the first connect before it ends: once it has ended, that connect hangs.
+            await(lookupThread).join(TimeUnit.SECONDS.toMillis(20));
+            assertEquals(NbdState.CONNECTING, h.state());
+            assertFalse(ready.isDone());
+            h.close();
+            fails(NbdConnectionClosedException.class, ready);
+            await(h.closeFuture());
+            assertEquals(NbdState.CLOSED, h.state());
+            assertEquals(List.of(), newNbdNettyThreads(before), "no thread of the handle is left");
         }
     }
 

@@ -22,6 +22,8 @@ import java.util.Objects;
 public final class NbdClientConfig {
     /** Default handshake timeout: 30 seconds. */
     public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(30);
+    /** Default time a dial may take for each address tried: 30 seconds. */
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(30);
     /** Default cap on requests in flight on one connection; more wait in a local queue. */
     public static final int DEFAULT_MAX_IN_FLIGHT_REQUESTS = 512;
     /** Default cap on bytes in flight (READ lengths plus WRITE payloads); more wait in a local queue. */
@@ -40,6 +42,7 @@ public final class NbdClientConfig {
     private final boolean requestBlockSize;
     private final int strictMode;
     private final Duration handshakeTimeout;
+    private final Duration connectTimeout;
     private final int maxOptionReplyLength;
     private final int maxReplyPayloadLength;
     private final int maxInFlightRequests;
@@ -66,6 +69,7 @@ public final class NbdClientConfig {
         this.requestBlockSize = b.requestBlockSize;
         this.strictMode = b.strictMode;
         this.handshakeTimeout = b.handshakeTimeout;
+        this.connectTimeout = b.connectTimeout;
         this.maxOptionReplyLength = b.maxOptionReplyLength;
         this.maxReplyPayloadLength = b.maxReplyPayloadLength;
         this.maxInFlightRequests = b.maxInFlightRequests;
@@ -210,6 +214,17 @@ public final class NbdClientConfig {
      */
     public Duration handshakeTimeout() {
         return handshakeTimeout;
+    }
+
+    /**
+     * How long dialling one address may take ({@link Duration#ZERO}: no limit but the operating system's), when the
+     * handle dials ({@link NbdHandle#connectTcp}, {@link NbdHandle#connectUnix}, {@link NbdHandle#connect(NbdUri)}).
+     * A host name's addresses are tried in turn, each with this limit.
+     *
+     * @return the timeout
+     */
+    public Duration connectTimeout() {
+        return connectTimeout;
     }
 
     /**
@@ -358,6 +373,7 @@ public final class NbdClientConfig {
         private boolean requestBlockSize = true;
         private int strictMode = NbdStrict.ALL;
         private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
+        private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
         private int maxOptionReplyLength = NbdClientHandshakeDecoder.DEFAULT_MAX_OPTION_REPLY_LENGTH;
         private int maxReplyPayloadLength = NbdReplyDecoder.DEFAULT_MAX_PAYLOAD_LENGTH;
         private int maxInFlightRequests = DEFAULT_MAX_IN_FLIGHT_REQUESTS;
@@ -387,6 +403,7 @@ public final class NbdClientConfig {
             requestBlockSize = c.requestBlockSize;
             strictMode = c.strictMode;
             handshakeTimeout = c.handshakeTimeout;
+            connectTimeout = c.connectTimeout;
             maxOptionReplyLength = c.maxOptionReplyLength;
             maxReplyPayloadLength = c.maxReplyPayloadLength;
             maxInFlightRequests = c.maxInFlightRequests;
@@ -548,6 +565,21 @@ public final class NbdClientConfig {
                 throw new IllegalArgumentException("handshakeTimeout must not be negative: " + timeout);
             }
             this.handshakeTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * Sets the time dialling one address may take.
+         *
+         * @param timeout positive, or {@link Duration#ZERO} for no limit of the client's own
+         * @return this builder
+         */
+        public Builder connectTimeout(Duration timeout) {
+            Objects.requireNonNull(timeout, "connectTimeout");
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("connectTimeout must not be negative: " + timeout);
+            }
+            this.connectTimeout = timeout;
             return this;
         }
 

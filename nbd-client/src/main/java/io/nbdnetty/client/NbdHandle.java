@@ -21,7 +21,9 @@ import io.nbdnetty.codec.NbdTransmissionFlags;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
@@ -29,15 +31,18 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.NetUtil;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import javax.net.ssl.SSLException;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
+import java.net.UnknownHostException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
@@ -71,8 +76,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * NbdState#NEGOTIATING} again).
  *
  * <p>Event loops: a handle made with {@link #create(NbdClientConfig)} creates a private one-thread group when it needs
- * one (to register a channel that is not registered yet) and shuts it down on {@link #close()}. A handle made with
- * {@link #create(NbdClientConfig, EventLoopGroup)} registers channels on the given group and never shuts it down.
+ * one (to register a channel that is not registered yet, or to dial) and shuts it down on {@link #close()}. A handle
+ * made with {@link #create(NbdClientConfig, EventLoopGroup)} registers channels on the given group and never shuts it
+ * down. Dialling a host name looks it up on a short-lived thread of the handle's own ({@code nbd-netty-lookup}), as
+ * the lookup blocks. {@link #closeFuture()} completes only once the threads the handle started have exited.
  */
 public final class NbdHandle implements AutoCloseable {
     private static final InternalLogger LOG = InternalLoggerFactory.getInstance(NbdHandle.class);
@@ -89,7 +96,14 @@ public final class NbdHandle implements AutoCloseable {
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
 
     private volatile EventLoopGroup privateGroup;
+    private final Transports.TrackedThreads privateThreads = new Transports.TrackedThreads();
+    /** The thread looking up a host name, if one was started; it ends when the lookup returns. */
+    private volatile Thread lookupThread;
+    private final CompletableFuture<Void> lookupEnded = new CompletableFuture<>();
+    private volatile HostResolver resolver = InetAddress::getAllByName;
     private volatile Channel channel;
+    /** The channel of the connect in progress while dialling, so that closing can abort it. */
+    private volatile Channel dialling;
     private volatile Handshake handshake;
     private volatile NbdConnection connection;
 
@@ -187,7 +201,7 @@ public final class NbdHandle implements AutoCloseable {
                 .addLast("nbd-handshake", h);
         channel.closeFuture().addListener(f -> onChannelClosed());
         if (!channel.isRegistered()) {
-            EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroupFor(channel);
+            EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroup(channel);
             group.register(channel).addListener((ChannelFutureListener) f -> {
                 if (!f.isSuccess()) {
                     fail(new NbdException("could not register the channel on an event loop: " + f.cause(),
@@ -274,6 +288,8 @@ public final class NbdHandle implements AutoCloseable {
      * connection. The URI's export name and TLS settings ({@code nbds} requires TLS; {@code tls-certificates},
      * {@code tls-verify-peer}, {@code tls-hostname}) replace the handle's. Allowed only in {@link NbdState#CREATED}.
      *
+     * <p>A TCP host is dialled as by {@link #connectTcp(String, int)}: each address of its name in turn.
+     *
      * @param uri the URI, see {@link NbdUri#parse(String)}
      * @return the same as {@link #connect(Channel)}; fails with {@link NbdConnectionClosedException} if the server
      *     cannot be reached
@@ -297,11 +313,17 @@ public final class NbdHandle implements AutoCloseable {
     }
 
     /**
-     * Convenience: dials a TCP server and starts the handshake. Allowed only in {@link NbdState#CREATED}.
+     * Convenience: dials a TCP server and starts the handshake. Allowed only in {@link NbdState#CREATED}. Returns at
+     * once: a host name is looked up on a thread of the handle's own (never on an event loop), then its addresses
+     * are tried one after the other, in the order the lookup gives (the JDK's: see {@code
+     * java.net.preferIPv6Addresses}), each within {@link NbdClientConfig#connectTimeout()}, until one connects, as
+     * libnbd does. The handle is {@link NbdState#CONNECTING} meanwhile.
      *
      * @param host the host name or address
      * @param port the port (the NBD default is 10809)
-     * @return the same as {@link #connect(Channel)}
+     * @return the same as {@link #connect(Channel)}; if the name cannot be looked up or no address connects, fails
+     *     with {@link NbdConnectionClosedException} naming the host, the port and each address with its failure
+     *     (each also a suppressed exception), and the handle is {@link NbdState#DEAD}
      */
     public CompletableFuture<NbdConnection> connectTcp(String host, int port) {
         Objects.requireNonNull(host, "host");
@@ -309,7 +331,7 @@ public final class NbdHandle implements AutoCloseable {
             return CompletableFuture.failedFuture(
                     new NbdStateException(state.get(), "the handle must be newly created"));
         }
-        return dial(host, port, null, host + ":" + port);
+        return dial(host, port, null, NetUtil.toSocketAddressString(host, port));
     }
 
     /**
@@ -373,41 +395,185 @@ public final class NbdHandle implements AutoCloseable {
         return readyFuture;
     }
 
+    /** Looks up every address of a host name, in the order to try them; tests stand in for DNS with their own. */
+    interface HostResolver {
+        InetAddress[] resolve(String host) throws UnknownHostException;
+    }
+
+    /** Replaces the name lookup of {@link #connectTcp} and {@code nbd://} URIs (tests only); before connecting. */
+    NbdHandle resolver(HostResolver resolver) {
+        this.resolver = Objects.requireNonNull(resolver, "resolver");
+        return this;
+    }
+
+    /**
+     * Dials a Unix socket ({@code socket}) or a TCP host; the state is already CONNECTING. A host name is looked up
+     * on a thread of its own (the lookup blocks, so never on an event loop), and its addresses are tried in turn, as
+     * libnbd does with getaddrinfo's list, each within the connect timeout.
+     */
     private CompletableFuture<NbdConnection> dial(String host, int port, Path socket, String what) {
         dialledHost = host;
         dialledPort = port;
-        EventLoopGroup group = sharedGroup;
-        if (group == null) {
-            synchronized (this) {
-                if (privateGroup == null) {
-                    privateGroup = Transports.newGroup();
-                }
-                group = privateGroup;
-            }
-        }
+        EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroup(null);
         // AUTO_READ stays off until the handshake handlers are in place (adopt turns it on): otherwise the
         // server's greeting could be read, and dropped, between the connect and the listener below.
+        long timeoutMillis = Math.min(config.connectTimeout().toMillis(), Integer.MAX_VALUE);
         Bootstrap b = new Bootstrap().group(group).channel(Transports.socketChannelType(group, socket != null))
-                .option(ChannelOption.AUTO_READ, false).handler(new ChannelInboundHandlerAdapter());
-        SocketAddress address = socket != null ? Transports.unixAddress(group, socket)
-                : InetSocketAddress.createUnresolved(host, port);
-        b.connect(address).addListener((ChannelFutureListener) f -> {
-            if (f.isSuccess()) {
-                f.channel().pipeline().remove(ChannelInboundHandlerAdapter.class);
-                adopt(f.channel());
-            } else {
-                Throwable c = f.cause();
-                fail(new NbdConnectionClosedException("cannot connect to " + what + ": "
-                        + (c.getMessage() != null ? c.getMessage() : c.toString()), c));
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeoutMillis)
+                .handler(DialPlaceholder.INSTANCE);
+        if (socket != null) {
+            connecting(b.connect(Transports.unixAddress(group, socket))).addListener((ChannelFutureListener) f -> {
+                if (f.isSuccess()) {
+                    adoptDialled(f.channel());
+                } else {
+                    fail(new NbdConnectionClosedException("cannot connect to " + what + ": " + reason(f.cause()),
+                            f.cause()));
+                    shutdownPrivateGroup();
+                }
+            });
+            return readyFuture;
+        }
+        String target = NetUtil.toSocketAddressString(host, port);
+        String name = target.equals(what) ? target : target + " (" + what + ")";
+        if (NetUtil.isValidIpV4Address(host) || NetUtil.isValidIpV6Address(host)) {
+            // An address, not a name: the JDK parses it without a lookup.
+            InetAddress a;
+            try {
+                a = InetAddress.getByName(host);
+            } catch (UnknownHostException e) {
+                fail(new NbdConnectionClosedException("cannot connect to " + name + ": " + reason(e), e));
                 shutdownPrivateGroup();
+                return readyFuture;
             }
-        });
+            tryAddresses(b, name, true, List.of(new InetSocketAddress(a, port)), 0, new ArrayList<>());
+            return readyFuture;
+        }
+        Thread t = new Thread(() -> {
+            try {
+                List<InetSocketAddress> addresses = new ArrayList<>();
+                try {
+                    for (InetAddress a : resolver.resolve(host)) {
+                        addresses.add(new InetSocketAddress(a, port));
+                    }
+                    if (addresses.isEmpty()) {
+                        throw new UnknownHostException(host + ": no addresses");
+                    }
+                } catch (Throwable e) {
+                    // Any failure (not only UnknownHostException) must end the handle, not leave it connecting.
+                    fail(new NbdConnectionClosedException("cannot connect to " + name + ": cannot resolve the host "
+                            + "name: " + reason(e), e));
+                    shutdownPrivateGroup();
+                    return;
+                }
+                tryAddresses(b, name, false, addresses, 0, new ArrayList<>());
+            } finally {
+                lookupEnded.complete(null);
+            }
+        }, "nbd-netty-lookup");
+        t.setDaemon(true);
+        lookupThread = t;
+        t.start();
         return readyFuture;
     }
 
-    private synchronized EventLoopGroup privateGroupFor(Channel ch) {
+    /**
+     * Connects to addresses[i], then to the next ones while each fails; fails the handle when none is left, with an
+     * error that names the host (or address) and port, and each address with its failure.
+     */
+    private void tryAddresses(Bootstrap b, String name, boolean literal, List<InetSocketAddress> addresses, int i,
+            List<Throwable> failures) {
+        if (state.get() != NbdState.CONNECTING) {
+            // Closed while dialling: no more attempts.
+            shutdownPrivateGroup();
+            return;
+        }
+        InetSocketAddress address = addresses.get(i);
+        connecting(b.connect(address)).addListener((ChannelFutureListener) f -> {
+            if (f.isSuccess()) {
+                adoptDialled(f.channel());
+                return;
+            }
+            Throwable cause = f.cause();
+            String why = reason(cause, address);
+            failures.add(new NbdConnectionClosedException(addressString(address) + ": " + why, cause));
+            if (i + 1 < addresses.size()) {
+                if (config.debug() && LOG.isDebugEnabled()) {
+                    LOG.debug("cannot connect to {}: {}; trying the next address", addressString(address), why);
+                }
+                tryAddresses(b, name, literal, addresses, i + 1, failures);
+                return;
+            }
+            NbdConnectionClosedException e;
+            if (literal) {
+                e = new NbdConnectionClosedException("cannot connect to " + name + ": " + why, cause);
+            } else if (failures.size() == 1) {
+                e = new NbdConnectionClosedException("cannot connect to " + name + ": its one address failed: "
+                        + failures.get(0).getMessage(), cause);
+            } else {
+                StringBuilder m = new StringBuilder("cannot connect to ").append(name).append(": all ")
+                        .append(failures.size()).append(" of its addresses failed: ");
+                for (int k = 0; k < failures.size(); k++) {
+                    m.append(k == 0 ? "" : "; ").append(failures.get(k).getMessage());
+                }
+                e = new NbdConnectionClosedException(m.toString(), cause);
+                failures.forEach(e::addSuppressed);
+            }
+            fail(e);
+            shutdownPrivateGroup();
+        });
+    }
+
+    /**
+     * Notes a connect in progress so that {@link #closeAsync()} can abort it (a connect to an address that does not
+     * answer could otherwise hold the close up for the whole connect timeout). closeAsync sets the state before it
+     * reads this, this reads the state after setting it: one of the two closes the channel.
+     */
+    private ChannelFuture connecting(ChannelFuture f) {
+        dialling = f.channel();
+        if (state.get() != NbdState.CONNECTING) {
+            f.channel().close();
+        }
+        return f;
+    }
+
+    /** Takes over a channel this handle dialled; closes it again if the handle was closed meanwhile. */
+    private void adoptDialled(Channel ch) {
+        dialling = null;
+        ch.pipeline().remove(DialPlaceholder.INSTANCE);
+        adopt(ch);
+        // closeAsync reads the channel after setting the state, adopt sets the channel before this reads the
+        // state: one of the two sees the other and closes it (onChannelClosed then ends the rest).
+        if (state.get() != NbdState.CONNECTING) {
+            ch.close();
+        }
+    }
+
+    /** The handler a Bootstrap requires until the handshake's take over; shared by a dial's attempts. */
+    @ChannelHandler.Sharable
+    private static final class DialPlaceholder extends ChannelInboundHandlerAdapter {
+        static final DialPlaceholder INSTANCE = new DialPlaceholder();
+    }
+
+    private static String addressString(InetSocketAddress a) {
+        return NetUtil.toSocketAddressString(NetUtil.toAddressString(a.getAddress()), a.getPort());
+    }
+
+    private static String reason(Throwable c) {
+        return c.getMessage() != null ? c.getMessage() : c.toString();
+    }
+
+    /** The reason without the address Netty appends to connect errors (the message names it already). */
+    private static String reason(Throwable c, InetSocketAddress address) {
+        String r = reason(c);
+        String suffix = ": " + address;
+        return r.endsWith(suffix) && r.length() > suffix.length() ? r.substring(0, r.length() - suffix.length()) : r;
+    }
+
+    /** The private group, made on first need: for this channel's transport, or the best one here for null. */
+    private synchronized EventLoopGroup privateGroup(Channel ch) {
         if (privateGroup == null) {
-            privateGroup = Transports.newGroupFor(ch);
+            privateGroup = Transports.newPrivateGroup(ch, privateThreads);
         }
         return privateGroup;
     }
@@ -512,7 +678,8 @@ public final class NbdHandle implements AutoCloseable {
     }
 
     /**
-     * Completes when the handle is closed or dead and its channel is closed.
+     * Completes when the handle is closed or dead, its channel is closed, and every thread the handle started has
+     * exited: its private event loop (if it made one) and a host name lookup still running at the close.
      *
      * @return the future
      */
@@ -811,7 +978,7 @@ public final class NbdHandle implements AutoCloseable {
      * NbdConnectionClosedException}, a private event loop group is shut down, and the state becomes {@link
      * NbdState#CLOSED}. Does not wait; for a clean NBD_CMD_DISC first use {@link NbdConnection#disconnect()}.
      *
-     * @return completes when the channel is closed and a private group has terminated
+     * @return {@link #closeFuture()}: completes when the channel is closed and the handle's own threads have exited
      */
     public CompletableFuture<Void> closeAsync() {
         NbdState previous = state.getAndUpdate(s -> s == NbdState.DEAD ? s : NbdState.CLOSED);
@@ -828,21 +995,27 @@ public final class NbdHandle implements AutoCloseable {
                 h.failCurrent(cause);
             }
             ch.close();
-        } else if (previous == NbdState.CREATED || previous == NbdState.CLOSED) {
-            shutdownPrivateGroup();
+        } else {
+            Channel d = dialling;
+            if (d != null) {
+                d.close(); // the connect fails, and the dial ends the rest
+            }
+            if (previous == NbdState.CREATED || previous == NbdState.CLOSED) {
+                shutdownPrivateGroup();
+            }
         }
         return closeFuture;
     }
 
     /**
-     * Closes the handle, like {@link #closeAsync()}, and waits (up to 10 seconds) for the channel and any private
-     * event loop to finish, unless called from an event loop thread, where it does not wait.
+     * Closes the handle, like {@link #closeAsync()}, and waits (up to 10 seconds) for {@link #closeFuture()}, unless
+     * called on the channel's event loop or on a thread of the handle's own, where waiting could never end.
      */
     @Override
     public void close() {
         CompletableFuture<Void> f = closeAsync();
         Channel ch = channel;
-        if (ch != null && ch.eventLoop().inEventLoop()) {
+        if (ch != null && ch.eventLoop().inEventLoop() || isOwnThread(Thread.currentThread())) {
             return;
         }
         try {
@@ -903,13 +1076,53 @@ public final class NbdHandle implements AutoCloseable {
         shutdownPrivateGroup();
     }
 
+    /** Whether a thread is one this handle started: its private event loop or its name lookup. */
+    private boolean isOwnThread(Thread t) {
+        return t == lookupThread || privateThreads.threads().contains(t);
+    }
+
+    /**
+     * Shuts the private group down (if any) and completes {@link #closeFuture} once it has terminated, the name
+     * lookup (if any) has returned, and their threads have exited. Never waits itself: the waiting for the threads
+     * to exit (a moment, as they have finished their work) happens on Netty's global executor, never on a thread of
+     * the handle's own.
+     */
     private void shutdownPrivateGroup() {
         EventLoopGroup g = privateGroup;
-        if (g == null) {
+        Thread lookup = lookupThread;
+        if (g == null && lookup == null) {
             closeFuture.complete(null);
             return;
         }
-        g.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> closeFuture.complete(null));
+        CompletableFuture<Void> groupEnded = new CompletableFuture<>();
+        if (g == null) {
+            groupEnded.complete(null);
+        } else {
+            g.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> groupEnded.complete(null));
+        }
+        CompletableFuture<Void> lookupDone = lookup == null ? CompletableFuture.completedFuture(null) : lookupEnded;
+        CompletableFuture.allOf(groupEnded, lookupDone).whenComplete((v, e) ->
+                GlobalEventExecutor.INSTANCE.execute(this::awaitOwnThreadsThenComplete));
+    }
+
+    private void awaitOwnThreadsThenComplete() {
+        List<Thread> threads = new ArrayList<>(privateThreads.threads());
+        Thread lookup = lookupThread;
+        if (lookup != null) {
+            threads.add(lookup);
+        }
+        try {
+            for (Thread t : threads) {
+                if (t != Thread.currentThread()) {
+                    // Each has finished its work (the group terminated, the lookup returned): it is exiting.
+                    t.join(TimeUnit.SECONDS.toMillis(2));
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            closeFuture.complete(null);
+        }
     }
 
     @Override

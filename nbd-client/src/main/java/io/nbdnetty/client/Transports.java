@@ -20,6 +20,8 @@ import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 
 /** Picks Netty transports: epoll where available, NIO elsewhere. */
@@ -31,16 +33,39 @@ final class Transports {
         return Epoll.isAvailable();
     }
 
-    /** A one-thread group able to drive this channel (epoll channels need epoll, NIO channels need NIO). */
-    static EventLoopGroup newGroupFor(Channel channel) {
-        boolean epoll = channel.getClass().getName().startsWith("io.netty.channel.epoll.");
+    /**
+     * A one-thread group able to drive this channel (epoll channels need epoll, NIO channels need NIO), or of the
+     * best transport here if the channel is null; its thread is made by, and remembered in, {@code threads}.
+     */
+    static EventLoopGroup newPrivateGroup(Channel channel, TrackedThreads threads) {
+        boolean epoll = channel == null ? epollAvailable()
+                : channel.getClass().getName().startsWith("io.netty.channel.epoll.");
         IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-        return new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("nbd-netty", true), factory);
+        return new MultiThreadIoEventLoopGroup(1, threads, factory);
     }
 
-    /** A one-thread group of the best transport here. */
-    static EventLoopGroup newGroup() {
-        return NbdEventLoops.newGroup(1);
+    /**
+     * Makes daemon threads named {@code nbd-netty-*} and remembers each, so that a handle can tell when its private
+     * group's thread has really ended (a group's termination future completes while its thread is still finishing).
+     */
+    static final class TrackedThreads extends DefaultThreadFactory {
+        private final List<Thread> threads = new CopyOnWriteArrayList<>();
+
+        TrackedThreads() {
+            super("nbd-netty", true);
+        }
+
+        @Override
+        protected Thread newThread(Runnable r, String name) {
+            Thread t = super.newThread(r, name);
+            threads.add(t);
+            return t;
+        }
+
+        /** The threads made so far. */
+        List<Thread> threads() {
+            return threads;
+        }
     }
 
     /** The socket channel class that fits a group (epoll or NIO), for TCP or a Unix socket. */

@@ -143,6 +143,51 @@ class NbdHandleStateTest {
     }
 
     @Test
+    void closeFutureCompletesOnlyAfterThePrivateEventLoopThreadHasExited() throws Exception {
+        // Several rounds: the thread used to outlive closeFuture by a moment, so one round could pass by luck.
+        for (int round = 0; round < 20; round++) {
+            AtomicReference<Thread> loop = new AtomicReference<>();
+            try (ScriptedServer s = ScriptedServer.start(NbdHandleStateTest::goodServer)) {
+                NbdHandle h = NbdHandle.create(NbdClientConfig.builder().listener(new NbdListener() {
+                    @Override
+                    public void requestCompleted(io.nbdnetty.codec.NbdCommandType command, long offset,
+                            long length, long latencyNanos, Throwable error) {
+                        loop.set(Thread.currentThread());
+                    }
+                }).build());
+                NbdConnection c = await(h.connect(s.connect()));
+                assertArrayEquals(expected(3, 4), bytes(await(c.read(3, 4))));
+                Thread thread = loop.get();
+                assertTrue(thread.getName().startsWith("nbd-netty"), thread.getName());
+                // No polling and no join: once closeFuture is complete, the thread must already be gone.
+                await(h.closeAsync());
+                assertFalse(thread.isAlive(), "round " + round + ": the private event loop thread is still alive");
+                s.awaitScript();
+            }
+        }
+    }
+
+    @Test
+    void closeFromTheEventLoopItselfDoesNotWaitForItsOwnTermination() throws Exception {
+        try (ScriptedServer s = ScriptedServer.start(NbdHandleStateTest::goodServer)) {
+            NbdHandle h = NbdHandle.create();
+            NbdConnection c = await(h.connect(s.connect()));
+            // close() on the handle's own event loop thread returns at once (waiting there would never end).
+            CompletableFuture<Thread> closedOn = c.read(0, 1).thenApply(b -> {
+                b.release();
+                h.close();
+                return Thread.currentThread();
+            });
+            Thread loop = await(closedOn);
+            assertTrue(loop.getName().startsWith("nbd-netty"), loop.getName());
+            await(h.closeFuture());
+            assertEquals(NbdState.CLOSED, h.state());
+            assertFalse(loop.isAlive());
+            s.awaitScript();
+        }
+    }
+
+    @Test
     void optCallsInTheWrongStateFailWithNbdStateException() throws Exception {
         NbdHandle fresh = NbdHandle.create(NbdClientConfig.builder().optMode(true).build());
         assertEquals(NbdState.CREATED, fails(NbdStateException.class, fresh.optList()).state());

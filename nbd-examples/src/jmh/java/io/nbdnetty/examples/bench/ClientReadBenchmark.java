@@ -57,7 +57,9 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(1)
+// Event-loop-like worker threads: see FastThreadLocalExecutor.
+@Fork(value = 1, jvmArgsAppend = {"-Djmh.executor=CUSTOM",
+        "-Djmh.executor.class=io.nbdnetty.examples.bench.FastThreadLocalExecutor"})
 public class ClientReadBenchmark {
     private static final long EXPORT_SIZE = 1L << 30;
 

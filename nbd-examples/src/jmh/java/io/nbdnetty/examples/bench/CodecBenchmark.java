@@ -48,7 +48,9 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(1)
+// Event-loop-like worker threads: see FastThreadLocalExecutor.
+@Fork(value = 1, jvmArgsAppend = {"-Djmh.executor=CUSTOM",
+        "-Djmh.executor.class=io.nbdnetty.examples.bench.FastThreadLocalExecutor"})
 public class CodecBenchmark {
     private static final long COOKIE = 0x0102030405060708L;
 

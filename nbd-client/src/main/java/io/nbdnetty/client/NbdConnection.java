@@ -672,16 +672,11 @@ public final class NbdConnection implements NbdBlockDevice {
         if (debug) {
             LOG.debug("{}: send {}", channel, msg);
         }
-        channel.write(msg).addListener(writeListener);
+        // The void promise (no promise object per request): a failed write is fired through the pipeline to
+        // Transmission.exceptionCaught, which fails the handle as a listener would.
+        channel.write(msg, channel.voidPromise());
         requestFlush();
     }
-
-    private final ChannelFutureListener writeListener = f -> {
-        if (!f.isSuccess()) {
-            NbdConnection.this.handle.fail(new NbdConnectionClosedException("could not send a request: " + f.cause(),
-                    f.cause()));
-        }
-    };
 
     private final Runnable flushTask = () -> {
         flushScheduled = false;

@@ -651,30 +651,53 @@ public final class NbdConnection implements NbdBlockDevice {
         inFlightMap.put(r.cookie, r);
         inFlight = inFlightMap.size();
         inFlightBytes += r.bytes;
-        NbdRequest msg;
-        long payloadLength = 0;
+        boolean extended = style == NbdReplyStyle.EXTENDED;
+        ByteBuf payload = null;
+        int flags = r.flags;
         if (r.type.equals(NbdCommandType.WRITE)) {
-            ByteBuf payload = r.payload;
+            payload = r.payload;
             r.payload = null;
-            payloadLength = payload.readableBytes();
-            int flags = style == NbdReplyStyle.EXTENDED ? r.flags | NbdCommandFlags.PAYLOAD_LEN : r.flags;
-            msg = new NbdRequest(flags, r.type, r.cookie, r.offset, r.length, payload);
-        } else {
-            msg = new NbdRequest(r.flags, r.type, r.cookie, r.offset, r.length);
+            if (extended) {
+                flags |= NbdCommandFlags.PAYLOAD_LEN;
+            }
         }
-        bytesSent += (style == NbdReplyStyle.EXTENDED ? NbdConstants.EXTENDED_REQUEST_HEADER_LENGTH
-                : NbdConstants.REQUEST_HEADER_LENGTH) + payloadLength;
+        int payloadLength = payload == null ? 0 : payload.readableBytes();
+        bytesSent += (extended ? NbdConstants.EXTENDED_REQUEST_HEADER_LENGTH : NbdConstants.REQUEST_HEADER_LENGTH)
+                + payloadLength;
         requestsSent++;
         r.sentNanos = System.nanoTime();
         if (!config.requestTimeout().isZero()) {
             r.timeout = loop.schedule(() -> timedOut(r), config.requestTimeout().toNanos(), TimeUnit.NANOSECONDS);
         }
         if (debug) {
-            LOG.debug("{}: send {}", channel, msg);
+            LOG.debug("{}: send {} flags={} cookie={} offset={} length={}{}", channel, r.type,
+                    NbdCommandFlags.toString(flags), r.cookie, r.offset, r.length,
+                    payload == null ? "" : " payload=" + payloadLength);
         }
-        // The void promise (no promise object per request): a failed write is fired through the pipeline to
-        // Transmission.exceptionCaught, which fails the handle as a listener would.
-        channel.write(msg, channel.voidPromise());
+        // The header goes out as a buffer of its own (no NbdRequest message per request), a small payload copied
+        // into it as the encoder would; with the void promise (no promise object per request): a failed write is
+        // fired through the pipeline to Transmission.exceptionCaught, which fails the handle as a listener would.
+        boolean copy = payload != null && payloadLength <= NbdRequestEncoder.COPY_THRESHOLD;
+        ByteBuf header;
+        try {
+            header = NbdRequestEncoder.encodeHeader(channel.alloc(), flags, r.type, r.cookie, r.offset, r.length,
+                    extended, copy ? payloadLength : 0);
+        } catch (RuntimeException e) {
+            if (payload != null) {
+                payload.release();
+            }
+            handle.fail(new NbdConnectionClosedException("could not send a request: " + e, e));
+            return;
+        }
+        if (copy) {
+            header.writeBytes(payload, payload.readerIndex(), payloadLength);
+            payload.release();
+            payload = null;
+        }
+        channel.write(header, channel.voidPromise());
+        if (payload != null) {
+            channel.write(payload, channel.voidPromise());
+        }
         requestFlush();
     }
 

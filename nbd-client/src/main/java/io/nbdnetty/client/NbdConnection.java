@@ -490,14 +490,14 @@ public final class NbdConnection implements NbdBlockDevice {
         if (ended != null) {
             // The connection is over: say so, rather than what a strict-mode check would say about the request.
             r.releaseAll();
-            r.future.completeExceptionally(ended);
-            return r.future;
+            r.completeExceptionally(ended);
+            return r;
         }
         NbdException refused = check(r, allowedFlags);
         if (refused != null) {
             r.releaseAll();
-            r.future.completeExceptionally(refused);
-            return r.future;
+            r.completeExceptionally(refused);
+            return r;
         }
         if (loop.inEventLoop()) {
             enqueue(r);
@@ -511,7 +511,7 @@ public final class NbdConnection implements NbdBlockDevice {
                 }
             });
         }
-        return r.future;
+        return r;
     }
 
     private void runOnLoop(Runnable task) {
@@ -629,12 +629,12 @@ public final class NbdConnection implements NbdBlockDevice {
     private void enqueue(Request r) {
         if (failure != null) {
             r.releaseAll();
-            r.future.completeExceptionally(failure);
+            r.completeExceptionally(failure);
             return;
         }
         if (disconnecting) {
             r.releaseAll();
-            r.future.completeExceptionally(new NbdConnectionClosedException(
+            r.completeExceptionally(new NbdConnectionClosedException(
                     "the connection is disconnecting; no new requests"));
             return;
         }
@@ -816,7 +816,7 @@ public final class NbdConnection implements NbdBlockDevice {
 
     private void complete(Request r, Object value) {
         finish(r);
-        if (r.future.isDone()) {
+        if (r.isDone()) {
             // Cancelled or timed out by the caller: the reply is dropped here, never leaked.
             ReferenceCountUtil.safeRelease(value);
             return;
@@ -825,19 +825,19 @@ public final class NbdConnection implements NbdBlockDevice {
         // listener's metrics include it.
         requestsCompleted++;
         notifyListener(r, null);
-        if (!r.future.complete(value)) {
+        if (!r.complete(value)) {
             requestsCompleted--;
             ReferenceCountUtil.safeRelease(value);
         }
     }
 
     private void failFuture(Request r, Throwable cause) {
-        if (r.future.isDone()) {
+        if (r.isDone()) {
             return;
         }
         requestsFailed++;
         notifyListener(r, cause);
-        if (!r.future.completeExceptionally(cause)) {
+        if (!r.completeExceptionally(cause)) {
             requestsFailed--;
         }
     }

@@ -8,14 +8,17 @@ import io.netty.util.ReferenceCountUtil;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
-/** One request from submission to completion, with what its reply chunks have gathered. Event loop only. */
-final class Request {
+/**
+ * One request from submission to completion, with what its reply chunks have gathered; it is also the future the
+ * caller gets (one object per request instead of two). Fields: event loop only.
+ */
+@SuppressWarnings("serial")
+final class Request extends CompletableFuture<Object> {
     final NbdCommandType type;
     final int flags;
     final long offset;
     final long length;
     final long bytes;
-    final CompletableFuture<Object> future = new CompletableFuture<>();
     /** WRITE data (or block status payload) until it is handed to the channel. */
     ByteBuf payload;
     /** Where a READ goes if the caller gave a buffer; null to hand back a buffer. */

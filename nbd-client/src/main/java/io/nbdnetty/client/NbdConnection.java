@@ -638,7 +638,7 @@ public final class NbdConnection implements NbdBlockDevice {
                     "the connection is disconnecting; no new requests"));
             return;
         }
-        if (hasRoom(r.bytes)) {
+        if (hasRoom(r.bytes())) {
             send(r);
         } else {
             queue.add(r);
@@ -650,7 +650,7 @@ public final class NbdConnection implements NbdBlockDevice {
         r.cookie = nextCookie++;
         inFlightMap.put(r.cookie, r);
         inFlight = inFlightMap.size();
-        inFlightBytes += r.bytes;
+        inFlightBytes += r.bytes();
         boolean extended = style == NbdReplyStyle.EXTENDED;
         ByteBuf payload = null;
         int flags = r.flags;
@@ -732,7 +732,7 @@ public final class NbdConnection implements NbdBlockDevice {
         while (!queue.isEmpty() && failure == null) {
             Request next = queue.peek();
             boolean room = inFlight < config.maxInFlightRequests()
-                    && (inFlight == 0 || inFlightBytes + next.bytes <= config.maxInFlightBytes());
+                    && (inFlight == 0 || inFlightBytes + next.bytes() <= config.maxInFlightBytes());
             if (!room) {
                 break;
             }
@@ -882,7 +882,7 @@ public final class NbdConnection implements NbdBlockDevice {
         }
         inFlightMap.remove(r.cookie);
         inFlight = inFlightMap.size();
-        inFlightBytes -= r.bytes;
+        inFlightBytes -= r.bytes();
         drainQueue();
     }
 
@@ -989,50 +989,50 @@ public final class NbdConnection implements NbdBlockDevice {
         }
         int from = (int) (offset - r.offset);
         int to = (int) (end - r.offset);
-        if (r.contentChunks > 0 && (r.flags & NbdCommandFlags.DF) != 0) {
+        if (r.a().contentChunks > 0 && (r.flags & NbdCommandFlags.DF) != 0) {
             throw new NbdProtocolException("more than one content chunk for a READ with the DF flag (cookie "
                     + r.cookie + ")");
         }
-        boolean overlaps = r.coverage != null ? r.coverage.nextSetBit(from) >= 0 && r.coverage.nextSetBit(from) < to
-                : r.contentChunks > 0 && from < r.firstTo && r.firstFrom < to;
+        boolean overlaps = r.a().coverage != null ? r.a().coverage.nextSetBit(from) >= 0 && r.a().coverage.nextSetBit(from) < to
+                : r.a().contentChunks > 0 && from < r.a().firstTo && r.a().firstFrom < to;
         if (overlaps) {
             throw new NbdProtocolException(chunk.type() + " at " + offset + "+" + size
                     + " overlaps an earlier chunk of the same reply (cookie " + r.cookie + ")");
         }
-        if (r.contentChunks == 0 && r.destination == null) {
-            r.firstFrom = from;
-            r.firstTo = to;
-            r.first = data == null ? null : data.retain();
+        if (r.a().contentChunks == 0 && r.destination == null) {
+            r.a().firstFrom = from;
+            r.a().firstTo = to;
+            r.a().first = data == null ? null : data.retain();
         } else {
-            if (r.coverage == null) {
+            if (r.a().coverage == null) {
                 // The second content chunk: from now on, assemble in place.
-                r.coverage = new java.util.BitSet((int) r.length);
-                if (r.contentChunks > 0) {
-                    r.coverage.set(r.firstFrom, r.firstTo);
+                r.a().coverage = new java.util.BitSet((int) r.length);
+                if (r.a().contentChunks > 0) {
+                    r.a().coverage.set(r.a().firstFrom, r.a().firstTo);
                 }
                 if (r.destination == null) {
-                    r.assembled = channel.alloc().buffer((int) r.length, (int) r.length);
-                    place(r, r.firstFrom, r.firstTo, r.first);
-                    if (r.first != null) {
-                        r.first.release();
-                        r.first = null;
+                    r.a().assembled = channel.alloc().buffer((int) r.length, (int) r.length);
+                    place(r, r.a().firstFrom, r.a().firstTo, r.a().first);
+                    if (r.a().first != null) {
+                        r.a().first.release();
+                        r.a().first = null;
                     }
                 } else {
-                    r.destinationBase = r.destination.writerIndex();
+                    r.a().destinationBase = r.destination.writerIndex();
                     r.destination.ensureWritable((int) r.length);
                 }
             }
-            r.coverage.set(from, to);
+            r.a().coverage.set(from, to);
             place(r, from, to, data);
         }
-        r.contentChunks++;
-        r.covered += size;
+        r.a().contentChunks++;
+        r.a().covered += size;
     }
 
     /** Puts bytes {@code from..to} of a READ (data, or zeroes for a hole) in its assembly buffer or destination. */
     private static void place(Request r, int from, int to, ByteBuf data) {
-        ByteBuf dst = r.assembled != null ? r.assembled : r.destination;
-        int at = (r.assembled != null ? 0 : r.destinationBase) + from;
+        ByteBuf dst = r.a().assembled != null ? r.a().assembled : r.destination;
+        int at = (r.a().assembled != null ? 0 : r.a().destinationBase) + from;
         if (data != null) {
             dst.setBytes(at, data, data.readerIndex(), to - from);
         } else {
@@ -1049,10 +1049,10 @@ public final class NbdConnection implements NbdBlockDevice {
             throw new NbdProtocolException("block status for context id " + Integer.toUnsignedString(b.contextId())
                     + ", which was not negotiated (cookie " + r.cookie + ")");
         }
-        if (r.status == null) {
-            r.status = new LinkedHashMap<>();
+        if (r.a().status == null) {
+            r.a().status = new LinkedHashMap<>();
         }
-        if (r.status.containsKey(b.contextId())) {
+        if (r.a().status.containsKey(b.contextId())) {
             throw new NbdProtocolException("two block status chunks for context " + context.name() + " (cookie "
                     + r.cookie + ")");
         }
@@ -1091,7 +1091,7 @@ public final class NbdConnection implements NbdBlockDevice {
                         + " (cookie " + r.cookie + ")");
             }
         }
-        r.status.put(b.contextId(), b);
+        r.a().status.put(b.contextId(), b);
     }
 
     private void errorChunk(Request r, NbdErrorChunk e) throws NbdProtocolException {
@@ -1110,33 +1110,33 @@ public final class NbdConnection implements NbdBlockDevice {
                         + " lies outside the request " + r.offset + "+" + r.length + " (cookie " + r.cookie + ")");
             }
         }
-        if (r.error == null) {
-            r.error = new NbdCommandException(r.type, e.error(), e.message(), errorOffset);
+        if (r.a().error == null) {
+            r.a().error = new NbdCommandException(r.type, e.error(), e.message(), errorOffset);
         }
     }
 
     private void done(Request r) throws NbdProtocolException {
-        if (r.error != null) {
-            completeExceptionally(r, r.error);
+        if (r.error() != null) {
+            completeExceptionally(r, r.error());
             return;
         }
         if (r.type.equals(NbdCommandType.READ)) {
-            if (r.covered != r.length) {
+            if (r.a().covered != r.length) {
                 throw new NbdProtocolException("the reply to NBD_CMD_READ (cookie " + r.cookie + ") covered "
-                        + r.covered + " of " + r.length + " bytes without reporting an error");
+                        + r.a().covered + " of " + r.length + " bytes without reporting an error");
             }
             complete(r, assembleRead(r));
             return;
         }
         if (r.type.equals(NbdCommandType.BLOCK_STATUS)) {
-            int got = r.status == null ? 0 : r.status.size();
+            int got = r.a().status == null ? 0 : r.a().status.size();
             if (got != contexts.size()) {
                 throw new NbdProtocolException("the reply to NBD_CMD_BLOCK_STATUS (cookie " + r.cookie + ") had "
                         + got + " status chunk(s) for " + contexts.size() + " negotiated context(s)");
             }
             Map<String, List<NbdExtent>> result = new LinkedHashMap<>();
             for (NbdMetaContext c : contexts) {
-                NbdBlockStatusChunk b = r.status.get(c.id());
+                NbdBlockStatusChunk b = r.a().status.get(c.id());
                 List<NbdExtent> extents = new ArrayList<>(b.extentCount());
                 long at = r.offset;
                 for (int i = 0; i < b.extentCount(); i++) {
@@ -1154,22 +1154,22 @@ public final class NbdConnection implements NbdBlockDevice {
     /** Hands over a complete structured READ: in the caller's buffer, the one chunk as it came, or the assembly. */
     private ByteBuf assembleRead(Request r) {
         if (r.destination != null) {
-            if (r.contentChunks > 0) {
-                r.destination.writerIndex(r.destinationBase + (int) r.length);
+            if (r.a().contentChunks > 0) {
+                r.destination.writerIndex(r.a().destinationBase + (int) r.length);
             }
             return null;
         }
-        if (r.contentChunks == 0) {
+        if (r.a().contentChunks == 0) {
             return Unpooled.EMPTY_BUFFER;
         }
-        if (r.assembled != null) {
-            ByteBuf b = r.assembled;
-            r.assembled = null;
+        if (r.a().assembled != null) {
+            ByteBuf b = r.a().assembled;
+            r.a().assembled = null;
             return b.writerIndex((int) r.length);
         }
-        if (r.first != null) {
-            ByteBuf b = r.first;
-            r.first = null;
+        if (r.a().first != null) {
+            ByteBuf b = r.a().first;
+            r.a().first = null;
             return b;
         }
         int size = (int) r.length;

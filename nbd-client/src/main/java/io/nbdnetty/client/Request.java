@@ -18,7 +18,6 @@ final class Request extends CompletableFuture<Object> {
     final int flags;
     final long offset;
     final long length;
-    final long bytes;
     /** WRITE data (or block status payload) until it is handed to the channel. */
     ByteBuf payload;
     /** Where a READ goes if the caller gave a buffer; null to hand back a buffer. */
@@ -28,21 +27,30 @@ final class Request extends CompletableFuture<Object> {
     long sentNanos;
     io.netty.util.concurrent.ScheduledFuture<?> timeout;
 
-    // READ: the content chunks seen so far (see NbdConnection.content): the first one's range and retained data
-    // (null for a hole), then, from the second on, the coverage bitmap and the assembly buffer (or, for a caller's
-    // destination, where in it the READ starts).
-    int contentChunks;
-    int firstFrom;
-    int firstTo;
-    ByteBuf first;
-    java.util.BitSet coverage;
-    ByteBuf assembled;
-    int destinationBase;
-    long covered;
-    // BLOCK_STATUS: chunk per context id.
-    Map<Integer, NbdBlockStatusChunk> status;
-    /** The first error chunk or simple error, if any. */
-    NbdCommandException error;
+    /** What a reply that is not the common case gathers; null until needed (most replies never need it). */
+    private Assembly assembly;
+
+    /**
+     * What a reply gathers beyond one simple reply or one DONE chunk: kept apart so that the common request stays
+     * small (it is allocated per request).
+     */
+    static final class Assembly {
+        // READ: the content chunks seen so far (see NbdConnection.content): the first one's range and retained data
+        // (null for a hole), then, from the second on, the coverage bitmap and the assembly buffer (or, for a
+        // caller's destination, where in it the READ starts).
+        int contentChunks;
+        int firstFrom;
+        int firstTo;
+        ByteBuf first;
+        java.util.BitSet coverage;
+        ByteBuf assembled;
+        int destinationBase;
+        long covered;
+        // BLOCK_STATUS: chunk per context id.
+        Map<Integer, NbdBlockStatusChunk> status;
+        /** The first error chunk or simple error, if any. */
+        NbdCommandException error;
+    }
 
     Request(NbdCommandType type, int flags, long offset, long length, ByteBuf payload, ByteBuf destination) {
         this.type = type;
@@ -51,7 +59,26 @@ final class Request extends CompletableFuture<Object> {
         this.length = length;
         this.payload = payload;
         this.destination = destination;
-        this.bytes = type.equals(NbdCommandType.READ) ? length : payload != null ? payload.readableBytes() : 0;
+    }
+
+    /** The assembly, created on first use. */
+    Assembly a() {
+        Assembly x = assembly;
+        if (x == null) {
+            x = new Assembly();
+            assembly = x;
+        }
+        return x;
+    }
+
+    /** The error gathered so far, or null (without creating the assembly). */
+    NbdCommandException error() {
+        return assembly == null ? null : assembly.error;
+    }
+
+    /** The bytes this request counts against the in-flight byte cap: its data, to or from the server. */
+    long bytes() {
+        return type.equals(NbdCommandType.READ) || type.equals(NbdCommandType.WRITE) ? length : 0;
     }
 
     /** Releases everything the request holds. */
@@ -60,13 +87,14 @@ final class Request extends CompletableFuture<Object> {
             ReferenceCountUtil.safeRelease(payload);
             payload = null;
         }
-        if (first != null) {
-            ReferenceCountUtil.safeRelease(first);
-            first = null;
+        Assembly x = assembly;
+        if (x != null && x.first != null) {
+            ReferenceCountUtil.safeRelease(x.first);
+            x.first = null;
         }
-        if (assembled != null) {
-            ReferenceCountUtil.safeRelease(assembled);
-            assembled = null;
+        if (x != null && x.assembled != null) {
+            ReferenceCountUtil.safeRelease(x.assembled);
+            x.assembled = null;
         }
     }
 }

@@ -13,6 +13,8 @@ import io.nbdnetty.codec.NbdOffsetDataChunk;
 import io.nbdnetty.codec.NbdOffsetHoleChunk;
 import io.nbdnetty.codec.NbdReplyChunk;
 import io.nbdnetty.codec.NbdReplyDecoder;
+import io.nbdnetty.codec.NbdReplyFlags;
+import io.nbdnetty.codec.NbdReplyType;
 import io.nbdnetty.codec.NbdRequest;
 import io.nbdnetty.codec.NbdRequestEncoder;
 import io.nbdnetty.codec.NbdSimpleReply;
@@ -142,7 +144,8 @@ public final class NbdConnection implements NbdBlockDevice {
         pipeline.replace("nbd-handshake-encoder", "nbd-request-encoder", new NbdRequestEncoder(extended));
         // Replacing the decoder last hands any bytes it still holds to the reply decoder.
         pipeline.replace(handshakeDecoder, "nbd-reply-decoder",
-                new NbdReplyDecoder(extended, this::simpleReplyDataLength, config.maxReplyPayloadLength()));
+                new NbdReplyDecoder(extended, this::simpleReplyDataLength, config.maxReplyPayloadLength(),
+                        transmission));
     }
 
     // --------------------------------------------------------------------------------------------- information
@@ -886,12 +889,13 @@ public final class NbdConnection implements NbdBlockDevice {
         drainQueue();
     }
 
-    private void onSimpleReply(NbdSimpleReply reply) throws NbdProtocolException {
-        bytesReceived += NbdConstants.SIMPLE_REPLY_HEADER_LENGTH + reply.data().readableBytes();
+    /** A simple reply; data (empty if none) stays the caller's. */
+    private void onSimpleReply(long cookie, NbdErrno error, ByteBuf data) throws NbdProtocolException {
+        bytesReceived += NbdConstants.SIMPLE_REPLY_HEADER_LENGTH + data.readableBytes();
         chunksReceived++;
-        Request r = inFlightMap.get(reply.cookie());
+        Request r = inFlightMap.get(cookie);
         if (r == null) {
-            throw new NbdProtocolException("simple reply for unknown cookie " + Long.toUnsignedString(reply.cookie()));
+            throw new NbdProtocolException("simple reply for unknown cookie " + Long.toUnsignedString(cookie));
         }
         if (r.chunks > 0) {
             throw new NbdProtocolException("simple reply to " + r.type + " (cookie " + r.cookie
@@ -901,8 +905,8 @@ public final class NbdConnection implements NbdBlockDevice {
             throw new NbdProtocolException("simple reply to NBD_CMD_READ (cookie " + r.cookie
                     + ") although structured replies were negotiated");
         }
-        if (!reply.error().equals(NbdErrno.OK)) {
-            completeExceptionally(r, new NbdCommandException(r.type, reply.error(), "", -1));
+        if (!error.equals(NbdErrno.OK)) {
+            completeExceptionally(r, new NbdCommandException(r.type, error, "", -1));
             return;
         }
         if (r.type.equals(NbdCommandType.BLOCK_STATUS)) {
@@ -910,7 +914,6 @@ public final class NbdConnection implements NbdBlockDevice {
                     + "): block status needs one chunk per context");
         }
         if (r.type.equals(NbdCommandType.READ)) {
-            ByteBuf data = reply.data();
             if (r.destination != null) {
                 r.destination.writeBytes(data, data.readerIndex(), data.readableBytes());
                 complete(r, null);
@@ -922,43 +925,63 @@ public final class NbdConnection implements NbdBlockDevice {
         complete(r, null);
     }
 
-    private void onChunk(NbdReplyChunk chunk) throws NbdProtocolException {
+    /** Counts a chunk and finds its request, with the checks every chunk passes. */
+    private Request chunkRequest(NbdReplyType type, long cookie, long headerOffset, long payloadLength)
+            throws NbdProtocolException {
         bytesReceived += (style == NbdReplyStyle.EXTENDED ? NbdConstants.EXTENDED_REPLY_HEADER_LENGTH
-                : NbdConstants.STRUCTURED_REPLY_HEADER_LENGTH) + chunk.payloadLength();
+                : NbdConstants.STRUCTURED_REPLY_HEADER_LENGTH) + payloadLength;
         chunksReceived++;
-        Request r = inFlightMap.get(chunk.cookie());
+        Request r = inFlightMap.get(cookie);
         if (style == NbdReplyStyle.SIMPLE) {
-            throw new NbdProtocolException("structured reply chunk " + chunk.type()
+            throw new NbdProtocolException("structured reply chunk " + type
                     + " although structured replies were not negotiated");
         }
         if (r == null) {
-            throw new NbdProtocolException(chunk.type() + " chunk for unknown cookie "
-                    + Long.toUnsignedString(chunk.cookie()) + " (no request in flight, or its reply was done)");
+            throw new NbdProtocolException(type + " chunk for unknown cookie "
+                    + Long.toUnsignedString(cookie) + " (no request in flight, or its reply was done)");
         }
         r.chunks++;
-        if (style == NbdReplyStyle.EXTENDED && chunk.headerOffset() != r.offset) {
-            throw new NbdProtocolException(chunk.type() + " chunk for cookie " + r.cookie + " echoes offset "
-                    + Long.toUnsignedString(chunk.headerOffset()) + ", but the request was at " + r.offset);
+        if (style == NbdReplyStyle.EXTENDED && headerOffset != r.offset) {
+            throw new NbdProtocolException(type + " chunk for cookie " + r.cookie + " echoes offset "
+                    + Long.toUnsignedString(headerOffset) + ", but the request was at " + r.offset);
         }
+        return r;
+    }
+
+    /** An NBD_REPLY_TYPE_OFFSET_DATA chunk; data stays the caller's. */
+    private void onOffsetData(int flags, long cookie, long headerOffset, long offset, ByteBuf data)
+            throws NbdProtocolException {
+        int size = data.readableBytes();
+        Request r = chunkRequest(NbdReplyType.OFFSET_DATA, cookie, headerOffset, 8L + size);
+        boolean done = (flags & NbdReplyFlags.DONE) != 0;
+        if (r.chunks == 1 && done && offset == r.offset && size == r.length
+                && r.type.equals(NbdCommandType.READ) && r.destination == null) {
+            // The common case, one chunk with all the data: hand over its slice without any bookkeeping.
+            complete(r, data.retain());
+            return;
+        }
+        content(r, offset, size, NbdReplyType.OFFSET_DATA, data);
+        if (done) {
+            done(r);
+        }
+    }
+
+    private void onChunk(NbdReplyChunk chunk) throws NbdProtocolException {
+        if (chunk instanceof NbdOffsetDataChunk d) {
+            onOffsetData(d.flags(), d.cookie(), d.headerOffset(), d.offset(), d.data());
+            return;
+        }
+        Request r = chunkRequest(chunk.type(), chunk.cookie(), chunk.headerOffset(), chunk.payloadLength());
         if (chunk instanceof NbdNoneChunk) {
             if (!chunk.isDone()) {
                 throw new NbdProtocolException("NBD_REPLY_TYPE_NONE without the DONE flag (cookie " + r.cookie + ")");
             }
-        } else if (chunk instanceof NbdOffsetDataChunk d) {
-            ByteBuf data = d.data();
-            if (r.chunks == 1 && chunk.isDone() && d.offset() == r.offset && data.readableBytes() == r.length
-                    && r.type.equals(NbdCommandType.READ) && r.destination == null) {
-                // The common case, one chunk with all the data: hand over its slice without any bookkeeping.
-                complete(r, data.retain());
-                return;
-            }
-            content(r, d.offset(), data.readableBytes(), chunk, data);
         } else if (chunk instanceof NbdOffsetHoleChunk h) {
             long size = Integer.toUnsignedLong(h.holeSize());
             if (size == 0) {
                 throw new NbdProtocolException("NBD_REPLY_TYPE_OFFSET_HOLE of size 0 (cookie " + r.cookie + ")");
             }
-            content(r, h.offset(), size, chunk, null);
+            content(r, h.offset(), size, chunk.type(), null);
         } else if (chunk instanceof NbdBlockStatusChunk b) {
             blockStatusChunk(r, b);
         } else if (chunk instanceof NbdErrorChunk e) {
@@ -976,15 +999,15 @@ public final class NbdConnection implements NbdBlockDevice {
      * is released at once, and coverage is a bitmap of the request. So a reply in many small chunks costs the READ
      * length plus an eighth, never memory in proportion to the number of chunks or the buffers they arrived in.
      */
-    private void content(Request r, long offset, long size, NbdReplyChunk chunk, ByteBuf data)
+    private void content(Request r, long offset, long size, NbdReplyType type, ByteBuf data)
             throws NbdProtocolException {
         if (!r.type.equals(NbdCommandType.READ)) {
-            throw new NbdProtocolException(chunk.type() + " in the reply to " + r.type + " (cookie " + r.cookie
+            throw new NbdProtocolException(type + " in the reply to " + r.type + " (cookie " + r.cookie
                     + ")");
         }
         long end = offset + size;
         if (offset < r.offset || end > r.offset + r.length || end < offset) {
-            throw new NbdProtocolException(chunk.type() + " covers " + Long.toUnsignedString(offset) + "+" + size
+            throw new NbdProtocolException(type + " covers " + Long.toUnsignedString(offset) + "+" + size
                     + ", outside the request " + r.offset + "+" + r.length + " (cookie " + r.cookie + ")");
         }
         int from = (int) (offset - r.offset);
@@ -996,7 +1019,7 @@ public final class NbdConnection implements NbdBlockDevice {
         boolean overlaps = r.a().coverage != null ? r.a().coverage.nextSetBit(from) >= 0 && r.a().coverage.nextSetBit(from) < to
                 : r.a().contentChunks > 0 && from < r.a().firstTo && r.a().firstFrom < to;
         if (overlaps) {
-            throw new NbdProtocolException(chunk.type() + " at " + offset + "+" + size
+            throw new NbdProtocolException(type + " at " + offset + "+" + size
                     + " overlaps an earlier chunk of the same reply (cookie " + r.cookie + ")");
         }
         if (r.a().contentChunks == 0 && r.destination == null) {
@@ -1176,14 +1199,41 @@ public final class NbdConnection implements NbdBlockDevice {
         return channel.alloc().buffer(size, size).writeZero(size);
     }
 
-    /** The last inbound handler: replies in, requests out, failure on error or close. */
-    private final class Transmission extends ChannelDuplexHandler {
+    /**
+     * The last inbound handler: replies in, requests out, failure on error or close. Replies that carry data come
+     * straight from the decoder (its sink), without a message object each; the others as messages.
+     */
+    private final class Transmission extends ChannelDuplexHandler implements NbdReplyDecoder.DataSink {
+        @Override
+        public void simpleReply(long cookie, ByteBuf data) {
+            reading = true;
+            try {
+                onSimpleReply(cookie, NbdErrno.OK, data);
+            } catch (NbdProtocolException e) {
+                handle.fail(e);
+            } finally {
+                data.release();
+            }
+        }
+
+        @Override
+        public void offsetData(int flags, long cookie, long headerOffset, long offset, ByteBuf data) {
+            reading = true;
+            try {
+                onOffsetData(flags, cookie, headerOffset, offset, data);
+            } catch (NbdProtocolException e) {
+                handle.fail(e);
+            } finally {
+                data.release();
+            }
+        }
+
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             reading = true;
             try {
                 if (msg instanceof NbdSimpleReply s) {
-                    onSimpleReply(s);
+                    onSimpleReply(s.cookie(), s.error(), s.data());
                 } else if (msg instanceof NbdReplyChunk c) {
                     onChunk(c);
                 } else {

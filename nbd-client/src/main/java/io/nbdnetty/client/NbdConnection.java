@@ -658,8 +658,7 @@ public final class NbdConnection implements NbdBlockDevice {
         ByteBuf payload = null;
         int flags = r.flags;
         if (r.type.equals(NbdCommandType.WRITE)) {
-            payload = r.payload;
-            r.payload = null;
+            payload = r.takePayload();
             if (extended) {
                 flags |= NbdCommandFlags.PAYLOAD_LEN;
             }
@@ -668,9 +667,15 @@ public final class NbdConnection implements NbdBlockDevice {
         bytesSent += (extended ? NbdConstants.EXTENDED_REQUEST_HEADER_LENGTH : NbdConstants.REQUEST_HEADER_LENGTH)
                 + payloadLength;
         requestsSent++;
-        r.sentNanos = System.nanoTime();
-        if (!config.requestTimeout().isZero()) {
-            r.timeout = loop.schedule(() -> timedOut(r), config.requestTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        boolean timed = !config.requestTimeout().isZero();
+        if (timed || config.listener() != null) {
+            // Only then: the request stays smaller without (it is allocated per request).
+            Request.Timing t = r.timing();
+            t.sentNanos = System.nanoTime();
+            if (timed) {
+                t.timeout = loop.schedule(() -> timedOut(r), config.requestTimeout().toNanos(),
+                        TimeUnit.NANOSECONDS);
+            }
         }
         if (debug) {
             LOG.debug("{}: send {} flags={} cookie={} offset={} length={}{}", channel, r.type,
@@ -794,9 +799,7 @@ public final class NbdConnection implements NbdBlockDevice {
         queued = 0;
         inFlightBytes = 0;
         for (Request r : all) {
-            if (r.timeout != null) {
-                r.timeout.cancel(false);
-            }
+            r.cancelTimeout();
             r.releaseAll();
             failFuture(r, cause);
         }
@@ -857,7 +860,7 @@ public final class NbdConnection implements NbdBlockDevice {
 
     /** The request's timer fired: fail its future; the request stays in flight until its late reply. */
     private void timedOut(Request r) {
-        r.timeout = null;
+        r.timing().timeout = null;
         NbdTimeoutException e = new NbdTimeoutException(r.type + " at offset " + r.offset + " got no reply within "
                 + config.requestTimeout());
         failFuture(r, e);
@@ -867,8 +870,8 @@ public final class NbdConnection implements NbdBlockDevice {
         NbdListener l = config.listener();
         if (l != null) {
             try {
-                l.requestCompleted(r.type, r.offset, r.length, r.sentNanos == 0 ? 0 : System.nanoTime() - r.sentNanos,
-                        error);
+                long sent = r.sentNanos();
+                l.requestCompleted(r.type, r.offset, r.length, sent == 0 ? 0 : System.nanoTime() - sent, error);
             } catch (RuntimeException e) {
                 LOG.warn("NbdListener threw", e);
             }
@@ -879,10 +882,7 @@ public final class NbdConnection implements NbdBlockDevice {
     }
 
     private void finish(Request r) {
-        if (r.timeout != null) {
-            r.timeout.cancel(false);
-            r.timeout = null;
-        }
+        r.cancelTimeout();
         inFlightMap.remove(r.cookie);
         inFlight = inFlightMap.size();
         inFlightBytes -= r.bytes();
@@ -914,8 +914,8 @@ public final class NbdConnection implements NbdBlockDevice {
                     + "): block status needs one chunk per context");
         }
         if (r.type.equals(NbdCommandType.READ)) {
-            if (r.destination != null) {
-                r.destination.writeBytes(data, data.readerIndex(), data.readableBytes());
+            if (r.destination() != null) {
+                r.destination().writeBytes(data, data.readerIndex(), data.readableBytes());
                 complete(r, null);
             } else {
                 complete(r, data.retain());
@@ -955,7 +955,7 @@ public final class NbdConnection implements NbdBlockDevice {
         Request r = chunkRequest(NbdReplyType.OFFSET_DATA, cookie, headerOffset, 8L + size);
         boolean done = (flags & NbdReplyFlags.DONE) != 0;
         if (r.chunks == 1 && done && offset == r.offset && size == r.length
-                && r.type.equals(NbdCommandType.READ) && r.destination == null) {
+                && r.type.equals(NbdCommandType.READ) && r.destination() == null) {
             // The common case, one chunk with all the data: hand over its slice without any bookkeeping.
             complete(r, data.retain());
             return;
@@ -1016,13 +1016,14 @@ public final class NbdConnection implements NbdBlockDevice {
             throw new NbdProtocolException("more than one content chunk for a READ with the DF flag (cookie "
                     + r.cookie + ")");
         }
-        boolean overlaps = r.a().coverage != null ? r.a().coverage.nextSetBit(from) >= 0 && r.a().coverage.nextSetBit(from) < to
-                : r.a().contentChunks > 0 && from < r.a().firstTo && r.a().firstFrom < to;
+        Request.Assembly a = r.a();
+        boolean overlaps = a.coverage != null ? a.coverage.nextSetBit(from) >= 0 && a.coverage.nextSetBit(from) < to
+                : a.contentChunks > 0 && from < a.firstTo && a.firstFrom < to;
         if (overlaps) {
             throw new NbdProtocolException(type + " at " + offset + "+" + size
                     + " overlaps an earlier chunk of the same reply (cookie " + r.cookie + ")");
         }
-        if (r.a().contentChunks == 0 && r.destination == null) {
+        if (r.a().contentChunks == 0 && r.destination() == null) {
             r.a().firstFrom = from;
             r.a().firstTo = to;
             r.a().first = data == null ? null : data.retain();
@@ -1033,7 +1034,7 @@ public final class NbdConnection implements NbdBlockDevice {
                 if (r.a().contentChunks > 0) {
                     r.a().coverage.set(r.a().firstFrom, r.a().firstTo);
                 }
-                if (r.destination == null) {
+                if (r.destination() == null) {
                     r.a().assembled = channel.alloc().buffer((int) r.length, (int) r.length);
                     place(r, r.a().firstFrom, r.a().firstTo, r.a().first);
                     if (r.a().first != null) {
@@ -1041,8 +1042,8 @@ public final class NbdConnection implements NbdBlockDevice {
                         r.a().first = null;
                     }
                 } else {
-                    r.a().destinationBase = r.destination.writerIndex();
-                    r.destination.ensureWritable((int) r.length);
+                    r.a().destinationBase = r.destination().writerIndex();
+                    r.destination().ensureWritable((int) r.length);
                 }
             }
             r.a().coverage.set(from, to);
@@ -1054,7 +1055,7 @@ public final class NbdConnection implements NbdBlockDevice {
 
     /** Puts bytes {@code from..to} of a READ (data, or zeroes for a hole) in its assembly buffer or destination. */
     private static void place(Request r, int from, int to, ByteBuf data) {
-        ByteBuf dst = r.a().assembled != null ? r.a().assembled : r.destination;
+        ByteBuf dst = r.a().assembled != null ? r.a().assembled : r.destination();
         int at = (r.a().assembled != null ? 0 : r.a().destinationBase) + from;
         if (data != null) {
             dst.setBytes(at, data, data.readerIndex(), to - from);
@@ -1176,9 +1177,9 @@ public final class NbdConnection implements NbdBlockDevice {
 
     /** Hands over a complete structured READ: in the caller's buffer, the one chunk as it came, or the assembly. */
     private ByteBuf assembleRead(Request r) {
-        if (r.destination != null) {
+        if (r.destination() != null) {
             if (r.a().contentChunks > 0) {
-                r.destination.writerIndex(r.a().destinationBase + (int) r.length);
+                r.destination().writerIndex(r.a().destinationBase + (int) r.length);
             }
             return null;
         }

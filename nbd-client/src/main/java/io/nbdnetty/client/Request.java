@@ -18,17 +18,24 @@ final class Request extends CompletableFuture<Object> {
     final int flags;
     final long offset;
     final long length;
-    /** WRITE data (or block status payload) until it is handed to the channel. */
-    ByteBuf payload;
-    /** Where a READ goes if the caller gave a buffer; null to hand back a buffer. */
-    final ByteBuf destination;
     long cookie;
     int chunks;
-    long sentNanos;
-    io.netty.util.concurrent.ScheduledFuture<?> timeout;
+    /**
+     * WRITE: its data until it is handed to the channel; READ: where the data goes if the caller gave a buffer,
+     * null to hand back a buffer (see {@link #takePayload()} and {@link #destination()}).
+     */
+    private ByteBuf buffer;
+    /** When it was sent and its timer: only if a listener or a request timeout needs them. */
+    private Timing timing;
 
     /** What a reply that is not the common case gathers; null until needed (most replies never need it). */
     private Assembly assembly;
+
+    /** When a request was sent, and its timeout timer. */
+    static final class Timing {
+        long sentNanos;
+        io.netty.util.concurrent.ScheduledFuture<?> timeout;
+    }
 
     /**
      * What a reply gathers beyond one simple reply or one DONE chunk: kept apart so that the common request stays
@@ -57,8 +64,46 @@ final class Request extends CompletableFuture<Object> {
         this.flags = flags;
         this.offset = offset;
         this.length = length;
-        this.payload = payload;
-        this.destination = destination;
+        this.buffer = payload != null ? payload : destination;
+    }
+
+    /** The caller's destination of a READ, or null. */
+    ByteBuf destination() {
+        return type.equals(NbdCommandType.READ) ? buffer : null;
+    }
+
+    /** Hands over the data of a WRITE (null for other commands, or once taken). */
+    ByteBuf takePayload() {
+        if (type.equals(NbdCommandType.READ)) {
+            return null;
+        }
+        ByteBuf p = buffer;
+        buffer = null;
+        return p;
+    }
+
+    /** The timing, created on first use. */
+    Timing timing() {
+        Timing t = timing;
+        if (t == null) {
+            t = new Timing();
+            timing = t;
+        }
+        return t;
+    }
+
+    /** When the request was sent, or 0 if it was not or nobody asked (no listener, no timeout). */
+    long sentNanos() {
+        return timing == null ? 0 : timing.sentNanos;
+    }
+
+    /** Cancels the timeout timer, if any. */
+    void cancelTimeout() {
+        Timing t = timing;
+        if (t != null && t.timeout != null) {
+            t.timeout.cancel(false);
+            t.timeout = null;
+        }
     }
 
     /** The assembly, created on first use. */
@@ -83,9 +128,9 @@ final class Request extends CompletableFuture<Object> {
 
     /** Releases everything the request holds. */
     void releaseAll() {
+        ByteBuf payload = takePayload();
         if (payload != null) {
             ReferenceCountUtil.safeRelease(payload);
-            payload = null;
         }
         Assembly x = assembly;
         if (x != null && x.first != null) {

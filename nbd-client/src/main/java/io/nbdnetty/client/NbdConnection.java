@@ -100,6 +100,8 @@ public final class NbdConnection implements NbdBlockDevice {
     // Event-loop state.
     private final LongObjectHashMap<Request> inFlightMap = new LongObjectHashMap<>();
     private final ArrayDeque<Request> queue = new ArrayDeque<>();
+    /** Finished callback reads, for reuse; event loop only. */
+    private final ArrayDeque<Request.CallbackRead> readPool = new ArrayDeque<>();
     private final List<CompletableFuture<Void>> capacityWaiters = new ArrayList<>();
     private long nextCookie = 1;
     private long inFlightBytes;
@@ -313,6 +315,33 @@ public final class NbdConnection implements NbdBlockDevice {
     }
 
     /**
+     * NBD_CMD_READ into a new buffer that completes a callback instead of a future: one callback can serve any
+     * number of reads, and a read issued on the connection's event loop (from a callback or another future's
+     * completion) allocates nothing, its request being reused once it has finished. Otherwise like {@link
+     * #read(long, int, int)}: the same checks, errors and ordering.
+     *
+     * <p>The callback is called exactly once per call, on the event loop, or on the calling thread if the read fails
+     * before it is queued (the connection has ended, or a strict-mode check refuses it). It owns the data it gets and
+     * releases it. A read cannot be cancelled; after a {@link NbdClientConfig#requestTimeout()} the callback gets
+     * {@link NbdTimeoutException} and the late reply, if any, is released by the connection.
+     *
+     * @param offset where to read
+     * @param length how many bytes
+     * @param flags {@link NbdCommandFlags#DF} or 0
+     * @param callback receives the data or the error
+     */
+    public void read(long offset, int length, int flags, NbdReadCallback callback) {
+        Objects.requireNonNull(callback, "callback");
+        Request.CallbackRead r = loop.inEventLoop() ? readPool.pollLast() : null;
+        if (r != null) {
+            r.reuse(offset, length, flags, callback);
+        } else {
+            r = new Request.CallbackRead(offset, length, flags, callback);
+        }
+        submit(r, READ_FLAGS);
+    }
+
+    /**
      * NBD_CMD_WRITE of the buffer's readable bytes. The connection takes ownership of the buffer.
      *
      * <p>Allowed while the handle is ready. Errors: {@link NbdStrictModeException} if a strict-mode check refuses
@@ -492,14 +521,12 @@ public final class NbdConnection implements NbdBlockDevice {
         Throwable ended = failure;
         if (ended != null) {
             // The connection is over: say so, rather than what a strict-mode check would say about the request.
-            r.releaseAll();
-            r.completeExceptionally(ended);
+            failEarly(r, ended);
             return r;
         }
         NbdException refused = check(r, allowedFlags);
         if (refused != null) {
-            r.releaseAll();
-            r.completeExceptionally(refused);
+            failEarly(r, refused);
             return r;
         }
         if (loop.inEventLoop()) {
@@ -631,14 +658,11 @@ public final class NbdConnection implements NbdBlockDevice {
 
     private void enqueue(Request r) {
         if (failure != null) {
-            r.releaseAll();
-            r.completeExceptionally(failure);
+            failEarly(r, failure);
             return;
         }
         if (disconnecting) {
-            r.releaseAll();
-            r.completeExceptionally(new NbdConnectionClosedException(
-                    "the connection is disconnecting; no new requests"));
+            failEarly(r, new NbdConnectionClosedException("the connection is disconnecting; no new requests"));
             return;
         }
         if (hasRoom(r.bytes())) {
@@ -802,6 +826,7 @@ public final class NbdConnection implements NbdBlockDevice {
             r.cancelTimeout();
             r.releaseAll();
             failFuture(r, cause);
+            recycle(r);
         }
         if (!closedNotified) {
             closedNotified = true;
@@ -822,29 +847,77 @@ public final class NbdConnection implements NbdBlockDevice {
 
     private void complete(Request r, Object value) {
         finish(r);
-        if (r.isDone()) {
+        if (delivered(r)) {
             // Cancelled or timed out by the caller: the reply is dropped here, never leaked.
             ReferenceCountUtil.safeRelease(value);
+            recycle(r);
             return;
         }
         // Counted and reported before the future completes: its callbacks (run inline) see the stats and the
         // listener's metrics include it.
         requestsCompleted++;
         notifyListener(r, null);
-        if (!r.complete(value)) {
+        if (r instanceof Request.CallbackRead c) {
+            c.delivered = true;
+            callBack(c, (ByteBuf) value, null);
+            recycle(c);
+        } else if (!r.complete(value)) {
             requestsCompleted--;
             ReferenceCountUtil.safeRelease(value);
         }
     }
 
+    /** Whether the request's caller has had its answer (a future done, a callback called). */
+    private static boolean delivered(Request r) {
+        return r instanceof Request.CallbackRead c ? c.delivered : r.isDone();
+    }
+
+    /** Fails the request's future or calls its callback, unless already done; the request stays where it is. */
     private void failFuture(Request r, Throwable cause) {
-        if (r.isDone()) {
+        if (delivered(r)) {
             return;
         }
         requestsFailed++;
         notifyListener(r, cause);
-        if (!r.completeExceptionally(cause)) {
+        if (r instanceof Request.CallbackRead c) {
+            c.delivered = true;
+            callBack(c, null, cause);
+        } else if (!r.completeExceptionally(cause)) {
             requestsFailed--;
+        }
+    }
+
+    /** Fails a request that was never queued or sent (not counted, not reported to the listener). */
+    private void failEarly(Request r, Throwable cause) {
+        r.releaseAll();
+        if (r instanceof Request.CallbackRead c) {
+            c.delivered = true;
+            callBack(c, null, cause);
+            recycle(c);
+        } else {
+            r.completeExceptionally(cause);
+        }
+    }
+
+    private void callBack(Request.CallbackRead c, ByteBuf data, Throwable error) {
+        try {
+            c.callback.readCompleted(c.offset, (int) c.length, data, error);
+        } catch (RuntimeException e) {
+            LOG.warn("NbdReadCallback threw", e);
+        }
+    }
+
+    /**
+     * Puts a finished callback read back in the pool: only once nothing refers to it any more, i.e. it is out of
+     * the in-flight map (so no reply can reach it: a late reply carries a cookie no longer in the map) and out of
+     * the queue, its timer cancelled or run, and its callback called. Futures are never reused.
+     */
+    private void recycle(Request r) {
+        if (r instanceof Request.CallbackRead c && c.delivered && loop.inEventLoop()
+                && readPool.size() < config.maxInFlightRequests()) {
+            c.releaseAll();
+            c.clear();
+            readPool.addLast(c);
         }
     }
 
@@ -852,6 +925,7 @@ public final class NbdConnection implements NbdBlockDevice {
         finish(r);
         r.releaseAll();
         failFuture(r, cause);
+        recycle(r);
         if (cause instanceof NbdCommandException c && c.error().equals(NbdErrno.ESHUTDOWN)) {
             // The spec: a client that receives ESHUTDOWN must initiate a soft disconnect.
             disconnecting = true;

@@ -13,11 +13,12 @@ import java.util.concurrent.CompletableFuture;
  * caller gets (one object per request instead of two). Fields: event loop only.
  */
 @SuppressWarnings("serial")
-final class Request extends CompletableFuture<Object> {
-    final NbdCommandType type;
-    final int flags;
-    final long offset;
-    final long length;
+class Request extends CompletableFuture<Object> {
+    // Not final: a CallbackRead is reused (see NbdConnection.recycle).
+    NbdCommandType type;
+    int flags;
+    long offset;
+    long length;
     long cookie;
     int chunks;
     /**
@@ -65,6 +66,44 @@ final class Request extends CompletableFuture<Object> {
         this.offset = offset;
         this.length = length;
         this.buffer = payload != null ? payload : destination;
+    }
+
+    /**
+     * A READ that completes a caller's {@link NbdReadCallback} instead of the future; pooled per connection and
+     * reused once finished (out of the in-flight map and the queue, and its callback called).
+     */
+    static final class CallbackRead extends Request {
+        NbdReadCallback callback;
+        /** The callback has been called (data, error or timeout): anything later is dropped. */
+        boolean delivered;
+
+        CallbackRead(long offset, long length, int flags, NbdReadCallback callback) {
+            super(NbdCommandType.READ, flags, offset, length, null, null);
+            this.callback = callback;
+        }
+
+        /** Makes a finished request a new one. */
+        void reuse(long offset, long length, int flags, NbdReadCallback callback) {
+            this.offset = offset;
+            this.length = length;
+            this.flags = flags;
+            this.callback = callback;
+        }
+
+        /** Forgets everything of its last use; the caller has released what it held. */
+        void clear() {
+            callback = null;
+            delivered = false;
+            cookie = 0;
+            chunks = 0;
+            clearState();
+        }
+    }
+
+    /** Drops the per-use state (the buffers in it already released). */
+    final void clearState() {
+        assembly = null;
+        timing = null;
     }
 
     /** The caller's destination of a READ, or null. */

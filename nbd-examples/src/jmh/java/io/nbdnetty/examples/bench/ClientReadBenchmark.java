@@ -98,13 +98,13 @@ public class ClientReadBenchmark {
         }
         if (structured) {
             // Structured reply chunk: magic, flags (DONE), type OFFSET_DATA, cookie, length, offset, data.
-            reply = alloc.directBuffer(NbdConstants.STRUCTURED_REPLY_HEADER_LENGTH + 8 + size)
+            reply = Untracked.directBuffer(alloc, NbdConstants.STRUCTURED_REPLY_HEADER_LENGTH + 8 + size)
                     .writeInt(NbdConstants.STRUCTURED_REPLY_MAGIC).writeShort(1)
                     .writeShort(NbdReplyType.OFFSET_DATA.code()).writeLong(0).writeInt(8 + size).writeLong(0)
                     .writeBytes(data);
         } else {
             // Simple reply: magic, error 0, cookie, data.
-            reply = alloc.directBuffer(NbdConstants.SIMPLE_REPLY_HEADER_LENGTH + size)
+            reply = Untracked.directBuffer(alloc, NbdConstants.SIMPLE_REPLY_HEADER_LENGTH + size)
                     .writeInt(NbdConstants.SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(0).writeBytes(data);
         }
     }
@@ -166,6 +166,44 @@ public class ClientReadBenchmark {
     @Benchmark
     public void read(Blackhole bh) {
         CompletableFuture<ByteBuf> f = connection.read(offset, size);
+        answer();
+        ByteBuf data = f.getNow(null);
+        bh.consume(data);
+        data.release();
+    }
+
+    /** The same with {@link NbdConnection#read(long, int, int, io.nbdnetty.client.NbdReadCallback)}. */
+    @Benchmark
+    public void readCallback(Blackhole bh) {
+        sink.bh = bh;
+        connection.read(offset, size, 0, sink);
+        answer();
+        if (sink.received != 1) {
+            throw new IllegalStateException("the read did not complete");
+        }
+        sink.received = 0;
+    }
+
+    /** Consumes and releases what a callback read delivers. */
+    private static final class Sink implements io.nbdnetty.client.NbdReadCallback {
+        Blackhole bh;
+        int received;
+
+        @Override
+        public void readCompleted(long offset, int length, ByteBuf data, Throwable error) {
+            if (error != null) {
+                throw new IllegalStateException(error);
+            }
+            received++;
+            bh.consume(data);
+            data.release();
+        }
+    }
+
+    private final Sink sink = new Sink();
+
+    /** Takes the request header the client wrote and answers it with the prepared reply. */
+    private void answer() {
         offset = (offset + size) & (EXPORT_SIZE - 1);
         ByteBuf header = channel.readOutbound();
         reply.setLong(8, header.getLong(header.readerIndex() + 8));
@@ -175,8 +213,5 @@ public class ClientReadBenchmark {
         header.release();
         pipeline.fireChannelRead(reply.retainedDuplicate());
         pipeline.fireChannelReadComplete();
-        ByteBuf data = f.getNow(null);
-        bh.consume(data);
-        data.release();
     }
 }

@@ -13,6 +13,8 @@ import io.nbdnetty.codec.NbdOffsetDataChunk;
 import io.nbdnetty.codec.NbdOffsetHoleChunk;
 import io.nbdnetty.codec.NbdReplyChunk;
 import io.nbdnetty.codec.NbdReplyDecoder;
+import io.nbdnetty.codec.NbdReplyFlags;
+import io.nbdnetty.codec.NbdReplyType;
 import io.nbdnetty.codec.NbdRequest;
 import io.nbdnetty.codec.NbdRequestEncoder;
 import io.nbdnetty.codec.NbdSimpleReply;
@@ -98,6 +100,8 @@ public final class NbdConnection implements NbdBlockDevice {
     // Event-loop state.
     private final LongObjectHashMap<Request> inFlightMap = new LongObjectHashMap<>();
     private final ArrayDeque<Request> queue = new ArrayDeque<>();
+    /** Finished callback reads, for reuse; event loop only. */
+    private final ArrayDeque<Request.CallbackRead> readPool = new ArrayDeque<>();
     private final List<CompletableFuture<Void>> capacityWaiters = new ArrayList<>();
     private long nextCookie = 1;
     private long inFlightBytes;
@@ -142,7 +146,8 @@ public final class NbdConnection implements NbdBlockDevice {
         pipeline.replace("nbd-handshake-encoder", "nbd-request-encoder", new NbdRequestEncoder(extended));
         // Replacing the decoder last hands any bytes it still holds to the reply decoder.
         pipeline.replace(handshakeDecoder, "nbd-reply-decoder",
-                new NbdReplyDecoder(extended, this::simpleReplyDataLength, config.maxReplyPayloadLength()));
+                new NbdReplyDecoder(extended, this::simpleReplyDataLength, config.maxReplyPayloadLength(),
+                        transmission));
     }
 
     // --------------------------------------------------------------------------------------------- information
@@ -307,6 +312,33 @@ public final class NbdConnection implements NbdBlockDevice {
         }
         return (CompletableFuture<Void>) (CompletableFuture<?>) submit(
                 new Request(NbdCommandType.READ, flags, offset, length, null, destination), READ_FLAGS);
+    }
+
+    /**
+     * NBD_CMD_READ into a new buffer that completes a callback instead of a future: one callback can serve any
+     * number of reads, and a read issued on the connection's event loop (from a callback or another future's
+     * completion) allocates nothing, its request being reused once it has finished. Otherwise like {@link
+     * #read(long, int, int)}: the same checks, errors and ordering.
+     *
+     * <p>The callback is called exactly once per call, on the event loop, or on the calling thread if the read fails
+     * before it is queued (the connection has ended, or a strict-mode check refuses it). It owns the data it gets and
+     * releases it. A read cannot be cancelled; after a {@link NbdClientConfig#requestTimeout()} the callback gets
+     * {@link NbdTimeoutException} and the late reply, if any, is released by the connection.
+     *
+     * @param offset where to read
+     * @param length how many bytes
+     * @param flags {@link NbdCommandFlags#DF} or 0
+     * @param callback receives the data or the error
+     */
+    public void read(long offset, int length, int flags, NbdReadCallback callback) {
+        Objects.requireNonNull(callback, "callback");
+        Request.CallbackRead r = loop.inEventLoop() ? readPool.pollLast() : null;
+        if (r != null) {
+            r.reuse(offset, length, flags, callback);
+        } else {
+            r = new Request.CallbackRead(offset, length, flags, callback);
+        }
+        submit(r, READ_FLAGS);
     }
 
     /**
@@ -489,15 +521,13 @@ public final class NbdConnection implements NbdBlockDevice {
         Throwable ended = failure;
         if (ended != null) {
             // The connection is over: say so, rather than what a strict-mode check would say about the request.
-            r.releaseAll();
-            r.future.completeExceptionally(ended);
-            return r.future;
+            failEarly(r, ended);
+            return r;
         }
         NbdException refused = check(r, allowedFlags);
         if (refused != null) {
-            r.releaseAll();
-            r.future.completeExceptionally(refused);
-            return r.future;
+            failEarly(r, refused);
+            return r;
         }
         if (loop.inEventLoop()) {
             enqueue(r);
@@ -511,7 +541,7 @@ public final class NbdConnection implements NbdBlockDevice {
                 }
             });
         }
-        return r.future;
+        return r;
     }
 
     private void runOnLoop(Runnable task) {
@@ -628,17 +658,14 @@ public final class NbdConnection implements NbdBlockDevice {
 
     private void enqueue(Request r) {
         if (failure != null) {
-            r.releaseAll();
-            r.future.completeExceptionally(failure);
+            failEarly(r, failure);
             return;
         }
         if (disconnecting) {
-            r.releaseAll();
-            r.future.completeExceptionally(new NbdConnectionClosedException(
-                    "the connection is disconnecting; no new requests"));
+            failEarly(r, new NbdConnectionClosedException("the connection is disconnecting; no new requests"));
             return;
         }
-        if (hasRoom(r.bytes)) {
+        if (hasRoom(r.bytes())) {
             send(r);
         } else {
             queue.add(r);
@@ -650,38 +677,61 @@ public final class NbdConnection implements NbdBlockDevice {
         r.cookie = nextCookie++;
         inFlightMap.put(r.cookie, r);
         inFlight = inFlightMap.size();
-        inFlightBytes += r.bytes;
-        NbdRequest msg;
-        long payloadLength = 0;
+        inFlightBytes += r.bytes();
+        boolean extended = style == NbdReplyStyle.EXTENDED;
+        ByteBuf payload = null;
+        int flags = r.flags;
         if (r.type.equals(NbdCommandType.WRITE)) {
-            ByteBuf payload = r.payload;
-            r.payload = null;
-            payloadLength = payload.readableBytes();
-            int flags = style == NbdReplyStyle.EXTENDED ? r.flags | NbdCommandFlags.PAYLOAD_LEN : r.flags;
-            msg = new NbdRequest(flags, r.type, r.cookie, r.offset, r.length, payload);
-        } else {
-            msg = new NbdRequest(r.flags, r.type, r.cookie, r.offset, r.length);
+            payload = r.takePayload();
+            if (extended) {
+                flags |= NbdCommandFlags.PAYLOAD_LEN;
+            }
         }
-        bytesSent += (style == NbdReplyStyle.EXTENDED ? NbdConstants.EXTENDED_REQUEST_HEADER_LENGTH
-                : NbdConstants.REQUEST_HEADER_LENGTH) + payloadLength;
+        int payloadLength = payload == null ? 0 : payload.readableBytes();
+        bytesSent += (extended ? NbdConstants.EXTENDED_REQUEST_HEADER_LENGTH : NbdConstants.REQUEST_HEADER_LENGTH)
+                + payloadLength;
         requestsSent++;
-        r.sentNanos = System.nanoTime();
-        if (!config.requestTimeout().isZero()) {
-            r.timeout = loop.schedule(() -> timedOut(r), config.requestTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        boolean timed = !config.requestTimeout().isZero();
+        if (timed || config.listener() != null) {
+            // Only then: the request stays smaller without (it is allocated per request).
+            Request.Timing t = r.timing();
+            t.sentNanos = System.nanoTime();
+            if (timed) {
+                t.timeout = loop.schedule(() -> timedOut(r), config.requestTimeout().toNanos(),
+                        TimeUnit.NANOSECONDS);
+            }
         }
         if (debug) {
-            LOG.debug("{}: send {}", channel, msg);
+            LOG.debug("{}: send {} flags={} cookie={} offset={} length={}{}", channel, r.type,
+                    NbdCommandFlags.toString(flags), r.cookie, r.offset, r.length,
+                    payload == null ? "" : " payload=" + payloadLength);
         }
-        channel.write(msg).addListener(writeListener);
+        // The header goes out as a buffer of its own (no NbdRequest message per request), a small payload copied
+        // into it as the encoder would; with the void promise (no promise object per request): a failed write is
+        // fired through the pipeline to Transmission.exceptionCaught, which fails the handle as a listener would.
+        boolean copy = payload != null && payloadLength <= NbdRequestEncoder.COPY_THRESHOLD;
+        ByteBuf header;
+        try {
+            header = NbdRequestEncoder.encodeHeader(channel.alloc(), flags, r.type, r.cookie, r.offset, r.length,
+                    extended, copy ? payloadLength : 0);
+        } catch (RuntimeException e) {
+            if (payload != null) {
+                payload.release();
+            }
+            handle.fail(new NbdConnectionClosedException("could not send a request: " + e, e));
+            return;
+        }
+        if (copy) {
+            header.writeBytes(payload, payload.readerIndex(), payloadLength);
+            payload.release();
+            payload = null;
+        }
+        channel.write(header, channel.voidPromise());
+        if (payload != null) {
+            channel.write(payload, channel.voidPromise());
+        }
         requestFlush();
     }
-
-    private final ChannelFutureListener writeListener = f -> {
-        if (!f.isSuccess()) {
-            NbdConnection.this.handle.fail(new NbdConnectionClosedException("could not send a request: " + f.cause(),
-                    f.cause()));
-        }
-    };
 
     private final Runnable flushTask = () -> {
         flushScheduled = false;
@@ -714,7 +764,7 @@ public final class NbdConnection implements NbdBlockDevice {
         while (!queue.isEmpty() && failure == null) {
             Request next = queue.peek();
             boolean room = inFlight < config.maxInFlightRequests()
-                    && (inFlight == 0 || inFlightBytes + next.bytes <= config.maxInFlightBytes());
+                    && (inFlight == 0 || inFlightBytes + next.bytes() <= config.maxInFlightBytes());
             if (!room) {
                 break;
             }
@@ -773,11 +823,10 @@ public final class NbdConnection implements NbdBlockDevice {
         queued = 0;
         inFlightBytes = 0;
         for (Request r : all) {
-            if (r.timeout != null) {
-                r.timeout.cancel(false);
-            }
+            r.cancelTimeout();
             r.releaseAll();
             failFuture(r, cause);
+            recycle(r);
         }
         if (!closedNotified) {
             closedNotified = true;
@@ -798,29 +847,77 @@ public final class NbdConnection implements NbdBlockDevice {
 
     private void complete(Request r, Object value) {
         finish(r);
-        if (r.future.isDone()) {
+        if (delivered(r)) {
             // Cancelled or timed out by the caller: the reply is dropped here, never leaked.
             ReferenceCountUtil.safeRelease(value);
+            recycle(r);
             return;
         }
         // Counted and reported before the future completes: its callbacks (run inline) see the stats and the
         // listener's metrics include it.
         requestsCompleted++;
         notifyListener(r, null);
-        if (!r.future.complete(value)) {
+        if (r instanceof Request.CallbackRead c) {
+            c.delivered = true;
+            callBack(c, (ByteBuf) value, null);
+            recycle(c);
+        } else if (!r.complete(value)) {
             requestsCompleted--;
             ReferenceCountUtil.safeRelease(value);
         }
     }
 
+    /** Whether the request's caller has had its answer (a future done, a callback called). */
+    private static boolean delivered(Request r) {
+        return r instanceof Request.CallbackRead c ? c.delivered : r.isDone();
+    }
+
+    /** Fails the request's future or calls its callback, unless already done; the request stays where it is. */
     private void failFuture(Request r, Throwable cause) {
-        if (r.future.isDone()) {
+        if (delivered(r)) {
             return;
         }
         requestsFailed++;
         notifyListener(r, cause);
-        if (!r.future.completeExceptionally(cause)) {
+        if (r instanceof Request.CallbackRead c) {
+            c.delivered = true;
+            callBack(c, null, cause);
+        } else if (!r.completeExceptionally(cause)) {
             requestsFailed--;
+        }
+    }
+
+    /** Fails a request that was never queued or sent (not counted, not reported to the listener). */
+    private void failEarly(Request r, Throwable cause) {
+        r.releaseAll();
+        if (r instanceof Request.CallbackRead c) {
+            c.delivered = true;
+            callBack(c, null, cause);
+            recycle(c);
+        } else {
+            r.completeExceptionally(cause);
+        }
+    }
+
+    private void callBack(Request.CallbackRead c, ByteBuf data, Throwable error) {
+        try {
+            c.callback.readCompleted(c.offset, (int) c.length, data, error);
+        } catch (RuntimeException e) {
+            LOG.warn("NbdReadCallback threw", e);
+        }
+    }
+
+    /**
+     * Puts a finished callback read back in the pool: only once nothing refers to it any more, i.e. it is out of
+     * the in-flight map (so no reply can reach it: a late reply carries a cookie no longer in the map) and out of
+     * the queue, its timer cancelled or run, and its callback called. Futures are never reused.
+     */
+    private void recycle(Request r) {
+        if (r instanceof Request.CallbackRead c && c.delivered && loop.inEventLoop()
+                && readPool.size() < config.maxInFlightRequests()) {
+            c.releaseAll();
+            c.clear();
+            readPool.addLast(c);
         }
     }
 
@@ -828,6 +925,7 @@ public final class NbdConnection implements NbdBlockDevice {
         finish(r);
         r.releaseAll();
         failFuture(r, cause);
+        recycle(r);
         if (cause instanceof NbdCommandException c && c.error().equals(NbdErrno.ESHUTDOWN)) {
             // The spec: a client that receives ESHUTDOWN must initiate a soft disconnect.
             disconnecting = true;
@@ -836,7 +934,7 @@ public final class NbdConnection implements NbdBlockDevice {
 
     /** The request's timer fired: fail its future; the request stays in flight until its late reply. */
     private void timedOut(Request r) {
-        r.timeout = null;
+        r.timing().timeout = null;
         NbdTimeoutException e = new NbdTimeoutException(r.type + " at offset " + r.offset + " got no reply within "
                 + config.requestTimeout());
         failFuture(r, e);
@@ -846,8 +944,8 @@ public final class NbdConnection implements NbdBlockDevice {
         NbdListener l = config.listener();
         if (l != null) {
             try {
-                l.requestCompleted(r.type, r.offset, r.length, r.sentNanos == 0 ? 0 : System.nanoTime() - r.sentNanos,
-                        error);
+                long sent = r.sentNanos();
+                l.requestCompleted(r.type, r.offset, r.length, sent == 0 ? 0 : System.nanoTime() - sent, error);
             } catch (RuntimeException e) {
                 LOG.warn("NbdListener threw", e);
             }
@@ -858,22 +956,20 @@ public final class NbdConnection implements NbdBlockDevice {
     }
 
     private void finish(Request r) {
-        if (r.timeout != null) {
-            r.timeout.cancel(false);
-            r.timeout = null;
-        }
+        r.cancelTimeout();
         inFlightMap.remove(r.cookie);
         inFlight = inFlightMap.size();
-        inFlightBytes -= r.bytes;
+        inFlightBytes -= r.bytes();
         drainQueue();
     }
 
-    private void onSimpleReply(NbdSimpleReply reply) throws NbdProtocolException {
-        bytesReceived += NbdConstants.SIMPLE_REPLY_HEADER_LENGTH + reply.data().readableBytes();
+    /** A simple reply; data (empty if none) stays the caller's. */
+    private void onSimpleReply(long cookie, NbdErrno error, ByteBuf data) throws NbdProtocolException {
+        bytesReceived += NbdConstants.SIMPLE_REPLY_HEADER_LENGTH + data.readableBytes();
         chunksReceived++;
-        Request r = inFlightMap.get(reply.cookie());
+        Request r = inFlightMap.get(cookie);
         if (r == null) {
-            throw new NbdProtocolException("simple reply for unknown cookie " + Long.toUnsignedString(reply.cookie()));
+            throw new NbdProtocolException("simple reply for unknown cookie " + Long.toUnsignedString(cookie));
         }
         if (r.chunks > 0) {
             throw new NbdProtocolException("simple reply to " + r.type + " (cookie " + r.cookie
@@ -883,8 +979,8 @@ public final class NbdConnection implements NbdBlockDevice {
             throw new NbdProtocolException("simple reply to NBD_CMD_READ (cookie " + r.cookie
                     + ") although structured replies were negotiated");
         }
-        if (!reply.error().equals(NbdErrno.OK)) {
-            completeExceptionally(r, new NbdCommandException(r.type, reply.error(), "", -1));
+        if (!error.equals(NbdErrno.OK)) {
+            completeExceptionally(r, new NbdCommandException(r.type, error, "", -1));
             return;
         }
         if (r.type.equals(NbdCommandType.BLOCK_STATUS)) {
@@ -892,9 +988,8 @@ public final class NbdConnection implements NbdBlockDevice {
                     + "): block status needs one chunk per context");
         }
         if (r.type.equals(NbdCommandType.READ)) {
-            ByteBuf data = reply.data();
-            if (r.destination != null) {
-                r.destination.writeBytes(data, data.readerIndex(), data.readableBytes());
+            if (r.destination() != null) {
+                r.destination().writeBytes(data, data.readerIndex(), data.readableBytes());
                 complete(r, null);
             } else {
                 complete(r, data.retain());
@@ -904,43 +999,63 @@ public final class NbdConnection implements NbdBlockDevice {
         complete(r, null);
     }
 
-    private void onChunk(NbdReplyChunk chunk) throws NbdProtocolException {
+    /** Counts a chunk and finds its request, with the checks every chunk passes. */
+    private Request chunkRequest(NbdReplyType type, long cookie, long headerOffset, long payloadLength)
+            throws NbdProtocolException {
         bytesReceived += (style == NbdReplyStyle.EXTENDED ? NbdConstants.EXTENDED_REPLY_HEADER_LENGTH
-                : NbdConstants.STRUCTURED_REPLY_HEADER_LENGTH) + chunk.payloadLength();
+                : NbdConstants.STRUCTURED_REPLY_HEADER_LENGTH) + payloadLength;
         chunksReceived++;
-        Request r = inFlightMap.get(chunk.cookie());
+        Request r = inFlightMap.get(cookie);
         if (style == NbdReplyStyle.SIMPLE) {
-            throw new NbdProtocolException("structured reply chunk " + chunk.type()
+            throw new NbdProtocolException("structured reply chunk " + type
                     + " although structured replies were not negotiated");
         }
         if (r == null) {
-            throw new NbdProtocolException(chunk.type() + " chunk for unknown cookie "
-                    + Long.toUnsignedString(chunk.cookie()) + " (no request in flight, or its reply was done)");
+            throw new NbdProtocolException(type + " chunk for unknown cookie "
+                    + Long.toUnsignedString(cookie) + " (no request in flight, or its reply was done)");
         }
         r.chunks++;
-        if (style == NbdReplyStyle.EXTENDED && chunk.headerOffset() != r.offset) {
-            throw new NbdProtocolException(chunk.type() + " chunk for cookie " + r.cookie + " echoes offset "
-                    + Long.toUnsignedString(chunk.headerOffset()) + ", but the request was at " + r.offset);
+        if (style == NbdReplyStyle.EXTENDED && headerOffset != r.offset) {
+            throw new NbdProtocolException(type + " chunk for cookie " + r.cookie + " echoes offset "
+                    + Long.toUnsignedString(headerOffset) + ", but the request was at " + r.offset);
         }
+        return r;
+    }
+
+    /** An NBD_REPLY_TYPE_OFFSET_DATA chunk; data stays the caller's. */
+    private void onOffsetData(int flags, long cookie, long headerOffset, long offset, ByteBuf data)
+            throws NbdProtocolException {
+        int size = data.readableBytes();
+        Request r = chunkRequest(NbdReplyType.OFFSET_DATA, cookie, headerOffset, 8L + size);
+        boolean done = (flags & NbdReplyFlags.DONE) != 0;
+        if (r.chunks == 1 && done && offset == r.offset && size == r.length
+                && r.type.equals(NbdCommandType.READ) && r.destination() == null) {
+            // The common case, one chunk with all the data: hand over its slice without any bookkeeping.
+            complete(r, data.retain());
+            return;
+        }
+        content(r, offset, size, NbdReplyType.OFFSET_DATA, data);
+        if (done) {
+            done(r);
+        }
+    }
+
+    private void onChunk(NbdReplyChunk chunk) throws NbdProtocolException {
+        if (chunk instanceof NbdOffsetDataChunk d) {
+            onOffsetData(d.flags(), d.cookie(), d.headerOffset(), d.offset(), d.data());
+            return;
+        }
+        Request r = chunkRequest(chunk.type(), chunk.cookie(), chunk.headerOffset(), chunk.payloadLength());
         if (chunk instanceof NbdNoneChunk) {
             if (!chunk.isDone()) {
                 throw new NbdProtocolException("NBD_REPLY_TYPE_NONE without the DONE flag (cookie " + r.cookie + ")");
             }
-        } else if (chunk instanceof NbdOffsetDataChunk d) {
-            ByteBuf data = d.data();
-            if (r.chunks == 1 && chunk.isDone() && d.offset() == r.offset && data.readableBytes() == r.length
-                    && r.type.equals(NbdCommandType.READ) && r.destination == null) {
-                // The common case, one chunk with all the data: hand over its slice without any bookkeeping.
-                complete(r, data.retain());
-                return;
-            }
-            content(r, d.offset(), data.readableBytes(), chunk, data);
         } else if (chunk instanceof NbdOffsetHoleChunk h) {
             long size = Integer.toUnsignedLong(h.holeSize());
             if (size == 0) {
                 throw new NbdProtocolException("NBD_REPLY_TYPE_OFFSET_HOLE of size 0 (cookie " + r.cookie + ")");
             }
-            content(r, h.offset(), size, chunk, null);
+            content(r, h.offset(), size, chunk.type(), null);
         } else if (chunk instanceof NbdBlockStatusChunk b) {
             blockStatusChunk(r, b);
         } else if (chunk instanceof NbdErrorChunk e) {
@@ -958,63 +1073,64 @@ public final class NbdConnection implements NbdBlockDevice {
      * is released at once, and coverage is a bitmap of the request. So a reply in many small chunks costs the READ
      * length plus an eighth, never memory in proportion to the number of chunks or the buffers they arrived in.
      */
-    private void content(Request r, long offset, long size, NbdReplyChunk chunk, ByteBuf data)
+    private void content(Request r, long offset, long size, NbdReplyType type, ByteBuf data)
             throws NbdProtocolException {
         if (!r.type.equals(NbdCommandType.READ)) {
-            throw new NbdProtocolException(chunk.type() + " in the reply to " + r.type + " (cookie " + r.cookie
+            throw new NbdProtocolException(type + " in the reply to " + r.type + " (cookie " + r.cookie
                     + ")");
         }
         long end = offset + size;
         if (offset < r.offset || end > r.offset + r.length || end < offset) {
-            throw new NbdProtocolException(chunk.type() + " covers " + Long.toUnsignedString(offset) + "+" + size
+            throw new NbdProtocolException(type + " covers " + Long.toUnsignedString(offset) + "+" + size
                     + ", outside the request " + r.offset + "+" + r.length + " (cookie " + r.cookie + ")");
         }
         int from = (int) (offset - r.offset);
         int to = (int) (end - r.offset);
-        if (r.contentChunks > 0 && (r.flags & NbdCommandFlags.DF) != 0) {
+        if (r.a().contentChunks > 0 && (r.flags & NbdCommandFlags.DF) != 0) {
             throw new NbdProtocolException("more than one content chunk for a READ with the DF flag (cookie "
                     + r.cookie + ")");
         }
-        boolean overlaps = r.coverage != null ? r.coverage.nextSetBit(from) >= 0 && r.coverage.nextSetBit(from) < to
-                : r.contentChunks > 0 && from < r.firstTo && r.firstFrom < to;
+        Request.Assembly a = r.a();
+        boolean overlaps = a.coverage != null ? a.coverage.nextSetBit(from) >= 0 && a.coverage.nextSetBit(from) < to
+                : a.contentChunks > 0 && from < a.firstTo && a.firstFrom < to;
         if (overlaps) {
-            throw new NbdProtocolException(chunk.type() + " at " + offset + "+" + size
+            throw new NbdProtocolException(type + " at " + offset + "+" + size
                     + " overlaps an earlier chunk of the same reply (cookie " + r.cookie + ")");
         }
-        if (r.contentChunks == 0 && r.destination == null) {
-            r.firstFrom = from;
-            r.firstTo = to;
-            r.first = data == null ? null : data.retain();
+        if (r.a().contentChunks == 0 && r.destination() == null) {
+            r.a().firstFrom = from;
+            r.a().firstTo = to;
+            r.a().first = data == null ? null : data.retain();
         } else {
-            if (r.coverage == null) {
+            if (r.a().coverage == null) {
                 // The second content chunk: from now on, assemble in place.
-                r.coverage = new java.util.BitSet((int) r.length);
-                if (r.contentChunks > 0) {
-                    r.coverage.set(r.firstFrom, r.firstTo);
+                r.a().coverage = new java.util.BitSet((int) r.length);
+                if (r.a().contentChunks > 0) {
+                    r.a().coverage.set(r.a().firstFrom, r.a().firstTo);
                 }
-                if (r.destination == null) {
-                    r.assembled = channel.alloc().buffer((int) r.length, (int) r.length);
-                    place(r, r.firstFrom, r.firstTo, r.first);
-                    if (r.first != null) {
-                        r.first.release();
-                        r.first = null;
+                if (r.destination() == null) {
+                    r.a().assembled = channel.alloc().buffer((int) r.length, (int) r.length);
+                    place(r, r.a().firstFrom, r.a().firstTo, r.a().first);
+                    if (r.a().first != null) {
+                        r.a().first.release();
+                        r.a().first = null;
                     }
                 } else {
-                    r.destinationBase = r.destination.writerIndex();
-                    r.destination.ensureWritable((int) r.length);
+                    r.a().destinationBase = r.destination().writerIndex();
+                    r.destination().ensureWritable((int) r.length);
                 }
             }
-            r.coverage.set(from, to);
+            r.a().coverage.set(from, to);
             place(r, from, to, data);
         }
-        r.contentChunks++;
-        r.covered += size;
+        r.a().contentChunks++;
+        r.a().covered += size;
     }
 
     /** Puts bytes {@code from..to} of a READ (data, or zeroes for a hole) in its assembly buffer or destination. */
     private static void place(Request r, int from, int to, ByteBuf data) {
-        ByteBuf dst = r.assembled != null ? r.assembled : r.destination;
-        int at = (r.assembled != null ? 0 : r.destinationBase) + from;
+        ByteBuf dst = r.a().assembled != null ? r.a().assembled : r.destination();
+        int at = (r.a().assembled != null ? 0 : r.a().destinationBase) + from;
         if (data != null) {
             dst.setBytes(at, data, data.readerIndex(), to - from);
         } else {
@@ -1031,10 +1147,10 @@ public final class NbdConnection implements NbdBlockDevice {
             throw new NbdProtocolException("block status for context id " + Integer.toUnsignedString(b.contextId())
                     + ", which was not negotiated (cookie " + r.cookie + ")");
         }
-        if (r.status == null) {
-            r.status = new LinkedHashMap<>();
+        if (r.a().status == null) {
+            r.a().status = new LinkedHashMap<>();
         }
-        if (r.status.containsKey(b.contextId())) {
+        if (r.a().status.containsKey(b.contextId())) {
             throw new NbdProtocolException("two block status chunks for context " + context.name() + " (cookie "
                     + r.cookie + ")");
         }
@@ -1073,7 +1189,7 @@ public final class NbdConnection implements NbdBlockDevice {
                         + " (cookie " + r.cookie + ")");
             }
         }
-        r.status.put(b.contextId(), b);
+        r.a().status.put(b.contextId(), b);
     }
 
     private void errorChunk(Request r, NbdErrorChunk e) throws NbdProtocolException {
@@ -1092,33 +1208,33 @@ public final class NbdConnection implements NbdBlockDevice {
                         + " lies outside the request " + r.offset + "+" + r.length + " (cookie " + r.cookie + ")");
             }
         }
-        if (r.error == null) {
-            r.error = new NbdCommandException(r.type, e.error(), e.message(), errorOffset);
+        if (r.a().error == null) {
+            r.a().error = new NbdCommandException(r.type, e.error(), e.message(), errorOffset);
         }
     }
 
     private void done(Request r) throws NbdProtocolException {
-        if (r.error != null) {
-            completeExceptionally(r, r.error);
+        if (r.error() != null) {
+            completeExceptionally(r, r.error());
             return;
         }
         if (r.type.equals(NbdCommandType.READ)) {
-            if (r.covered != r.length) {
+            if (r.a().covered != r.length) {
                 throw new NbdProtocolException("the reply to NBD_CMD_READ (cookie " + r.cookie + ") covered "
-                        + r.covered + " of " + r.length + " bytes without reporting an error");
+                        + r.a().covered + " of " + r.length + " bytes without reporting an error");
             }
             complete(r, assembleRead(r));
             return;
         }
         if (r.type.equals(NbdCommandType.BLOCK_STATUS)) {
-            int got = r.status == null ? 0 : r.status.size();
+            int got = r.a().status == null ? 0 : r.a().status.size();
             if (got != contexts.size()) {
                 throw new NbdProtocolException("the reply to NBD_CMD_BLOCK_STATUS (cookie " + r.cookie + ") had "
                         + got + " status chunk(s) for " + contexts.size() + " negotiated context(s)");
             }
             Map<String, List<NbdExtent>> result = new LinkedHashMap<>();
             for (NbdMetaContext c : contexts) {
-                NbdBlockStatusChunk b = r.status.get(c.id());
+                NbdBlockStatusChunk b = r.a().status.get(c.id());
                 List<NbdExtent> extents = new ArrayList<>(b.extentCount());
                 long at = r.offset;
                 for (int i = 0; i < b.extentCount(); i++) {
@@ -1135,37 +1251,64 @@ public final class NbdConnection implements NbdBlockDevice {
 
     /** Hands over a complete structured READ: in the caller's buffer, the one chunk as it came, or the assembly. */
     private ByteBuf assembleRead(Request r) {
-        if (r.destination != null) {
-            if (r.contentChunks > 0) {
-                r.destination.writerIndex(r.destinationBase + (int) r.length);
+        if (r.destination() != null) {
+            if (r.a().contentChunks > 0) {
+                r.destination().writerIndex(r.a().destinationBase + (int) r.length);
             }
             return null;
         }
-        if (r.contentChunks == 0) {
+        if (r.a().contentChunks == 0) {
             return Unpooled.EMPTY_BUFFER;
         }
-        if (r.assembled != null) {
-            ByteBuf b = r.assembled;
-            r.assembled = null;
+        if (r.a().assembled != null) {
+            ByteBuf b = r.a().assembled;
+            r.a().assembled = null;
             return b.writerIndex((int) r.length);
         }
-        if (r.first != null) {
-            ByteBuf b = r.first;
-            r.first = null;
+        if (r.a().first != null) {
+            ByteBuf b = r.a().first;
+            r.a().first = null;
             return b;
         }
         int size = (int) r.length;
         return channel.alloc().buffer(size, size).writeZero(size);
     }
 
-    /** The last inbound handler: replies in, requests out, failure on error or close. */
-    private final class Transmission extends ChannelDuplexHandler {
+    /**
+     * The last inbound handler: replies in, requests out, failure on error or close. Replies that carry data come
+     * straight from the decoder (its sink), without a message object each; the others as messages.
+     */
+    private final class Transmission extends ChannelDuplexHandler implements NbdReplyDecoder.DataSink {
+        @Override
+        public void simpleReply(long cookie, ByteBuf data) {
+            reading = true;
+            try {
+                onSimpleReply(cookie, NbdErrno.OK, data);
+            } catch (NbdProtocolException e) {
+                handle.fail(e);
+            } finally {
+                data.release();
+            }
+        }
+
+        @Override
+        public void offsetData(int flags, long cookie, long headerOffset, long offset, ByteBuf data) {
+            reading = true;
+            try {
+                onOffsetData(flags, cookie, headerOffset, offset, data);
+            } catch (NbdProtocolException e) {
+                handle.fail(e);
+            } finally {
+                data.release();
+            }
+        }
+
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             reading = true;
             try {
                 if (msg instanceof NbdSimpleReply s) {
-                    onSimpleReply(s);
+                    onSimpleReply(s.cookie(), s.error(), s.data());
                 } else if (msg instanceof NbdReplyChunk c) {
                     onChunk(c);
                 } else {

@@ -8,62 +8,177 @@ import io.netty.util.ReferenceCountUtil;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
-/** One request from submission to completion, with what its reply chunks have gathered. Event loop only. */
-final class Request {
-    final NbdCommandType type;
-    final int flags;
-    final long offset;
-    final long length;
-    final long bytes;
-    final CompletableFuture<Object> future = new CompletableFuture<>();
-    /** WRITE data (or block status payload) until it is handed to the channel. */
-    ByteBuf payload;
-    /** Where a READ goes if the caller gave a buffer; null to hand back a buffer. */
-    final ByteBuf destination;
+/**
+ * One request from submission to completion, with what its reply chunks have gathered; it is also the future the
+ * caller gets (one object per request instead of two). Fields: event loop only.
+ */
+@SuppressWarnings("serial")
+class Request extends CompletableFuture<Object> {
+    // Not final: a CallbackRead is reused (see NbdConnection.recycle).
+    NbdCommandType type;
+    int flags;
+    long offset;
+    long length;
     long cookie;
     int chunks;
-    long sentNanos;
-    io.netty.util.concurrent.ScheduledFuture<?> timeout;
+    /**
+     * WRITE: its data until it is handed to the channel; READ: where the data goes if the caller gave a buffer,
+     * null to hand back a buffer (see {@link #takePayload()} and {@link #destination()}).
+     */
+    private ByteBuf buffer;
+    /** When it was sent and its timer: only if a listener or a request timeout needs them. */
+    private Timing timing;
 
-    // READ: the content chunks seen so far (see NbdConnection.content): the first one's range and retained data
-    // (null for a hole), then, from the second on, the coverage bitmap and the assembly buffer (or, for a caller's
-    // destination, where in it the READ starts).
-    int contentChunks;
-    int firstFrom;
-    int firstTo;
-    ByteBuf first;
-    java.util.BitSet coverage;
-    ByteBuf assembled;
-    int destinationBase;
-    long covered;
-    // BLOCK_STATUS: chunk per context id.
-    Map<Integer, NbdBlockStatusChunk> status;
-    /** The first error chunk or simple error, if any. */
-    NbdCommandException error;
+    /** What a reply that is not the common case gathers; null until needed (most replies never need it). */
+    private Assembly assembly;
+
+    /** When a request was sent, and its timeout timer. */
+    static final class Timing {
+        long sentNanos;
+        io.netty.util.concurrent.ScheduledFuture<?> timeout;
+    }
+
+    /**
+     * What a reply gathers beyond one simple reply or one DONE chunk: kept apart so that the common request stays
+     * small (it is allocated per request).
+     */
+    static final class Assembly {
+        // READ: the content chunks seen so far (see NbdConnection.content): the first one's range and retained data
+        // (null for a hole), then, from the second on, the coverage bitmap and the assembly buffer (or, for a
+        // caller's destination, where in it the READ starts).
+        int contentChunks;
+        int firstFrom;
+        int firstTo;
+        ByteBuf first;
+        java.util.BitSet coverage;
+        ByteBuf assembled;
+        int destinationBase;
+        long covered;
+        // BLOCK_STATUS: chunk per context id.
+        Map<Integer, NbdBlockStatusChunk> status;
+        /** The first error chunk or simple error, if any. */
+        NbdCommandException error;
+    }
 
     Request(NbdCommandType type, int flags, long offset, long length, ByteBuf payload, ByteBuf destination) {
         this.type = type;
         this.flags = flags;
         this.offset = offset;
         this.length = length;
-        this.payload = payload;
-        this.destination = destination;
-        this.bytes = type.equals(NbdCommandType.READ) ? length : payload != null ? payload.readableBytes() : 0;
+        this.buffer = payload != null ? payload : destination;
+    }
+
+    /**
+     * A READ that completes a caller's {@link NbdReadCallback} instead of the future; pooled per connection and
+     * reused once finished (out of the in-flight map and the queue, and its callback called).
+     */
+    static final class CallbackRead extends Request {
+        NbdReadCallback callback;
+        /** The callback has been called (data, error or timeout): anything later is dropped. */
+        boolean delivered;
+
+        CallbackRead(long offset, long length, int flags, NbdReadCallback callback) {
+            super(NbdCommandType.READ, flags, offset, length, null, null);
+            this.callback = callback;
+        }
+
+        /** Makes a finished request a new one. */
+        void reuse(long offset, long length, int flags, NbdReadCallback callback) {
+            this.offset = offset;
+            this.length = length;
+            this.flags = flags;
+            this.callback = callback;
+        }
+
+        /** Forgets everything of its last use; the caller has released what it held. */
+        void clear() {
+            callback = null;
+            delivered = false;
+            cookie = 0;
+            chunks = 0;
+            clearState();
+        }
+    }
+
+    /** Drops the per-use state (the buffers in it already released). */
+    final void clearState() {
+        assembly = null;
+        timing = null;
+    }
+
+    /** The caller's destination of a READ, or null. */
+    ByteBuf destination() {
+        return type.equals(NbdCommandType.READ) ? buffer : null;
+    }
+
+    /** Hands over the data of a WRITE (null for other commands, or once taken). */
+    ByteBuf takePayload() {
+        if (type.equals(NbdCommandType.READ)) {
+            return null;
+        }
+        ByteBuf p = buffer;
+        buffer = null;
+        return p;
+    }
+
+    /** The timing, created on first use. */
+    Timing timing() {
+        Timing t = timing;
+        if (t == null) {
+            t = new Timing();
+            timing = t;
+        }
+        return t;
+    }
+
+    /** When the request was sent, or 0 if it was not or nobody asked (no listener, no timeout). */
+    long sentNanos() {
+        return timing == null ? 0 : timing.sentNanos;
+    }
+
+    /** Cancels the timeout timer, if any. */
+    void cancelTimeout() {
+        Timing t = timing;
+        if (t != null && t.timeout != null) {
+            t.timeout.cancel(false);
+            t.timeout = null;
+        }
+    }
+
+    /** The assembly, created on first use. */
+    Assembly a() {
+        Assembly x = assembly;
+        if (x == null) {
+            x = new Assembly();
+            assembly = x;
+        }
+        return x;
+    }
+
+    /** The error gathered so far, or null (without creating the assembly). */
+    NbdCommandException error() {
+        return assembly == null ? null : assembly.error;
+    }
+
+    /** The bytes this request counts against the in-flight byte cap: its data, to or from the server. */
+    long bytes() {
+        return type.equals(NbdCommandType.READ) || type.equals(NbdCommandType.WRITE) ? length : 0;
     }
 
     /** Releases everything the request holds. */
     void releaseAll() {
+        ByteBuf payload = takePayload();
         if (payload != null) {
             ReferenceCountUtil.safeRelease(payload);
-            payload = null;
         }
-        if (first != null) {
-            ReferenceCountUtil.safeRelease(first);
-            first = null;
+        Assembly x = assembly;
+        if (x != null && x.first != null) {
+            ReferenceCountUtil.safeRelease(x.first);
+            x.first = null;
         }
-        if (assembled != null) {
-            ReferenceCountUtil.safeRelease(assembled);
-            assembled = null;
+        if (x != null && x.assembled != null) {
+            ReferenceCountUtil.safeRelease(x.assembled);
+            x.assembled = null;
         }
     }
 }

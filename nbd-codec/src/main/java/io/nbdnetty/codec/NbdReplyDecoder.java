@@ -17,7 +17,8 @@ import java.util.List;
  * <p>A simple reply's data length is not on the wire, so the decoder asks a {@link PayloadLengthResolver} (the
  * client's table of requests in flight) when a successful simple reply arrives; an unknown cookie raises {@link
  * NbdUnknownCookieException}. Each chunk's payload length is checked against a limit before the decoder waits for the
- * payload, and its layout is checked against its type. Read data is a retained slice of what was received.
+ * payload, and its layout is checked against its type. Read data is a retained slice of what was received. With a
+ * {@link DataSink}, replies carrying data go to it directly instead of down the pipeline.
  *
  * <p>Under extended headers only extended replies are accepted; otherwise extended replies are refused. After any
  * error the decoder discards all further input. Not sharable.
@@ -39,11 +40,39 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
         long simpleReplyDataLength(long cookie);
     }
 
+    /**
+     * Takes READ data straight from the decoder instead of a message object per reply: for a client's own
+     * transmission handler, which then allocates nothing per reply. Called from {@code decode}, in the order of the
+     * stream and after every message decoded before has gone down the pipeline; it must not throw (a client fails
+     * its connection itself).
+     */
+    public interface DataSink {
+        /**
+         * A successful simple reply, in place of an {@link NbdSimpleReply}.
+         *
+         * @param cookie the cookie of the reply
+         * @param data its data (empty unless a READ), owned by the sink, which releases it
+         */
+        void simpleReply(long cookie, ByteBuf data);
+
+        /**
+         * An {@code NBD_REPLY_TYPE_OFFSET_DATA} chunk, in place of an {@link NbdOffsetDataChunk}.
+         *
+         * @param flags the {@link NbdReplyFlags}
+         * @param cookie the cookie of the reply
+         * @param headerOffset the offset echoed in an extended header, 0 under compact headers
+         * @param offset the offset of the data in the export
+         * @param data the data, owned by the sink, which releases it
+         */
+        void offsetData(int flags, long cookie, long headerOffset, long offset, ByteBuf data);
+    }
+
     private enum State { HEADER, SIMPLE_DATA, CHUNK_PAYLOAD, FAILED }
 
     private final boolean extendedHeaders;
     private final PayloadLengthResolver resolver;
     private final int maxPayloadLength;
+    private final DataSink sink;
 
     private State state = State.HEADER;
     private long streamOffset;
@@ -63,6 +92,21 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
      * @param maxPayloadLength the largest reply payload accepted
      */
     public NbdReplyDecoder(boolean extendedHeaders, PayloadLengthResolver resolver, int maxPayloadLength) {
+        this(extendedHeaders, resolver, maxPayloadLength, null);
+    }
+
+    /**
+     * Creates a decoder that hands successful simple replies and {@code NBD_REPLY_TYPE_OFFSET_DATA} chunks to a
+     * sink instead of passing them down the pipeline as messages (every other reply is still a message).
+     *
+     * @param extendedHeaders true if extended headers were negotiated
+     * @param resolver tells the data length of simple replies
+     * @param maxPayloadLength the largest reply payload accepted
+     * @param sink takes the replies that carry data; null to pass them on as messages
+     */
+    public NbdReplyDecoder(boolean extendedHeaders, PayloadLengthResolver resolver, int maxPayloadLength,
+            DataSink sink) {
+        this.sink = sink;
         this.extendedHeaders = extendedHeaders;
         this.resolver = resolver;
         // While a large payload is arriving, keep the socket reads as components instead of copying each into one
@@ -101,14 +145,29 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
                     if (in.readableBytes() < payloadLength) {
                         return;
                     }
-                    out.add(new NbdSimpleReply(cookie, NbdErrno.OK, in.readRetainedSlice(payloadLength)));
+                    ByteBuf data = in.readRetainedSlice(payloadLength);
                     finishMessage(NbdConstants.SIMPLE_REPLY_HEADER_LENGTH + (long) payloadLength);
+                    if (sink != null) {
+                        sink.simpleReply(cookie, data);
+                        // Back to the pipeline before the next reply, as after a message.
+                        return;
+                    }
+                    out.add(new NbdSimpleReply(cookie, NbdErrno.OK, data));
                 }
                 case CHUNK_PAYLOAD -> {
                     if (in.readableBytes() < payloadLength) {
                         return;
                     }
                     int end = in.readerIndex() + payloadLength;
+                    if (sink != null && type == 1) {
+                        check(payloadLength >= 9, "NBD_REPLY_TYPE_OFFSET_DATA payload must be at least 9 bytes");
+                        long offset = in.readLong();
+                        ByteBuf data = in.readRetainedSlice(payloadLength - 8);
+                        finishMessage(chunkHeaderLength() + (long) payloadLength);
+                        sink.offsetData(flags, cookie, headerOffset, offset, data);
+                        // Back to the pipeline before the next reply, as after a message.
+                        return;
+                    }
                     NbdReplyChunk chunk = decodeChunk(in);
                     in.readerIndex(end);
                     out.add(chunk);

@@ -17,8 +17,8 @@ import java.util.List;
  * It refuses only what cannot be encoded: a compact length over 32 bits.
  */
 public final class NbdRequestEncoder extends MessageToMessageEncoder<NbdRequest> {
-    /** Payloads up to this size are copied next to the header instead of written separately. */
-    static final int COPY_THRESHOLD = 1024;
+    /** Payloads up to this many bytes are copied next to the header instead of written separately. */
+    public static final int COPY_THRESHOLD = 1024;
 
     private final boolean extendedHeaders;
 
@@ -58,21 +58,8 @@ public final class NbdRequestEncoder extends MessageToMessageEncoder<NbdRequest>
         ByteBuf payload = msg.payload();
         int payloadLength = payload.readableBytes();
         boolean copy = payloadLength <= COPY_THRESHOLD;
-        int headerLength = extendedHeaders ? NbdConstants.EXTENDED_REQUEST_HEADER_LENGTH
-                : NbdConstants.REQUEST_HEADER_LENGTH;
-        if (!extendedHeaders && (msg.length() & ~0xffffffffL) != 0) {
-            throw new EncoderException("length " + Long.toUnsignedString(msg.length())
-                    + " does not fit a compact request header; extended headers were not negotiated");
-        }
-        ByteBuf header = alloc.ioBuffer(headerLength + (copy ? payloadLength : 0));
-        header.writeInt(extendedHeaders ? NbdConstants.EXTENDED_REQUEST_MAGIC : NbdConstants.REQUEST_MAGIC)
-                .writeShort(msg.flags()).writeShort(msg.type().code()).writeLong(msg.cookie())
-                .writeLong(msg.offset());
-        if (extendedHeaders) {
-            header.writeLong(msg.length());
-        } else {
-            header.writeInt((int) msg.length());
-        }
+        ByteBuf header = encodeHeader(alloc, msg.flags(), msg.type(), msg.cookie(), msg.offset(), msg.length(),
+                extendedHeaders, copy ? payloadLength : 0);
         if (copy) {
             header.writeBytes(payload, payload.readerIndex(), payloadLength);
             out.add(header);
@@ -80,5 +67,41 @@ public final class NbdRequestEncoder extends MessageToMessageEncoder<NbdRequest>
             out.add(header);
             out.add(payload.retain());
         }
+    }
+
+    /**
+     * Allocates a buffer and writes one request header in it, without a message object: for a client that writes
+     * the buffer to the channel itself (this encoder passes buffers on untouched). The buffer has room for {@code
+     * extraCapacity} more bytes after the header, for a small payload copied next to it (see {@link
+     * #COPY_THRESHOLD}).
+     *
+     * @param alloc the allocator
+     * @param flags the {@link NbdCommandFlags}, 16 bits
+     * @param type the command
+     * @param cookie the cookie
+     * @param offset the offset (unsigned)
+     * @param length the length field (unsigned; see {@link NbdRequest#length()})
+     * @param extendedHeaders whether to write an extended (32-byte) header instead of a compact (28-byte) one
+     * @param extraCapacity bytes to reserve after the header
+     * @return the header, which the caller owns
+     * @throws EncoderException if the length does not fit a compact header
+     */
+    public static ByteBuf encodeHeader(ByteBufAllocator alloc, int flags, NbdCommandType type, long cookie,
+            long offset, long length, boolean extendedHeaders, int extraCapacity) {
+        if (!extendedHeaders && (length & ~0xffffffffL) != 0) {
+            throw new EncoderException("length " + Long.toUnsignedString(length)
+                    + " does not fit a compact request header; extended headers were not negotiated");
+        }
+        int headerLength = extendedHeaders ? NbdConstants.EXTENDED_REQUEST_HEADER_LENGTH
+                : NbdConstants.REQUEST_HEADER_LENGTH;
+        ByteBuf header = alloc.ioBuffer(headerLength + extraCapacity);
+        header.writeInt(extendedHeaders ? NbdConstants.EXTENDED_REQUEST_MAGIC : NbdConstants.REQUEST_MAGIC)
+                .writeShort(flags).writeShort(type.code()).writeLong(cookie).writeLong(offset);
+        if (extendedHeaders) {
+            header.writeLong(length);
+        } else {
+            header.writeInt((int) length);
+        }
+        return header;
     }
 }

@@ -48,7 +48,9 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(1)
+// Event-loop-like worker threads: see FastThreadLocalExecutor.
+@Fork(value = 1, jvmArgsAppend = {"-Djmh.executor=CUSTOM",
+        "-Djmh.executor.class=io.nbdnetty.examples.bench.FastThreadLocalExecutor"})
 public class CodecBenchmark {
     private static final long COOKIE = 0x0102030405060708L;
 
@@ -87,14 +89,14 @@ public class CodecBenchmark {
             data[i] = (byte) i;
         }
         // Structured reply chunk (proto.md): magic, flags (DONE), type OFFSET_DATA, cookie, length, offset, data.
-        structuredRead = alloc.directBuffer(NbdConstants.STRUCTURED_REPLY_HEADER_LENGTH + 8 + size)
+        structuredRead = Untracked.directBuffer(alloc, NbdConstants.STRUCTURED_REPLY_HEADER_LENGTH + 8 + size)
                 .writeInt(NbdConstants.STRUCTURED_REPLY_MAGIC).writeShort(1)
                 .writeShort(NbdReplyType.OFFSET_DATA.code()).writeLong(COOKIE).writeInt(8 + size).writeLong(0)
                 .writeBytes(data);
         // Simple reply (proto.md): magic, error 0, cookie, data.
-        simpleRead = alloc.directBuffer(NbdConstants.SIMPLE_REPLY_HEADER_LENGTH + size)
+        simpleRead = Untracked.directBuffer(alloc, NbdConstants.SIMPLE_REPLY_HEADER_LENGTH + size)
                 .writeInt(NbdConstants.SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(COOKIE).writeBytes(data);
-        writePayload = alloc.directBuffer(size).writeBytes(data);
+        writePayload = Untracked.directBuffer(alloc, size).writeBytes(data);
 
         long readLength = size;
         structuredSink.bh = bh;

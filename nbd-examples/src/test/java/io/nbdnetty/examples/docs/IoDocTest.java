@@ -6,6 +6,7 @@ import io.nbdnetty.client.NbdConnection;
 import io.nbdnetty.client.NbdExtent;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdMetaContext;
+import io.nbdnetty.client.NbdReadCallback;
 import io.nbdnetty.codec.NbdCommandFlags;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.netty.buffer.ByteBuf;
@@ -19,7 +20,9 @@ import org.junit.jupiter.api.Timeout;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The code of docs/io.md, against nbdkit memory (every command and flag supported). */
@@ -74,6 +77,31 @@ class IoDocTest {
             destination.release();
         }
         // end::readInto[]
+
+        // tag::readCallback[]
+        CompletableFuture<Long> total = new CompletableFuture<>();
+        NbdReadCallback callback = new NbdReadCallback() {
+            private long bytes;
+
+            @Override
+            public void readCompleted(long offset, int length, ByteBuf data, Throwable error) {
+                if (error != null) {
+                    total.completeExceptionally(error);
+                    return;
+                }
+                bytes += data.readableBytes();
+                data.release();                                  // the callback owns the data
+                if (offset + length < 1 << 20) {
+                    conn.read(offset + length, length, 0, this); // on the event loop: allocates nothing
+                } else {
+                    total.complete(bytes);
+                }
+            }
+        };
+        conn.read(0, 4096, 0, callback);
+        System.out.println(total.get() + " bytes, one 4 KiB read after another");
+        // end::readCallback[]
+        assertEquals(1 << 20, total.get());
     }
 
     @Test

@@ -1,0 +1,217 @@
+package io.nbdnetty.examples.bench;
+
+import io.nbdnetty.client.NbdClientConfig;
+import io.nbdnetty.client.NbdConnection;
+import io.nbdnetty.client.NbdHandle;
+import io.nbdnetty.codec.NbdAckReply;
+import io.nbdnetty.codec.NbdConstants;
+import io.nbdnetty.codec.NbdErrorReply;
+import io.nbdnetty.codec.NbdHandshakeEncoder;
+import io.nbdnetty.codec.NbdHandshakeFlags;
+import io.nbdnetty.codec.NbdHandshakeMessage;
+import io.nbdnetty.codec.NbdInfo;
+import io.nbdnetty.codec.NbdInfoReply;
+import io.nbdnetty.codec.NbdNewstyleGreeting;
+import io.nbdnetty.codec.NbdOption;
+import io.nbdnetty.codec.NbdOptionReplyType;
+import io.nbdnetty.codec.NbdReplyType;
+import io.nbdnetty.codec.NbdTransmissionFlags;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.embedded.EmbeddedChannel;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The whole client read path, one 4 KiB READ per operation: {@link NbdConnection#read(long, int)} (the request,
+ * its header written to the channel), the reply decoded by the connection's own pipeline, the future completed and
+ * the data released.
+ *
+ * <p>The connection runs on an {@link EmbeddedChannel}: the handshake is answered by hand in the set-up, then each
+ * operation issues the read, takes the request header the client wrote (and releases it), puts its cookie in a
+ * reply prepared in advance and fires a retained duplicate of that reply into the pipeline, as if one socket read
+ * delivered it. So what is measured is the client's own work, without a socket, a server or EmbeddedChannel's task
+ * running. Structured replies (one {@code NBD_REPLY_TYPE_OFFSET_DATA} chunk with the DONE flag) or simple replies,
+ * as negotiated; pooled direct buffers; no request timeout, no listener (the defaults).
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+// Event-loop-like worker threads: see FastThreadLocalExecutor.
+@Fork(value = 1, jvmArgsAppend = {"-Djmh.executor=CUSTOM",
+        "-Djmh.executor.class=io.nbdnetty.examples.bench.FastThreadLocalExecutor"})
+public class ClientReadBenchmark {
+    private static final long EXPORT_SIZE = 1L << 30;
+
+    /** READ size in bytes. */
+    @Param({"4096"})
+    public int size;
+
+    /** Whether structured replies are negotiated (else simple replies). */
+    @Param({"true", "false"})
+    public boolean structured;
+
+    private final ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
+    private EmbeddedChannel channel;
+    private ChannelPipeline pipeline;
+    private NbdHandle handle;
+    private NbdConnection connection;
+    private ByteBuf reply;
+    private long offset;
+
+    @Setup(Level.Trial)
+    public void setUp() throws Exception {
+        channel = new EmbeddedChannel();
+        channel.config().setAllocator(alloc);
+        pipeline = channel.pipeline();
+        NbdClientConfig config = NbdClientConfig.builder().requestStructuredReplies(structured)
+                .requestExtendedHeaders(false).build();
+        handle = NbdHandle.create(config);
+        CompletableFuture<NbdConnection> ready = handle.connect(channel);
+        channel.runPendingTasks();
+        handshake();
+        connection = ready.get(5, TimeUnit.SECONDS);
+
+        byte[] data = new byte[size];
+        for (int i = 0; i < size; i++) {
+            data[i] = (byte) i;
+        }
+        if (structured) {
+            // Structured reply chunk: magic, flags (DONE), type OFFSET_DATA, cookie, length, offset, data.
+            reply = Untracked.directBuffer(alloc, NbdConstants.STRUCTURED_REPLY_HEADER_LENGTH + 8 + size)
+                    .writeInt(NbdConstants.STRUCTURED_REPLY_MAGIC).writeShort(1)
+                    .writeShort(NbdReplyType.OFFSET_DATA.code()).writeLong(0).writeInt(8 + size).writeLong(0)
+                    .writeBytes(data);
+        } else {
+            // Simple reply: magic, error 0, cookie, data.
+            reply = Untracked.directBuffer(alloc, NbdConstants.SIMPLE_REPLY_HEADER_LENGTH + size)
+                    .writeInt(NbdConstants.SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(0).writeBytes(data);
+        }
+    }
+
+    /** Answers the client's handshake: fixed newstyle, structured replies as asked, GO. */
+    private void handshake() {
+        ByteBuf in = Unpooled.buffer();
+        try {
+            send(new NbdNewstyleGreeting(NbdHandshakeFlags.FIXED_NEWSTYLE | NbdHandshakeFlags.NO_ZEROES));
+            drainOutbound(in);
+            in.skipBytes(4); // client flags
+            while (true) {
+                drainOutbound(in);
+                if (in.readableBytes() < NbdConstants.OPTION_REQUEST_HEADER_LENGTH) {
+                    throw new IllegalStateException("the client sent no option");
+                }
+                in.skipBytes(8); // IHAVEOPT
+                NbdOption opt = NbdOption.valueOf(in.readInt());
+                in.skipBytes(in.readInt());
+                if (opt.equals(NbdOption.STRUCTURED_REPLY) && structured) {
+                    send(new NbdAckReply(opt));
+                } else if (opt.equals(NbdOption.GO)) {
+                    send(new NbdInfoReply(opt, new NbdInfo.Export(EXPORT_SIZE, NbdTransmissionFlags.HAS_FLAGS
+                            | NbdTransmissionFlags.SEND_FLUSH | NbdTransmissionFlags.SEND_DF)));
+                    send(new NbdAckReply(opt));
+                    return;
+                } else {
+                    send(new NbdErrorReply(opt, NbdOptionReplyType.ERR_UNSUP, ""));
+                }
+            }
+        } finally {
+            in.release();
+        }
+    }
+
+    private void send(NbdHandshakeMessage msg) {
+        ByteBuf b = alloc.buffer();
+        NbdHandshakeEncoder.encode(msg, b);
+        channel.writeInbound(b);
+        channel.runPendingTasks();
+    }
+
+    private void drainOutbound(ByteBuf into) {
+        channel.runPendingTasks();
+        for (ByteBuf b; (b = channel.readOutbound()) != null; ) {
+            into.writeBytes(b);
+            b.release();
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        handle.close();
+        channel.finishAndReleaseAll();
+        reply.release();
+    }
+
+    /** Issue one READ, answer it, consume and release the data. */
+    @Benchmark
+    public void read(Blackhole bh) {
+        CompletableFuture<ByteBuf> f = connection.read(offset, size);
+        answer();
+        ByteBuf data = f.getNow(null);
+        bh.consume(data);
+        data.release();
+    }
+
+    /** The same with {@link NbdConnection#read(long, int, int, io.nbdnetty.client.NbdReadCallback)}. */
+    @Benchmark
+    public void readCallback(Blackhole bh) {
+        sink.bh = bh;
+        connection.read(offset, size, 0, sink);
+        answer();
+        if (sink.received != 1) {
+            throw new IllegalStateException("the read did not complete");
+        }
+        sink.received = 0;
+    }
+
+    /** Consumes and releases what a callback read delivers. */
+    private static final class Sink implements io.nbdnetty.client.NbdReadCallback {
+        Blackhole bh;
+        int received;
+
+        @Override
+        public void readCompleted(long offset, int length, ByteBuf data, Throwable error) {
+            if (error != null) {
+                throw new IllegalStateException(error);
+            }
+            received++;
+            bh.consume(data);
+            data.release();
+        }
+    }
+
+    private final Sink sink = new Sink();
+
+    /** Takes the request header the client wrote and answers it with the prepared reply. */
+    private void answer() {
+        offset = (offset + size) & (EXPORT_SIZE - 1);
+        ByteBuf header = channel.readOutbound();
+        reply.setLong(8, header.getLong(header.readerIndex() + 8));
+        if (structured) {
+            reply.setLong(NbdConstants.STRUCTURED_REPLY_HEADER_LENGTH, header.getLong(header.readerIndex() + 16));
+        }
+        header.release();
+        pipeline.fireChannelRead(reply.retainedDuplicate());
+        pipeline.fireChannelReadComplete();
+    }
+}

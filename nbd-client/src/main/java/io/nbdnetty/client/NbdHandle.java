@@ -73,6 +73,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>Event loops: a handle made with {@link #create(NbdClientConfig)} creates a private one-thread group when it needs
  * one (to register a channel that is not registered yet) and shuts it down on {@link #close()}. A handle made with
  * {@link #create(NbdClientConfig, EventLoopGroup)} registers channels on the given group and never shuts it down.
+ * The group's transport decides the channels it dials with: epoll, io_uring or NIO ({@link NbdEventLoops.Transport}).
  */
 public final class NbdHandle implements AutoCloseable {
     private static final InternalLogger LOG = InternalLoggerFactory.getInstance(NbdHandle.class);
@@ -240,7 +241,8 @@ public final class NbdHandle implements AutoCloseable {
 
     /**
      * Starts the handshake on a connected socket given as a file descriptor (TCP or Unix domain), through Netty's
-     * epoll transport (Linux only). Returns at once.
+     * epoll transport (Linux only). Returns at once. A handle created with a shared group needs an epoll group:
+     * Netty's io_uring transport cannot adopt a descriptor, so on an io_uring group the future fails.
      *
      * @param fd the descriptor; the handle owns it from now on and closes it
      * @return the same as {@link #connect(Channel)}
@@ -253,6 +255,11 @@ public final class NbdHandle implements AutoCloseable {
         if (!Transports.epollAvailable()) {
             return CompletableFuture.failedFuture(new NbdException(
                     "connecting a file descriptor needs Netty's epoll transport, which is not available here"));
+        }
+        if (sharedGroup != null && Transports.isIoUring(sharedGroup)) {
+            return CompletableFuture.failedFuture(new NbdException("a file descriptor cannot be adopted by an "
+                    + "io_uring event loop group: Netty's io_uring transport has no channel for an existing "
+                    + "descriptor; create the handle with an epoll group (NbdEventLoops.newGroup) for connect(fd)"));
         }
         if (sharedGroup instanceof io.netty.channel.IoEventLoopGroup g
                 && !g.isIoType(io.netty.channel.epoll.EpollIoHandler.class)) {
@@ -403,6 +410,11 @@ public final class NbdHandle implements AutoCloseable {
             }
         });
         return readyFuture;
+    }
+
+    /** The channel, once a connect call has one (null before); for tests in this package. */
+    Channel channel() {
+        return channel;
     }
 
     private synchronized EventLoopGroup privateGroupFor(Channel ch) {

@@ -22,8 +22,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
 
-/** Picks Netty transports: epoll where available, NIO elsewhere. */
+/**
+ * Picks Netty transports: epoll where available, NIO elsewhere, io_uring when asked for (its jars are optional, so
+ * its classes are touched only through {@link IoUringTransport} once {@link #ioUringClassesPresent()}).
+ */
 final class Transports {
+    private static final boolean IO_URING_CLASSES = classPresent("io.netty.channel.uring.IoUring");
+
     private Transports() {
     }
 
@@ -31,10 +36,49 @@ final class Transports {
         return Epoll.isAvailable();
     }
 
-    /** A one-thread group able to drive this channel (epoll channels need epoll, NIO channels need NIO). */
+    /** Whether Netty's io_uring classes are on the class path (they may still be unusable here). */
+    static boolean ioUringClassesPresent() {
+        return IO_URING_CLASSES;
+    }
+
+    static boolean ioUringAvailable() {
+        return IO_URING_CLASSES && IoUringTransport.isAvailable();
+    }
+
+    /** Why io_uring cannot be used here, or null if it can. */
+    static Throwable ioUringUnavailabilityCause() {
+        if (!IO_URING_CLASSES) {
+            return new ClassNotFoundException("Netty's io_uring transport is not on the class path (add "
+                    + "io.netty:netty-transport-classes-io_uring and io.netty:netty-transport-native-io_uring with "
+                    + "the classifier of this platform, e.g. linux-x86_64)");
+        }
+        return IoUringTransport.isAvailable() ? null : IoUringTransport.unavailabilityCause();
+    }
+
+    static IoHandlerFactory ioUringFactory() {
+        return IoUringTransport.newFactory();
+    }
+
+    private static boolean classPresent(String name) {
+        try {
+            Class.forName(name, false, Transports.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
+    }
+
+    /** A one-thread group able to drive this channel (each transport's channels need its own event loops). */
     static EventLoopGroup newGroupFor(Channel channel) {
-        boolean epoll = channel.getClass().getName().startsWith("io.netty.channel.epoll.");
-        IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        String name = channel.getClass().getName();
+        IoHandlerFactory factory;
+        if (name.startsWith("io.netty.channel.epoll.")) {
+            factory = EpollIoHandler.newFactory();
+        } else if (name.startsWith("io.netty.channel.uring.")) {
+            factory = IoUringTransport.newFactory();
+        } else {
+            factory = NioIoHandler.newFactory();
+        }
         return new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("nbd-netty", true), factory);
     }
 
@@ -43,21 +87,32 @@ final class Transports {
         return NbdEventLoops.newGroup(1);
     }
 
-    /** The socket channel class that fits a group (epoll or NIO), for TCP or a Unix socket. */
+    /** The socket channel class that fits a group (epoll, io_uring or NIO), for TCP or a Unix socket. */
     static Class<? extends Channel> socketChannelType(EventLoopGroup group, boolean unix) {
         if (isEpoll(group)) {
             return unix ? EpollDomainSocketChannel.class : EpollSocketChannel.class;
         }
+        if (isIoUring(group)) {
+            return IoUringTransport.socketChannelType(unix);
+        }
         return unix ? NioDomainSocketChannel.class : NioSocketChannel.class;
     }
 
-    private static boolean isEpoll(EventLoopGroup group) {
+    static boolean isEpoll(EventLoopGroup group) {
         return group instanceof IoEventLoopGroup g && g.isIoType(EpollIoHandler.class);
     }
 
-    /** A Unix socket address in the form the group's transport takes. */
+    static boolean isIoUring(EventLoopGroup group) {
+        return IO_URING_CLASSES && IoUringTransport.isIoUring(group);
+    }
+
+    static boolean isNio(EventLoopGroup group) {
+        return group instanceof IoEventLoopGroup g && g.isIoType(NioIoHandler.class);
+    }
+
+    /** A Unix socket address in the form the group's transport takes (Netty's own for the native transports). */
     static SocketAddress unixAddress(EventLoopGroup group, Path socket) {
-        return isEpoll(group) ? new DomainSocketAddress(socket.toString())
+        return isEpoll(group) || isIoUring(group) ? new DomainSocketAddress(socket.toString())
                 : UnixDomainSocketAddress.of(socket);
     }
 

@@ -80,6 +80,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * made with {@link #create(NbdClientConfig, EventLoopGroup)} registers channels on the given group and never shuts it
  * down. Dialling a host name looks it up on a short-lived thread of the handle's own ({@code nbd-netty-lookup}), as
  * the lookup blocks. {@link #closeFuture()} completes only once the threads the handle started have exited.
+ * The group's transport decides the channels it dials with: epoll, io_uring or NIO ({@link NbdEventLoops.Transport}).
  */
 public final class NbdHandle implements AutoCloseable {
     private static final InternalLogger LOG = InternalLoggerFactory.getInstance(NbdHandle.class);
@@ -254,7 +255,8 @@ public final class NbdHandle implements AutoCloseable {
 
     /**
      * Starts the handshake on a connected socket given as a file descriptor (TCP or Unix domain), through Netty's
-     * epoll transport (Linux only). Returns at once.
+     * epoll transport (Linux only). Returns at once. A handle created with a shared group needs an epoll group:
+     * Netty's io_uring transport cannot adopt a descriptor, so on an io_uring group the future fails.
      *
      * @param fd the descriptor; the handle owns it from now on and closes it
      * @return the same as {@link #connect(Channel)}
@@ -267,6 +269,11 @@ public final class NbdHandle implements AutoCloseable {
         if (!Transports.epollAvailable()) {
             return CompletableFuture.failedFuture(new NbdException(
                     "connecting a file descriptor needs Netty's epoll transport, which is not available here"));
+        }
+        if (sharedGroup != null && Transports.isIoUring(sharedGroup)) {
+            return CompletableFuture.failedFuture(new NbdException("a file descriptor cannot be adopted by an "
+                    + "io_uring event loop group: Netty's io_uring transport has no channel for an existing "
+                    + "descriptor; create the handle with an epoll group (NbdEventLoops.newGroup) for connect(fd)"));
         }
         if (sharedGroup instanceof io.netty.channel.IoEventLoopGroup g
                 && !g.isIoType(io.netty.channel.epoll.EpollIoHandler.class)) {
@@ -568,6 +575,11 @@ public final class NbdHandle implements AutoCloseable {
         String r = reason(c);
         String suffix = ": " + address;
         return r.endsWith(suffix) && r.length() > suffix.length() ? r.substring(0, r.length() - suffix.length()) : r;
+    }
+
+    /** The channel, once a connect call has one (null before); for tests in this package. */
+    Channel channel() {
+        return channel;
     }
 
     /** The private group, made on first need: for this channel's transport, or the best one here for null. */

@@ -24,8 +24,13 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 
-/** Picks Netty transports: epoll where available, NIO elsewhere. */
+/**
+ * Picks Netty transports: epoll where available, NIO elsewhere, io_uring when asked for (its jars are optional, so
+ * its classes are touched only through {@link IoUringTransport} once {@link #ioUringClassesPresent()}).
+ */
 final class Transports {
+    private static final boolean IO_URING_CLASSES = classPresent("io.netty.channel.uring.IoUring");
+
     private Transports() {
     }
 
@@ -33,14 +38,52 @@ final class Transports {
         return Epoll.isAvailable();
     }
 
+    /** Whether Netty's io_uring classes are on the class path (they may still be unusable here). */
+    static boolean ioUringClassesPresent() {
+        return IO_URING_CLASSES;
+    }
+
+    static boolean ioUringAvailable() {
+        return IO_URING_CLASSES && IoUringTransport.isAvailable();
+    }
+
+    /** Why io_uring cannot be used here, or null if it can. */
+    static Throwable ioUringUnavailabilityCause() {
+        if (!IO_URING_CLASSES) {
+            return new ClassNotFoundException("Netty's io_uring transport is not on the class path (add "
+                    + "io.netty:netty-transport-classes-io_uring and io.netty:netty-transport-native-io_uring with "
+                    + "the classifier of this platform, e.g. linux-x86_64)");
+        }
+        return IoUringTransport.isAvailable() ? null : IoUringTransport.unavailabilityCause();
+    }
+
+    static IoHandlerFactory ioUringFactory() {
+        return IoUringTransport.newFactory();
+    }
+
+    private static boolean classPresent(String name) {
+        try {
+            Class.forName(name, false, Transports.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
+    }
+
     /**
-     * A one-thread group able to drive this channel (epoll channels need epoll, NIO channels need NIO), or of the
+     * A one-thread group able to drive this channel (each transport's channels need its own event loops), or of the
      * best transport here if the channel is null; its thread is made by, and remembered in, {@code threads}.
      */
     static EventLoopGroup newPrivateGroup(Channel channel, TrackedThreads threads) {
-        boolean epoll = channel == null ? epollAvailable()
-                : channel.getClass().getName().startsWith("io.netty.channel.epoll.");
-        IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        String name = channel == null ? "" : channel.getClass().getName();
+        IoHandlerFactory factory;
+        if (channel == null ? epollAvailable() : name.startsWith("io.netty.channel.epoll.")) {
+            factory = EpollIoHandler.newFactory();
+        } else if (name.startsWith("io.netty.channel.uring.")) {
+            factory = IoUringTransport.newFactory();
+        } else {
+            factory = NioIoHandler.newFactory();
+        }
         return new MultiThreadIoEventLoopGroup(1, threads, factory);
     }
 
@@ -68,21 +111,32 @@ final class Transports {
         }
     }
 
-    /** The socket channel class that fits a group (epoll or NIO), for TCP or a Unix socket. */
+    /** The socket channel class that fits a group (epoll, io_uring or NIO), for TCP or a Unix socket. */
     static Class<? extends Channel> socketChannelType(EventLoopGroup group, boolean unix) {
         if (isEpoll(group)) {
             return unix ? EpollDomainSocketChannel.class : EpollSocketChannel.class;
         }
+        if (isIoUring(group)) {
+            return IoUringTransport.socketChannelType(unix);
+        }
         return unix ? NioDomainSocketChannel.class : NioSocketChannel.class;
     }
 
-    private static boolean isEpoll(EventLoopGroup group) {
+    static boolean isEpoll(EventLoopGroup group) {
         return group instanceof IoEventLoopGroup g && g.isIoType(EpollIoHandler.class);
     }
 
-    /** A Unix socket address in the form the group's transport takes. */
+    static boolean isIoUring(EventLoopGroup group) {
+        return IO_URING_CLASSES && IoUringTransport.isIoUring(group);
+    }
+
+    static boolean isNio(EventLoopGroup group) {
+        return group instanceof IoEventLoopGroup g && g.isIoType(NioIoHandler.class);
+    }
+
+    /** A Unix socket address in the form the group's transport takes (Netty's own for the native transports). */
     static SocketAddress unixAddress(EventLoopGroup group, Path socket) {
-        return isEpoll(group) ? new DomainSocketAddress(socket.toString())
+        return isEpoll(group) || isIoUring(group) ? new DomainSocketAddress(socket.toString())
                 : UnixDomainSocketAddress.of(socket);
     }
 

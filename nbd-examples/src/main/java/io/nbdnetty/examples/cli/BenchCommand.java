@@ -84,6 +84,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the results as JSON.")
     boolean json;
 
+    @CommandLine.Mixin
+    TransportOption transport = new TransportOption();
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -132,7 +135,7 @@ public final class BenchCommand implements Callable<Integer> {
         NbdUri uri = CliSupport.parseUri(uriText);
         boolean writes = rw == Rw.write || rw == Rw.randwrite || (rw == Rw.randrw && rwmixread < 100);
 
-        EventLoopGroup group = CliSupport.newGroup(Math.min(connections, Runtime.getRuntime().availableProcessors()));
+        EventLoopGroup group = transport.newGroup(Math.min(connections, Runtime.getRuntime().availableProcessors()));
         List<NbdConnection> conns = new ArrayList<>();
         try {
             NbdClientConfig config = NbdClientConfig.builder().maxInFlightRequests(Math.max(iodepth, 1)).build();
@@ -286,12 +289,14 @@ public final class BenchCommand implements Callable<Integer> {
         root.put("bs", bs);
         root.put("iodepth", iodepth);
         root.put("connections", connections);
+        root.put("transport", TransportOption.name(transport.used()));
         if (rw == Rw.randrw) {
             root.put("rwmixread", rwmixread);
         }
         root.put("runtime_s", secs);
         StringBuilder text = new StringBuilder(String.format(Locale.ROOT,
-                "%s: bs=%d iodepth=%d connections=%d runtime=%.2fs%n", rw, bs, iodepth, connections, secs));
+                "%s: bs=%d iodepth=%d connections=%d transport=%s runtime=%.2fs%n", rw, bs, iodepth, connections,
+                TransportOption.name(transport.used()), secs));
         String[] names = {"read", "write"};
         for (int op = READ; op <= WRITE; op++) {
             boolean expected = op == READ ? rw != Rw.write && rw != Rw.randwrite

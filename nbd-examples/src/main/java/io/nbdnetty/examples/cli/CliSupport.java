@@ -2,7 +2,6 @@ package io.nbdnetty.examples.cli;
 
 import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdConnection;
-import io.nbdnetty.client.NbdEventLoops;
 import io.nbdnetty.client.NbdException;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdUri;
@@ -13,7 +12,10 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
-/** What the client commands share: URI parsing, waiting on futures, an event loop group, connecting. */
+/**
+ * What the client commands share: URI parsing, waiting on futures, connecting ({@link TransportOption} makes their
+ * event loop groups).
+ */
 final class CliSupport {
     private CliSupport() {
     }
@@ -66,16 +68,6 @@ final class CliSupport {
         return new RuntimeException(t.toString(), t);
     }
 
-    /**
-     * A group of daemon event loop threads (epoll where available) for the handles of one command.
-     *
-     * @param threads how many
-     * @return the group; shut it down with {@link #shutdown(EventLoopGroup)}
-     */
-    static EventLoopGroup newGroup(int threads) {
-        return NbdEventLoops.newGroup(threads);
-    }
-
     static void shutdown(EventLoopGroup group) {
         if (group != null) {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
@@ -111,7 +103,7 @@ final class CliSupport {
      *
      * @param uri the URI (its export and TLS settings are applied to the configuration)
      * @param config the configuration
-     * @param group the event loop group ({@link #newGroup})
+     * @param group the event loop group ({@link TransportOption#newGroup})
      * @return the handle, handshake under way
      * @throws NbdException if the URI cannot be used
      */

@@ -91,6 +91,9 @@ public final class CopyCommand implements Callable<Integer> {
     @Option(names = "--no-extents", description = "Read everything: do not ask an NBD source for its extents.")
     boolean noExtents;
 
+    @CommandLine.Mixin
+    TransportOption transport = new TransportOption();
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -166,7 +169,7 @@ public final class CopyCommand implements Callable<Integer> {
         NbdUri dstUri = CliSupport.looksLikeUri(destination) ? CliSupport.parseUri(destination) : null;
         boolean explicitConnections = spec.commandLine().getParseResult().hasMatchedOption("--connections");
 
-        EventLoopGroup group = CliSupport.newGroup(Math.min(2, Runtime.getRuntime().availableProcessors()));
+        EventLoopGroup group = transport.newGroup(Math.min(2, Runtime.getRuntime().availableProcessors()));
         try {
             NbdConnection srcFirst = null;
             NbdConnection dstFirst = null;

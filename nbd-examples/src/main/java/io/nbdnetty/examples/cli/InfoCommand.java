@@ -100,6 +100,9 @@ public final class InfoCommand implements Callable<Integer> {
     @Option(names = "--no-content", description = "Do not probe the content.")
     boolean noContent;
 
+    @CommandLine.Mixin
+    TransportOption transport = new TransportOption();
+
     @CommandLine.Spec
     CommandSpec spec;
 
@@ -154,7 +157,7 @@ public final class InfoCommand implements Callable<Integer> {
         }
         NbdUri uri = CliSupport.parseUri(uriText);
 
-        EventLoopGroup group = CliSupport.newGroup(1);
+        EventLoopGroup group = transport.newGroup(1);
         int exit = 0;
         try (CommandServer running = server) {
             if (size || can != null || map != null) {

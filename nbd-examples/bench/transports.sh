@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Netty transports side by side: `nbd bench` / `nbd copy` with --transport=epoll, io_uring and nio, each beside fio's
+# nbd engine / nbdcopy run in the same round, on the same nbdkit memory export (filled with random data) over a Unix
+# socket, as compare.sh sets it up. Each round runs the three transports and the peer one after the other (the order
+# rotated each round); rounds are repeated. Prints, per workload and transport, the medians and the ratio to the peer of the same round (ours / peer).
+# Only ratios within one run mean much on a shared machine.
+#
+#   nbd-examples/bench/transports.sh [--size 2G] [--repeat 3] [--runtime 5] [--copy-size 8G]
+#
+# Needs: nbdkit, fio (with the nbd engine), nbdcopy, and nbd-examples/target/nbd.jar (mvn -B -q package -DskipTests).
+set -euo pipefail
+
+SIZE=2G; REPEAT=3; RUNTIME=5; COPY_SIZE=8G
+TRANSPORTS=(epoll io_uring nio)
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --size) SIZE=$2; shift 2 ;;
+        --repeat) REPEAT=$2; shift 2 ;;
+        --runtime) RUNTIME=$2; shift 2 ;;
+        --copy-size) COPY_SIZE=$2; shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+here=$(cd "$(dirname "$0")/../.." && pwd)
+jar="$here/nbd-examples/target/nbd.jar"
+[ -f "$jar" ] || { echo "build first: mvn -B -q package -DskipTests" >&2; exit 1; }
+for t in nbdkit fio nbdcopy; do command -v $t >/dev/null || { echo "$t is needed" >&2; exit 1; }; done
+NBD=("$here/bin/nbd")   # the launcher, with its default JVM options
+"${NBD[@]}" --version >/dev/null   # the first run after a build records bin/nbd's class-data archive; not timed
+
+dir=$(mktemp -d /tmp/nbd-transports.XXXXXX)
+# Servers are started in command substitutions (subshells), so they are found through their pid files.
+cleanup() { for f in "$dir"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; rm -rf "$dir"; }
+trap cleanup EXIT
+
+start_server() { # name size
+    local sock="$dir/$1.sock"
+    nbdkit -U "$sock" -P "$dir/$1.pid" memory "size=$2"
+    # Fill it with random data (from nbdkit's random plugin) so reads are of real pages, not the zero fast path.
+    nbdkit -U "$dir/$1-fill.sock" -P "$dir/$1-fill.pid" random "size=$2"
+    nbdcopy "nbd+unix:///?socket=$dir/$1-fill.sock" "nbd+unix:///?socket=$sock"
+    kill "$(cat "$dir/$1-fill.pid")"; rm -f "$dir/$1-fill.pid"
+    echo "nbd+unix:///?socket=$sock"
+}
+stop_server() { kill "$(cat "$dir/$1.pid")"; rm -f "$dir/$1.pid"; }
+
+echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), kernel $(uname -r); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "jvm: $(java -version 2>&1 | sed -n 2p)"
+echo "peers: $(fio --version), nbdcopy $(nbdcopy --version | sed -n 1p | awk '{print $2}'), $(nbdkit --version)"
+uri=$(start_server m "$SIZE")
+
+ours() { # transport args...: "iops mib/s p99"
+    local t=$1; shift
+    "${NBD[@]}" bench --json --transport="$t" --runtime "$RUNTIME" "$@" "$uri" | python3 -c '
+import json,sys; d=json.load(sys.stdin); k="read" if "read" in d else "write"
+print(d["transport"], d[k]["iops"], d[k]["mib_per_s"], d[k]["latency_us"]["p99"])'; }
+theirs() { fio --ioengine=nbd --uri="$uri" --time_based --runtime="$RUNTIME" --name=j --output-format=json "$@" |
+    python3 -c '
+import json,sys; t=sys.stdin.read(); j=json.loads(t[t.index("{"):])["jobs"][0]; k="read" if j["read"]["io_bytes"] > 0 else "write"
+print(j[k]["iops"], j[k]["bw_bytes"]/1048576, j[k]["clat_ns"]["percentile"]["99.000000"]/1000)'; }
+
+# The order of one round: the transports and the peer, rotated by one place each round so that none always runs
+# first or right after the peer.
+order() { # round peer
+    local all=("${TRANSPORTS[@]}" "$2") n=$((${#TRANSPORTS[@]} + 1)) i
+    for i in $(seq 0 $((n - 1))); do echo "${all[$(( (i + $1 - 1) % n ))]}"; done
+}
+
+results="$dir/results"
+row() { # label ours-args -- fio-args
+    local label=$1; shift
+    local o=() f=()
+    while [ "$1" != "--" ]; do o+=("$1"); shift; done; shift; f=("$@")
+    : > "$results"
+    for r in $(seq "$REPEAT"); do
+        for t in $(order "$r" fio); do
+            if [ "$t" = fio ]; then
+                read -r a b c < <(theirs "${f[@]}")
+            else
+                read -r used a b c < <(ours "$t" "${o[@]}")
+                [ "$used" = "$t" ] || { echo "asked for $t, got $used" >&2; exit 1; }
+            fi
+            echo "$r $t $a $b $c" >> "$results"
+        done
+    done
+    python3 - "$label" "$results" <<'PY'
+import sys, statistics as st, collections
+label, path = sys.argv[1], sys.argv[2]
+runs = collections.defaultdict(dict)
+for line in open(path):
+    r, who, iops, mib, p99 = line.split()
+    runs[who][int(r)] = (float(iops), float(mib), float(p99))
+fio = runs.pop("fio")
+print(f"{label}: fio median {st.median(v[0] for v in fio.values()):.0f} IOPS "
+      f"{st.median(v[1] for v in fio.values()):.1f} MiB/s p99 {st.median(v[2] for v in fio.values()):.0f} us")
+for who, rs in runs.items():
+    ratios = [rs[r][0] / fio[r][0] for r in sorted(rs)]
+    print(f"  {who:9} IOPS {st.median(v[0] for v in rs.values()):>9.0f} MiB/s {st.median(v[1] for v in rs.values()):>8.1f}"
+          f" p99 {st.median(v[2] for v in rs.values()):>7.0f} us | vs fio median {st.median(ratios):.2f}"
+          f" (rounds {' '.join(f'{x:.2f}' for x in ratios)})")
+PY
+}
+
+echo "=== nbd bench --transport=T vs fio --ioengine=nbd ($REPEAT rounds, ${RUNTIME}s each, export $SIZE)"
+row "randread 4K QD64" --rw randread --bs 4k   --iodepth 64 -- --rw=randread --bs=4k   --iodepth=64
+row "randread 4K QD1"  --rw randread --bs 4k   --iodepth 1  -- --rw=randread --bs=4k   --iodepth=1
+row "read 256K QD16"   --rw read     --bs 256k --iodepth 16 -- --rw=read     --bs=256k --iodepth=16
+stop_server m
+
+echo "=== nbd copy --transport=T URI null: vs nbdcopy URI null: ($REPEAT rounds, export $COPY_SIZE)"
+curi=$(start_server c "$COPY_SIZE")
+timed() { { /usr/bin/time -f "%e %U %S" "$@" >/dev/null; } 2>&1 | tail -1; }
+: > "$results"
+for r in $(seq "$REPEAT"); do
+    for t in $(order "$r" nbdcopy); do
+        if [ "$t" = nbdcopy ]; then
+            read -r e u s < <(timed nbdcopy "$curi" null:)
+        else
+            read -r e u s < <(timed "${NBD[@]}" copy --transport="$t" "$curi" null:)
+        fi
+        echo "$r $t $e $(echo "$u + $s" | bc)" >> "$results"
+    done
+done
+python3 - "$results" <<'PY'
+import sys, statistics as st, collections
+runs = collections.defaultdict(dict)
+for line in open(sys.argv[1]):
+    r, who, wall, cpu = line.split()
+    runs[who][int(r)] = (float(wall), float(cpu))
+peer = runs.pop("nbdcopy")
+print(f"copy defaults: nbdcopy median wall {st.median(v[0] for v in peer.values()):.2f}s "
+      f"cpu {st.median(v[1] for v in peer.values()):.2f}s")
+for who, rs in runs.items():
+    ratios = [rs[r][0] / peer[r][0] for r in sorted(rs)]
+    print(f"  {who:9} wall {st.median(v[0] for v in rs.values()):.2f}s cpu {st.median(v[1] for v in rs.values()):.2f}s"
+          f" | wall vs nbdcopy median {st.median(ratios):.2f} (rounds {' '.join(f'{x:.2f}' for x in ratios)})"
+          f" cpu vs nbdcopy {st.median(v[1] for v in rs.values()) / st.median(v[1] for v in peer.values()):.2f}")
+PY

@@ -1,0 +1,83 @@
+package io.nbdnetty.examples.cli;
+
+import io.nbdnetty.client.NbdEventLoops;
+import io.nbdnetty.client.NbdEventLoops.Transport;
+import io.netty.channel.EventLoopGroup;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.util.Locale;
+
+/**
+ * The {@code --transport=epoll|io_uring|nio} option of the client commands ({@code bench}, {@code copy}, {@code
+ * info}), a picocli mixin: which Netty transport the command's event loops use. The default is the library's ({@link
+ * NbdEventLoops#defaultTransport()}: epoll where available, else NIO). A transport that is not available here falls
+ * back to the default, with a one-line warning on stderr.
+ */
+final class TransportOption {
+    @Option(names = "--transport", paramLabel = "NAME", converter = Converter.class,
+            description = "Netty transport: epoll, io_uring or nio (default: epoll where available, else nio). "
+                    + "One not available here falls back to the default, with a warning.")
+    Transport requested;
+
+    @CommandLine.Spec(CommandLine.Spec.Target.MIXEE)
+    CommandLine.Model.CommandSpec mixee;
+
+    private Transport used;
+
+    /**
+     * Creates the command's event loop group with the requested transport, or the default one (after a warning on
+     * stderr) when the requested one is not available here.
+     *
+     * @param threads how many event loop threads
+     * @return the group; shut it down with {@link CliSupport#shutdown(EventLoopGroup)}
+     */
+    EventLoopGroup newGroup(int threads) {
+        Transport t = requested != null ? requested : NbdEventLoops.defaultTransport();
+        if (!t.isAvailable()) {
+            Transport fallback = NbdEventLoops.defaultTransport();
+            Throwable cause = t.unavailabilityCause().orElseThrow();
+            PrintWriter err = mixee.commandLine().getErr();
+            err.println(mixee.qualifiedName() + ": warning: the " + name(t) + " transport is not available here ("
+                    + (cause.getMessage() != null ? cause.getMessage() : cause) + "); using " + name(fallback));
+            err.flush();
+            t = fallback;
+        }
+        used = t;
+        return NbdEventLoops.newGroup(t, threads);
+    }
+
+    /**
+     * The transport {@link #newGroup(int)} used.
+     *
+     * @return the transport, or null before {@link #newGroup(int)}
+     */
+    Transport used() {
+        return used;
+    }
+
+    /**
+     * The command-line name of a transport.
+     *
+     * @param t the transport
+     * @return {@code epoll}, {@code io_uring} or {@code nio}
+     */
+    static String name(Transport t) {
+        return t.name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Parses {@code epoll}, {@code io_uring} or {@code nio} (in any case). */
+    static final class Converter implements CommandLine.ITypeConverter<Transport> {
+        @Override
+        public Transport convert(String value) {
+            for (Transport t : Transport.values()) {
+                if (name(t).equalsIgnoreCase(value)) {
+                    return t;
+                }
+            }
+            throw new CommandLine.TypeConversionException("'" + value + "' is not a transport: epoll, io_uring or "
+                    + "nio");
+        }
+    }
+}

@@ -34,6 +34,7 @@ import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -98,6 +99,11 @@ public final class NbdConnection implements NbdBlockDevice {
     private final CompletableFuture<Void> disconnectFuture = new CompletableFuture<>();
 
     // Event-loop state.
+    /**
+     * Requests in flight by {@link #key(long) key}, not by raw cookie: cookies are consecutive, and Netty's map
+     * places consecutive keys in consecutive slots, so 64 requests in flight made one run of 64 slots that every
+     * removal scanned to its end (perf: {@code removeAt} was 1.8% of the event loop at 4K QD64).
+     */
     private final LongObjectHashMap<Request> inFlightMap = new LongObjectHashMap<>();
     private final ArrayDeque<Request> queue = new ArrayDeque<>();
     /** Finished callback reads, for reuse; event loop only. */
@@ -675,7 +681,7 @@ public final class NbdConnection implements NbdBlockDevice {
 
     private void send(Request r) {
         r.cookie = nextCookie++;
-        inFlightMap.put(r.cookie, r);
+        inFlightMap.put(key(r.cookie), r);
         inFlight = inFlightMap.size();
         inFlightBytes += r.bytes();
         boolean extended = style == NbdReplyStyle.EXTENDED;
@@ -798,8 +804,13 @@ public final class NbdConnection implements NbdBlockDevice {
 
     // ------------------------------------------------------------------------------------------------- replies
 
+    /** Spreads consecutive cookies over the map (a bijection, so distinct cookies keep distinct keys). */
+    private static long key(long cookie) {
+        return cookie * 0x9E3779B97F4A7C15L;
+    }
+
     private long simpleReplyDataLength(long cookie) {
-        Request r = inFlightMap.get(cookie);
+        Request r = inFlightMap.get(key(cookie));
         if (r == null) {
             return -1;
         }
@@ -816,6 +827,7 @@ public final class NbdConnection implements NbdBlockDevice {
             failure = cause;
         }
         List<Request> all = new ArrayList<>(inFlightMap.values());
+        all.sort(Comparator.comparingLong(r -> r.cookie)); // fail them in the order they were sent
         all.addAll(queue);
         inFlightMap.clear();
         queue.clear();
@@ -957,7 +969,7 @@ public final class NbdConnection implements NbdBlockDevice {
 
     private void finish(Request r) {
         r.cancelTimeout();
-        inFlightMap.remove(r.cookie);
+        inFlightMap.remove(key(r.cookie));
         inFlight = inFlightMap.size();
         inFlightBytes -= r.bytes();
         drainQueue();
@@ -967,7 +979,7 @@ public final class NbdConnection implements NbdBlockDevice {
     private void onSimpleReply(long cookie, NbdErrno error, ByteBuf data) throws NbdProtocolException {
         bytesReceived += NbdConstants.SIMPLE_REPLY_HEADER_LENGTH + data.readableBytes();
         chunksReceived++;
-        Request r = inFlightMap.get(cookie);
+        Request r = inFlightMap.get(key(cookie));
         if (r == null) {
             throw new NbdProtocolException("simple reply for unknown cookie " + Long.toUnsignedString(cookie));
         }
@@ -1005,7 +1017,7 @@ public final class NbdConnection implements NbdBlockDevice {
         bytesReceived += (style == NbdReplyStyle.EXTENDED ? NbdConstants.EXTENDED_REPLY_HEADER_LENGTH
                 : NbdConstants.STRUCTURED_REPLY_HEADER_LENGTH) + payloadLength;
         chunksReceived++;
-        Request r = inFlightMap.get(cookie);
+        Request r = inFlightMap.get(key(cookie));
         if (style == NbdReplyStyle.SIMPLE) {
             throw new NbdProtocolException("structured reply chunk " + type
                     + " although structured replies were not negotiated");

@@ -168,7 +168,7 @@ public final class BenchCommand implements Callable<Integer> {
                 Stats s = new Stats();
                 stats.add(s);
                 for (int i = 0; i < iodepth; i++) {
-                    issue(new Slot(c, s));
+                    issue(new Slot(c, s), System.nanoTime());
                 }
             }
             long waitMs = Double.isInfinite(seconds) ? Long.MAX_VALUE : (long) (seconds * 1000) + 60_000;
@@ -237,9 +237,12 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    /** Issues the next request of one slot, or retires the slot; runs on the event loop after the first time. */
-    private void issue(Slot slot) {
-        if (failure.get() != null || System.nanoTime() >= deadline
+    /**
+     * Issues the next request of one slot, or retires the slot; runs on the event loop after the first time. The
+     * clock reading {@code now} (the previous request's completion) is also this one's start: one reading a request.
+     */
+    private void issue(Slot slot, long now) {
+        if (failure.get() != null || now >= deadline
                 || (limitBytes != Long.MAX_VALUE && claimed.addAndGet(bs) > limitBytes)) {
             slots.countDown();
             return;
@@ -255,7 +258,7 @@ public final class BenchCommand implements Callable<Integer> {
             case read, write -> (cursor.getAndIncrement() % blocks) * bs;
             default -> rnd.nextLong(blocks) * bs;
         };
-        slot.t0 = System.nanoTime();
+        slot.t0 = now;
         if (op == READ) {
             slot.c.read(offset, bs, 0, slot);
         } else {
@@ -277,7 +280,7 @@ public final class BenchCommand implements Callable<Integer> {
         if (now > lastCompletion) {
             lastCompletion = now;
         }
-        issue(slot);
+        issue(slot, now);
     }
 
     private void report(List<Stats> stats, long elapsedNanos) throws Exception {

@@ -513,8 +513,7 @@ public final class CopyCommand implements Callable<Integer> {
      */
     private CompletableFuture<Void> writeSparse(long offset, ByteBuf buf) {
         boolean nbdZero = dst instanceof Nbd n && n.info().canZero();
-        // null: discards data and zeroes alike, so looking for zeroes would only cost time.
-        if (sparse == 0 || !(dst.skipZeroes() || nbdZero) || dst instanceof CopyEndpoints.Null) {
+        if (sparse == 0 || !(dst.skipZeroes() || nbdZero) || dst.discards()) {
             return write(offset, buf);
         }
         List<CompletableFuture<Void>> parts = new ArrayList<>();

@@ -81,6 +81,11 @@ final class CopyEndpoints {
             return false;
         }
 
+        /** Whether data is thrown away like zeroes (null:), so that looking for zero blocks would only cost time. */
+        default boolean discards() {
+            return false;
+        }
+
         default long maxRequest() {
             return Long.MAX_VALUE;
         }
@@ -485,6 +490,11 @@ final class CopyEndpoints {
 
         @Override
         public boolean skipZeroes() {
+            return true;
+        }
+
+        @Override
+        public boolean discards() {
             return true;
         }
 

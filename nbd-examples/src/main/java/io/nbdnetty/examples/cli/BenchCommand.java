@@ -74,6 +74,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--runtime", paramLabel = "SECONDS", description = "How long to run.")
     Double runtime;
 
+    @Option(names = "--ramp-time", paramLabel = "SECONDS", defaultValue = "0",
+            description = "Run this long before measuring (like fio's ramp_time): requests started earlier are not "
+                    + "counted, and --runtime and --size count from its end (default ${DEFAULT-VALUE}).")
+    double rampTime;
+
     @Option(names = "--size", paramLabel = "SIZE", description = "How many bytes to transfer in all.")
     String sizeText;
 
@@ -104,6 +109,7 @@ public final class BenchCommand implements Callable<Integer> {
     private long exportSize;
     private long limitBytes;
     private long deadline;
+    private long rampEnd;
     private final AtomicLong claimed = new AtomicLong();
     private final AtomicLong cursor = new AtomicLong();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -123,6 +129,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (rwmixread < 0 || rwmixread > 100) {
             throw usage("--rwmixread must be between 0 and 100");
+        }
+        if (!(rampTime >= 0) || Double.isInfinite(rampTime)) {
+            throw usage("--ramp-time must be 0 or more seconds");
         }
         if (runtime != null && !(runtime > 0)) {
             throw usage("--runtime must be more than 0 seconds");
@@ -161,7 +170,8 @@ public final class BenchCommand implements Callable<Integer> {
             }
             List<Stats> stats = new ArrayList<>();
             slots = new CountDownLatch(connections * iodepth);
-            long start = System.nanoTime();
+            rampEnd = System.nanoTime() + (long) (rampTime * 1e9);
+            long start = rampEnd;
             lastCompletion = start;
             deadline = Double.isInfinite(seconds) ? Long.MAX_VALUE : start + (long) (seconds * 1e9);
             for (NbdConnection c : conns) {
@@ -171,7 +181,7 @@ public final class BenchCommand implements Callable<Integer> {
                     issue(new Slot(c, s), System.nanoTime());
                 }
             }
-            long waitMs = Double.isInfinite(seconds) ? Long.MAX_VALUE : (long) (seconds * 1000) + 60_000;
+            long waitMs = Double.isInfinite(seconds) ? Long.MAX_VALUE : (long) ((rampTime + seconds) * 1000) + 60_000;
             if (!slots.await(waitMs, TimeUnit.MILLISECONDS)) {
                 throw new NbdException("requests did not complete within a minute after the run time");
             }
@@ -243,7 +253,7 @@ public final class BenchCommand implements Callable<Integer> {
      */
     private void issue(Slot slot, long now) {
         if (failure.get() != null || now >= deadline
-                || (limitBytes != Long.MAX_VALUE && claimed.addAndGet(bs) > limitBytes)) {
+                || (limitBytes != Long.MAX_VALUE && now >= rampEnd && claimed.addAndGet(bs) > limitBytes)) {
             slots.countDown();
             return;
         }
@@ -274,6 +284,10 @@ public final class BenchCommand implements Callable<Integer> {
             return;
         }
         Stats s = slot.s;
+        if (slot.t0 < rampEnd) { // started during the ramp: not counted
+            issue(slot, now);
+            return;
+        }
         s.latency[op].recordValue(Math.max(1, (now - slot.t0) / 1000));
         s.ops[op]++;
         s.bytes[op] += bs;

@@ -65,6 +65,19 @@ class BenchCommandTest {
     }
 
     @Test
+    void rampTimeIsNotCounted() throws Exception {
+        try (PeerServer s = PeerServer.nbdkit("memory", "size=16M").start()) {
+            JsonNode r = bench("--rw", "randread", "--ramp-time", "1", "--runtime", "0.3", s.uri());
+            sane(r, "read", 4096);
+            // Counted from the end of the ramp: a run that counted the ramp would report 1.3 s or more.
+            double counted = r.get("runtime_s").asDouble();
+            assertTrue(counted > 0 && counted < 1.0, r.toString());
+            JsonNode sized = bench("--rw", "write", "--bs", "64K", "--ramp-time", "0.2", "--size", "4M", s.uri());
+            assertEquals(4L << 20, sized.get("write").get("bytes").asLong(), "--size counts after the ramp");
+        }
+    }
+
+    @Test
     void exampleServer() throws Exception {
         Path socket = dir.resolve("ex.sock");
         try (NbdServer server = NbdServer.builder().export("disk", new MemoryExport(8L << 20)).build()) {
@@ -92,6 +105,7 @@ class BenchCommandTest {
     void badOptions() {
         for (String[] args : new String[][] {{"bench", "--rw", "sideways", "nbd://x"},
                 {"bench", "--bs", "0", "nbd://x"}, {"bench", "--rwmixread", "101", "nbd://x"},
+                {"bench", "--ramp-time", "-1", "nbd://x"}, {"bench", "--ramp-time", "NaN", "nbd://x"},
                 {"bench", "nbd+unix:///"}}) {
             CliRun.Run r = nbd(args);
             assertEquals(1, r.code(), r.toString());

@@ -6,7 +6,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
 
 import java.io.PrintWriter;
-import java.util.List;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.function.Supplier;
 
 /**
@@ -20,9 +22,22 @@ public final class NbdCli implements Runnable {
     /** The version shown when the jar manifest has none. */
     public static final String VERSION = "0.1.0-SNAPSHOT";
 
-    /** Every subcommand, in the order {@code nbd --help} lists them. Add new ones here. */
-    static final List<Supplier<Object>> SUBCOMMANDS = List.of(InfoCommand::new, CopyCommand::new, BenchCommand::new,
-            BackupCommand::new, DemoCommand::new, ServeCommand::new);
+    /**
+     * Every subcommand by its name (as in its {@code @Command}), in the order {@code nbd --help} lists them. Add new
+     * ones here.
+     */
+    static final Map<String, Supplier<Object>> SUBCOMMANDS;
+
+    static {
+        Map<String, Supplier<Object>> m = new LinkedHashMap<>();
+        m.put("info", InfoCommand::new);
+        m.put("copy", CopyCommand::new);
+        m.put("bench", BenchCommand::new);
+        m.put("backup", BackupCommand::new);
+        m.put("demo", DemoCommand::new);
+        m.put("serve", ServeCommand::new);
+        SUBCOMMANDS = Collections.unmodifiableMap(m);
+    }
 
     @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print stack traces of errors.")
     boolean debug;
@@ -46,7 +61,23 @@ public final class NbdCli implements Runnable {
      * @return the exit code: 0 on success, 1 on error
      */
     public static int run(String... args) {
-        return commandLine().execute(args);
+        return commandLine(subcommandIn(args)).execute(args);
+    }
+
+    /**
+     * Returns the name of the subcommand that {@code args} runs, or null if they name none: the first argument that
+     * is not an option (the top-level options take no values), if it is a subcommand's name.
+     */
+    static String subcommandIn(String... args) {
+        for (String a : args) {
+            if (a.equals("--")) {
+                return null;
+            }
+            if (!a.startsWith("-")) {
+                return SUBCOMMANDS.containsKey(a) ? a : null;
+            }
+        }
+        return null;
     }
 
     /**
@@ -55,14 +86,26 @@ public final class NbdCli implements Runnable {
      * @return a fresh command line
      */
     public static CommandLine commandLine() {
+        return commandLine(null);
+    }
+
+    /**
+     * Builds the command line with one subcommand, or with all of them if {@code only} is null. Picocli reads every
+     * subcommand's annotations when it is added, which is much of the tool's start-up time (its classes cannot be
+     * kept in the JVM's class-data archive), so a run that names its subcommand builds only that one.
+     */
+    static CommandLine commandLine(String only) {
         CommandLine cmd = new CommandLine(new NbdCli());
-        for (Supplier<Object> s : SUBCOMMANDS) {
-            cmd.addSubcommand(s.get());
+        for (Map.Entry<String, Supplier<Object>> e : SUBCOMMANDS.entrySet()) {
+            if (only == null || only.equals(e.getKey())) {
+                cmd.addSubcommand(e.getKey(), e.getValue().get());
+            }
         }
         cmd.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
             PrintWriter err = c.getErr();
             err.println(c.getCommandSpec().qualifiedName() + ": " + ex.getMessage());
+            CommandLine.UnmatchedArgumentException.printSuggestions(ex, err); // "Did you mean: nbd copy?"
             err.println("Try '" + c.getCommandSpec().qualifiedName() + " --help' for more information.");
             err.flush();
             return 1;

@@ -28,7 +28,7 @@ final class CliRun {
     }
 
     static Run nbd(String... args) {
-        CommandLine cmd = NbdCli.commandLine();
+        CommandLine cmd = NbdCli.commandLine(NbdCli.subcommandIn(args)); // as NbdCli.run builds it
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         cmd.setOut(new PrintWriter(out));

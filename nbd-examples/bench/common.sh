@@ -1,5 +1,5 @@
-# Shared set-up of compare.sh and transports.sh; sourced, not run. Before sourcing, set SIZE, REPEAT, RUNTIME and
-# COPY_SIZE to their defaults; this parses the options into them, checks the tools, and defines $here, NBD (the
+# Shared set-up of compare.sh and transports.sh; sourced, not run. Before sourcing, set SIZE, REPEAT, RUNTIME, RAMP
+# and COPY_SIZE to their defaults; this parses the options into them, checks the tools, and defines $here, NBD (the
 # launcher, with its default JVM options), $dir (a temporary directory removed at exit, with every server started
 # by start_server stopped), start_server and stop_server. Prints the machine and the peers' versions.
 
@@ -8,6 +8,7 @@ while [ $# -gt 0 ]; do
         --size) SIZE=$2; shift 2 ;;
         --repeat) REPEAT=$2; shift 2 ;;
         --runtime) RUNTIME=$2; shift 2 ;;
+        --ramp-time) RAMP=$2; shift 2 ;;
         --copy-size) COPY_SIZE=$2; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac

@@ -2,20 +2,22 @@
 # Side-by-side benchmark: nbd-netty's `nbd bench` / `nbd copy` against fio's nbd engine and libnbd's nbdcopy, on the
 # same nbdkit memory export (filled with random data) over a Unix socket, alternating ours and the peer's run, each
 # pair repeated. Prints a table of ratios (ours / peer). Only ratios within one run mean much on a shared machine.
+# Both sides of a bench pair run --ramp-time seconds first without counting (fio's ramp_time); copies are whole runs,
+# start-up included, with the server's CPU time beside each side's.
 #
-#   nbd-examples/bench/compare.sh [--size 2G] [--repeat 3] [--runtime 10] [--copy-size 8G]
+#   nbd-examples/bench/compare.sh [--size 2G] [--repeat 3] [--runtime 10] [--ramp-time 2] [--copy-size 8G]
 #
 # Needs: nbdkit, fio (with the nbd engine), nbdcopy, and nbd-examples/target/nbd.jar (mvn -B -q package -DskipTests).
 set -euo pipefail
 
-SIZE=2G; REPEAT=3; RUNTIME=10; COPY_SIZE=8G
+SIZE=2G; REPEAT=3; RUNTIME=10; RAMP=2; COPY_SIZE=8G
 source "$(dirname "$0")/common.sh"
 uri=$(start_server m "$SIZE")
 
-ours_iops() { "${NBD[@]}" bench --json --runtime "$RUNTIME" "$@" "$uri" | python3 -c '
+ours_iops() { "${NBD[@]}" bench --json --runtime "$RUNTIME" --ramp-time "$RAMP" "$@" "$uri" | python3 -c '
 import json,sys; d=json.load(sys.stdin); k="read" if "read" in d else "write"
 print(d[k]["iops"], d[k]["mib_per_s"], d[k]["latency_us"]["p99"])'; }
-fio_iops() { fio --ioengine=nbd --uri="$uri" --time_based --runtime="$RUNTIME" --name=j --output-format=json "$@" |
+fio_iops() { fio --ioengine=nbd --uri="$uri" --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" --name=j --output-format=json "$@" |
     python3 -c '
 import json,sys; t=sys.stdin.read(); j=json.loads(t[t.index("{"):])["jobs"][0]; k="read" if j["read"]["io_bytes"] > 0 else "write"
 print(j[k]["iops"], j[k]["bw_bytes"]/1048576, j[k]["clat_ns"]["percentile"]["99.000000"]/1000)'; }
@@ -48,19 +50,23 @@ row "read 256K QD16"    --rw read      --bs 256k --iodepth 16 -- --rw=read      
 
 echo "=== nbd copy URI null: vs nbdcopy URI null: (export $COPY_SIZE)"
 curi=$(start_server c "$COPY_SIZE")
+ticks() { awk '{print $14 + $15}' "/proc/$(cat "$dir/c.pid")/stat"; }   # the copy server's CPU time (1/100 s)
 copy_pair() { # label ours-extra nbdcopy-extra
-    local ow=() oc=() tw=() tc=()
+    local ow=() oc=() os=() tw=() tc=() ts=() t0
     for _ in $(seq "$REPEAT"); do
+        t0=$(ticks)
         read -r e u s < <( { /usr/bin/time -f "%e %U %S" "${NBD[@]}" copy $2 "$curi" null: >/dev/null; } 2>&1 | tail -1)
-        ow+=("$e"); oc+=("$(echo "$u + $s" | bc)")
+        ow+=("$e"); oc+=("$(echo "$u + $s" | bc)"); os+=("$(( $(ticks) - t0 ))")
+        t0=$(ticks)
         read -r e u s < <( { /usr/bin/time -f "%e %U %S" nbdcopy $3 "$curi" null: >/dev/null; } 2>&1 | tail -1)
-        tw+=("$e"); tc+=("$(echo "$u + $s" | bc)")
+        tw+=("$e"); tc+=("$(echo "$u + $s" | bc)"); ts+=("$(( $(ticks) - t0 ))")
     done
-    python3 - "$1" "${ow[*]}" "${tw[*]}" "${oc[*]}" "${tc[*]}" <<'PY'
+    python3 - "$1" "${ow[*]}" "${tw[*]}" "${oc[*]}" "${tc[*]}" "${os[*]}" "${ts[*]}" <<'PY'
 import sys, statistics as st
-label, ow, tw, oc, tc = sys.argv[1], *[list(map(float, a.split())) for a in sys.argv[2:]]
-print(f"{label:28} ours wall {st.median(ow):.2f}s cpu {st.median(oc):.2f}s | nbdcopy wall {st.median(tw):.2f}s "
-      f"cpu {st.median(tc):.2f}s | wall ratio {st.median(ow)/st.median(tw):.2f} cpu ratio {st.median(oc)/st.median(tc):.2f}"
+label, ow, tw, oc, tc, os_, ts = sys.argv[1], *[list(map(float, a.split())) for a in sys.argv[2:]]
+print(f"{label:28} ours wall {st.median(ow):.2f}s cpu {st.median(oc):.2f}s server {st.median(os_)/100:.2f}s | "
+      f"nbdcopy wall {st.median(tw):.2f}s cpu {st.median(tc):.2f}s server {st.median(ts)/100:.2f}s | "
+      f"wall ratio {st.median(ow)/st.median(tw):.2f} cpu ratio {st.median(oc)/st.median(tc):.2f}"
       f" (wall runs {' '.join(f'{a/b:.2f}' for a, b in zip(ow, tw))})")
 PY
 }

@@ -5,22 +5,22 @@
 # rotated each round); rounds are repeated. Prints, per workload and transport, the medians and the ratio to the peer of the same round (ours / peer).
 # Only ratios within one run mean much on a shared machine.
 #
-#   nbd-examples/bench/transports.sh [--size 2G] [--repeat 3] [--runtime 5] [--copy-size 8G]
+#   nbd-examples/bench/transports.sh [--size 2G] [--repeat 3] [--runtime 5] [--ramp-time 2] [--copy-size 8G]
 #
 # Needs: nbdkit, fio (with the nbd engine), nbdcopy, and nbd-examples/target/nbd.jar (mvn -B -q package -DskipTests).
 set -euo pipefail
 
-SIZE=2G; REPEAT=3; RUNTIME=5; COPY_SIZE=8G
+SIZE=2G; REPEAT=3; RUNTIME=5; RAMP=2; COPY_SIZE=8G
 TRANSPORTS=(epoll io_uring nio)
 source "$(dirname "$0")/common.sh"
 uri=$(start_server m "$SIZE")
 
 ours() { # transport args...: "iops mib/s p99"
     local t=$1; shift
-    "${NBD[@]}" bench --json --transport="$t" --runtime "$RUNTIME" "$@" "$uri" | python3 -c '
+    "${NBD[@]}" bench --json --transport="$t" --runtime "$RUNTIME" --ramp-time "$RAMP" "$@" "$uri" | python3 -c '
 import json,sys; d=json.load(sys.stdin); k="read" if "read" in d else "write"
 print(d["transport"], d[k]["iops"], d[k]["mib_per_s"], d[k]["latency_us"]["p99"])'; }
-theirs() { fio --ioengine=nbd --uri="$uri" --time_based --runtime="$RUNTIME" --name=j --output-format=json "$@" |
+theirs() { fio --ioengine=nbd --uri="$uri" --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" --name=j --output-format=json "$@" |
     python3 -c '
 import json,sys; t=sys.stdin.read(); j=json.loads(t[t.index("{"):])["jobs"][0]; k="read" if j["read"]["io_bytes"] > 0 else "write"
 print(j[k]["iops"], j[k]["bw_bytes"]/1048576, j[k]["clat_ns"]["percentile"]["99.000000"]/1000)'; }

@@ -307,13 +307,15 @@ public final class BenchCommand implements Callable<Integer> {
         root.put("iodepth", iodepth);
         root.put("connections", connections);
         root.put("transport", TransportOption.name(transport.used()));
+        root.put("busy_poll_us", transport.busyPollMicros);
         if (rw == Rw.randrw) {
             root.put("rwmixread", rwmixread);
         }
         root.put("runtime_s", secs);
         StringBuilder text = new StringBuilder(String.format(Locale.ROOT,
-                "%s: bs=%d iodepth=%d connections=%d transport=%s runtime=%.2fs%n", rw, bs, iodepth, connections,
-                TransportOption.name(transport.used()), secs));
+                "%s: bs=%d iodepth=%d connections=%d transport=%s%s runtime=%.2fs%n", rw, bs, iodepth, connections,
+                TransportOption.name(transport.used()),
+                transport.busyPollMicros > 0 ? " busy-poll=" + transport.busyPollMicros + "us" : "", secs));
         String[] names = {"read", "write"};
         for (int op = READ; op <= WRITE; op++) {
             boolean expected = op == READ ? rw != Rw.write && rw != Rw.randwrite

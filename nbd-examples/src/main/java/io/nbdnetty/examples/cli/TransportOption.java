@@ -7,11 +7,13 @@ import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.Locale;
 
 /**
- * The {@code --transport=epoll|io_uring|nio} option of the client commands ({@code bench}, {@code copy}, {@code
- * info}), a picocli mixin: which Netty transport the command's event loops use. The default is the library's ({@link
+ * The {@code --transport=epoll|io_uring|nio} and {@code --busy-poll=USEC} options of the client commands ({@code
+ * bench}, {@code copy}, {@code info}), a picocli mixin: which Netty transport the command's event loops use, and
+ * whether they busy-poll ({@link NbdEventLoops#newGroup(Transport, int, Duration)}). The default is the library's ({@link
  * NbdEventLoops#defaultTransport()}: epoll where available, else NIO). A transport that is not available here falls
  * back to the default, with a one-line warning on stderr.
  */
@@ -20,6 +22,12 @@ final class TransportOption {
             description = "Netty transport: epoll, io_uring or nio (default: epoll where available, else nio). "
                     + "One not available here falls back to the default, with a warning.")
     Transport requested;
+
+    @Option(names = "--busy-poll", paramLabel = "USEC", defaultValue = "0",
+            description = "Let each event loop poll its sockets for up to this many microseconds before it sleeps "
+                    + "(lower latency at low queue depth for that much CPU; epoll and nio; default ${DEFAULT-VALUE}: "
+                    + "off).")
+    long busyPollMicros;
 
     @CommandLine.Spec(CommandLine.Spec.Target.MIXEE)
     CommandLine.Model.CommandSpec mixee;
@@ -44,8 +52,16 @@ final class TransportOption {
             err.flush();
             t = fallback;
         }
+        if (busyPollMicros < 0 || busyPollMicros > 1_000_000) {
+            throw new CommandLine.ParameterException(mixee.commandLine(),
+                    "--busy-poll must be between 0 and 1000000 microseconds: " + busyPollMicros);
+        }
+        if (busyPollMicros > 0 && t == Transport.IO_URING) {
+            throw new CommandLine.ParameterException(mixee.commandLine(),
+                    "--busy-poll works with the epoll and nio transports, not io_uring");
+        }
         used = t;
-        return NbdEventLoops.newGroup(t, threads);
+        return NbdEventLoops.newGroup(t, threads, Duration.ofNanos(busyPollMicros * 1000));
     }
 
     /**

@@ -78,6 +78,19 @@ class BenchCommandTest {
     }
 
     @Test
+    void busyPolling() throws Exception {
+        try (PeerServer s = PeerServer.nbdkit("memory", "size=16M").start()) {
+            JsonNode r = bench("--rw", "randrw", "--iodepth", "1", "--busy-poll", "30", "--runtime", "0.3", s.uri());
+            sane(r, "read", 4096);
+            sane(r, "write", 4096);
+            assertEquals(30, r.get("busy_poll_us").asInt(), r.toString());
+            JsonNode nio = bench("--transport", "nio", "--busy-poll", "30", "--runtime", "0.3", s.uri());
+            sane(nio, "read", 4096);
+            assertEquals(0, bench("--runtime", "0.2", s.uri()).get("busy_poll_us").asInt(), "off by default");
+        }
+    }
+
+    @Test
     void exampleServer() throws Exception {
         Path socket = dir.resolve("ex.sock");
         try (NbdServer server = NbdServer.builder().export("disk", new MemoryExport(8L << 20)).build()) {
@@ -106,6 +119,8 @@ class BenchCommandTest {
         for (String[] args : new String[][] {{"bench", "--rw", "sideways", "nbd://x"},
                 {"bench", "--bs", "0", "nbd://x"}, {"bench", "--rwmixread", "101", "nbd://x"},
                 {"bench", "--ramp-time", "-1", "nbd://x"}, {"bench", "--ramp-time", "NaN", "nbd://x"},
+                {"bench", "--busy-poll", "-5", "nbd://x"}, {"bench", "--busy-poll", "30", "--transport", "io_uring",
+                        "nbd://x"},
                 {"bench", "nbd+unix:///"}}) {
             CliRun.Run r = nbd(args);
             assertEquals(1, r.code(), r.toString());

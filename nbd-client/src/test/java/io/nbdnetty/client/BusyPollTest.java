@@ -1,0 +1,121 @@
+package io.nbdnetty.client;
+
+import io.nbdnetty.client.NbdEventLoops.BusyPollStrategy;
+import io.nbdnetty.client.NbdEventLoops.Transport;
+import io.nbdnetty.testing.peers.PeerServer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SelectStrategy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static io.nbdnetty.client.TestSupport.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Busy-polling event loops ({@link NbdEventLoops#newGroup(Transport, int, Duration)}). */
+class BusyPollTest {
+    /** A clock the test moves by hand, and a poll that returns what the test says, counting its calls. */
+    private long now = 1_000;
+    private int ready;
+    private int polls;
+
+    private int strategy(BusyPollStrategy s, boolean hasTasks) throws Exception {
+        return s.calculateStrategy(() -> {
+            polls++;
+            return ready;
+        }, hasTasks);
+    }
+
+    @Test
+    void pollsWithoutSleepingUntilTheWindowEndsThenSleeps() throws Exception {
+        BusyPollStrategy s = new BusyPollStrategy(30_000, () -> now);
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "nothing ready: poll again, do not sleep");
+        now += 29_999;
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false));
+        assertEquals(2, polls);
+        now += 1;
+        assertEquals(SelectStrategy.SELECT, strategy(s, false), "the window is over: sleep");
+        assertEquals(2, polls, "no poll once the window is over");
+        // After the sleep, a new window.
+        now += 5_000_000;
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false));
+        now += 10_000;
+        ready = 3;
+        assertEquals(3, strategy(s, false), "work found: handled at once");
+        // Work found restarts the window: 29.999 us later it still polls.
+        ready = 0;
+        now += 1_000;
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false));
+        now += 29_999;
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false));
+        now += 1;
+        assertEquals(SelectStrategy.SELECT, strategy(s, false));
+    }
+
+    @Test
+    void tasksWaitingMeanANonBlockingPollAsNettyDoes() throws Exception {
+        BusyPollStrategy s = new BusyPollStrategy(30_000, () -> now);
+        ready = 0;
+        assertEquals(0, strategy(s, true));
+        ready = 2;
+        assertEquals(2, strategy(s, true));
+        assertEquals(2, polls);
+    }
+
+    @Test
+    void theWindowSurvivesAClockNearItsWrap() throws Exception {
+        now = Long.MAX_VALUE - 10_000;
+        BusyPollStrategy s = new BusyPollStrategy(30_000, () -> now);
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false));
+        now += 20_000; // wrapped
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false));
+        now += 10_000;
+        assertEquals(SelectStrategy.SELECT, strategy(s, false));
+    }
+
+    @Test
+    void refusesWhatItCannotDo() {
+        assertThrows(IllegalArgumentException.class,
+                () -> NbdEventLoops.newGroup(Transport.NIO, 1, Duration.ofNanos(-1)));
+        assertThrows(IllegalArgumentException.class,
+                () -> NbdEventLoops.newGroup(Transport.IO_URING, 1, Duration.ofNanos(30_000)));
+        assertThrows(NullPointerException.class, () -> NbdEventLoops.newGroup(Transport.NIO, 1, null));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Transport.class, names = {"EPOLL", "NIO"})
+    void readsAndWritesAtQueueDepthOneAndTheThreadsEnd(Transport t) throws Exception {
+        TransportInteropTest.requireTransport(t);
+        EventLoopGroup group = NbdEventLoops.newGroup(t, 1, Duration.ofNanos(50_000));
+        try (PeerServer server = PeerServer.nbdkit("memory", "size=8M").start();
+             NbdHandle h = NbdHandle.create(NbdClientConfig.builder().build(), group)) {
+            NbdConnection c = await(h.connectUnix(server.socketPath()));
+            // One request at a time, each issued when the last completes: the loop polls between them.
+            for (int i = 0; i < 200; i++) {
+                byte[] data = TestSupport.pattern(4096, i);
+                await(c.write(i * 4096L, io.netty.buffer.Unpooled.wrappedBuffer(data)));
+                assertTrue(java.util.Arrays.equals(data, TestSupport.bytes(await(c.read(i * 4096L, 4096)))),
+                        "read back " + i);
+            }
+            List<CompletableFuture<byte[]>> reads = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                reads.add(c.read(i * 4096L, 4096).thenApply(TestSupport::bytes));
+            }
+            for (int i = 0; i < 200; i++) {
+                assertTrue(java.util.Arrays.equals(TestSupport.pattern(4096, i), await(reads.get(i))), "read " + i);
+            }
+            await(c.disconnect());
+        } finally {
+            assertTrue(group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS));
+            assertTrue(group.isTerminated(), "a busy-polling loop still ends when asked");
+        }
+    }
+}

@@ -2,8 +2,10 @@
 # Side-by-side benchmark: nbd-netty's `nbd bench` / `nbd copy` against fio's nbd engine and libnbd's nbdcopy, on the
 # same nbdkit memory export (filled with random data) over a Unix socket, alternating ours and the peer's run, each
 # pair repeated. Prints a table of ratios (ours / peer). Only ratios within one run mean much on a shared machine.
-# Both sides of a bench pair run --ramp-time seconds first without counting (fio's ramp_time); copies are whole runs,
-# start-up included, with the server's CPU time beside each side's.
+# Both sides of a bench pair run --ramp-time seconds first without counting (fio's ramp_time), and each side's CPU
+# use over the measured part is printed (ours: the JVM's process CPU time; fio: its usr_cpu + sys_cpu). Two extra
+# rows run ours with --busy-poll 30. Copies are whole runs, start-up included, with the server's CPU time beside each
+# side's.
 #
 #   nbd-examples/bench/compare.sh [--size 2G] [--repeat 3] [--runtime 10] [--ramp-time 2] [--copy-size 8G]
 #
@@ -16,27 +18,29 @@ uri=$(start_server m "$SIZE")
 
 ours_iops() { "${NBD[@]}" bench --json --runtime "$RUNTIME" --ramp-time "$RAMP" "$@" "$uri" | python3 -c '
 import json,sys; d=json.load(sys.stdin); k="read" if "read" in d else "write"
-print(d[k]["iops"], d[k]["mib_per_s"], d[k]["latency_us"]["p99"])'; }
+print(d[k]["iops"], d[k]["mib_per_s"], d[k]["latency_us"]["p99"], d["cpu_percent"])'; }
 fio_iops() { fio --ioengine=nbd --uri="$uri" --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" --name=j --output-format=json "$@" |
     python3 -c '
 import json,sys; t=sys.stdin.read(); j=json.loads(t[t.index("{"):])["jobs"][0]; k="read" if j["read"]["io_bytes"] > 0 else "write"
-print(j[k]["iops"], j[k]["bw_bytes"]/1048576, j[k]["clat_ns"]["percentile"]["99.000000"]/1000)'; }
+print(j[k]["iops"], j[k]["bw_bytes"]/1048576, j[k]["clat_ns"]["percentile"]["99.000000"]/1000, j["usr_cpu"] + j["sys_cpu"])'; }
 
 row() { # label ours-args -- fio-args
     local label=$1; shift
     local ours=() theirs=()
     while [ "$1" != "--" ]; do ours+=("$1"); shift; done; shift; theirs=("$@")
-    local oi=() fi=() om=() fm=() op=() fp=()
+    local oi=() fi=() om=() fm=() op=() fp=() oc=() fc=()
     for _ in $(seq "$REPEAT"); do
-        read -r a b c < <(ours_iops "${ours[@]}"); oi+=("$a"); om+=("$b"); op+=("$c")
-        read -r a b c < <(fio_iops "${theirs[@]}"); fi+=("$a"); fm+=("$b"); fp+=("$c")
+        read -r a b c d < <(ours_iops "${ours[@]}"); oi+=("$a"); om+=("$b"); op+=("$c"); oc+=("$d")
+        read -r a b c d < <(fio_iops "${theirs[@]}"); fi+=("$a"); fm+=("$b"); fp+=("$c"); fc+=("$d")
     done
-    python3 - "$label" "${oi[*]}" "${fi[*]}" "${om[*]}" "${fm[*]}" "${op[*]}" "${fp[*]}" <<'PY'
+    python3 - "$label" "${oi[*]}" "${fi[*]}" "${om[*]}" "${fm[*]}" "${op[*]}" "${fp[*]}" "${oc[*]}" "${fc[*]}" <<'PY'
 import sys, statistics as st
-label, oi, fi, om, fm, op, fp = sys.argv[1], *[list(map(float, a.split())) for a in sys.argv[2:]]
+label, oi, fi, om, fm, op, fp, oc, fc = sys.argv[1], *[list(map(float, a.split())) for a in sys.argv[2:]]
 ratios = [a / b for a, b in zip(oi, fi)]
-print(f"{label:28} ours {st.median(oi):>10.0f} IOPS {st.median(om):>8.1f} MiB/s p99 {st.median(op):>7.0f} us | "
-      f"fio {st.median(fi):>10.0f} IOPS {st.median(fm):>8.1f} MiB/s p99 {st.median(fp):>7.0f} us | "
+print(f"{label:28} ours {st.median(oi):>10.0f} IOPS {st.median(om):>8.1f} MiB/s p99 {st.median(op):>7.0f} us "
+      f"cpu {st.median(oc):>3.0f}% | "
+      f"fio {st.median(fi):>10.0f} IOPS {st.median(fm):>8.1f} MiB/s p99 {st.median(fp):>7.0f} us "
+      f"cpu {st.median(fc):>3.0f}% | "
       f"ratio median {st.median(ratios):.2f} (runs {' '.join(f'{r:.2f}' for r in ratios)}) "
       f"p99 ratio {st.median(op) / st.median(fp):.2f}")
 PY
@@ -47,6 +51,9 @@ row "randread 4K QD64"  --rw randread  --bs 4k   --iodepth 64 -- --rw=randread  
 row "randread 4K QD1"   --rw randread  --bs 4k   --iodepth 1  -- --rw=randread  --bs=4k   --iodepth=1
 row "randwrite 4K QD64" --rw randwrite --bs 4k   --iodepth 64 -- --rw=randwrite --bs=4k   --iodepth=64
 row "read 256K QD16"    --rw read      --bs 256k --iodepth 16 -- --rw=read      --bs=256k --iodepth=16
+# The same with ours busy-polling (--busy-poll: CPU for latency; fio's nbd engine has no such option).
+row "randread 4K QD1 busy-poll"  --busy-poll 30 --rw randread --bs 4k --iodepth 1 -- --rw=randread --bs=4k --iodepth=1
+row "read 256K QD16 busy-poll"   --busy-poll 30 --rw read --bs 256k --iodepth 16 -- --rw=read --bs=256k --iodepth=16
 
 echo "=== nbd copy URI null: vs nbdcopy URI null: (export $COPY_SIZE)"
 curi=$(start_server c "$COPY_SIZE")

@@ -19,6 +19,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -110,6 +111,7 @@ public final class BenchCommand implements Callable<Integer> {
     private long limitBytes;
     private long deadline;
     private long rampEnd;
+    private long cpuNanos = -1;
     private final AtomicLong claimed = new AtomicLong();
     private final AtomicLong cursor = new AtomicLong();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -182,9 +184,16 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             }
             long waitMs = Double.isInfinite(seconds) ? Long.MAX_VALUE : (long) ((rampTime + seconds) * 1000) + 60_000;
+            // The process's CPU time over the measured part (after the ramp), as fio reports its own.
+            long toRampEnd = rampEnd - System.nanoTime();
+            if (toRampEnd > 0) {
+                slots.await(toRampEnd, TimeUnit.NANOSECONDS); // the ramp (or less, if the run fails in it)
+            }
+            long cpuStart = processCpuNanos();
             if (!slots.await(waitMs, TimeUnit.MILLISECONDS)) {
                 throw new NbdException("requests did not complete within a minute after the run time");
             }
+            cpuNanos = processCpuNanos() - cpuStart;
             Throwable t = failure.get();
             if (t != null) {
                 throw CliSupport.unwrap(t);
@@ -204,6 +213,14 @@ public final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** This process's CPU time (user and system, all threads), or -1 where the JVM does not tell. */
+    private static long processCpuNanos() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getProcessCpuTime();
+        }
+        return -1;
     }
 
     private CommandLine.ParameterException usage(String message) {
@@ -312,10 +329,16 @@ public final class BenchCommand implements Callable<Integer> {
             root.put("rwmixread", rwmixread);
         }
         root.put("runtime_s", secs);
+        double cpuPercent = cpuNanos < 0 ? -1 : Math.round(cpuNanos / (double) elapsedNanos * 1000) / 10.0;
+        root.put("cpu_percent", cpuPercent);
         StringBuilder text = new StringBuilder(String.format(Locale.ROOT,
                 "%s: bs=%d iodepth=%d connections=%d transport=%s%s runtime=%.2fs%n", rw, bs, iodepth, connections,
                 TransportOption.name(transport.used()),
                 transport.busyPollMicros > 0 ? " busy-poll=" + transport.busyPollMicros + "us" : "", secs));
+        if (cpuPercent >= 0) {
+            text.append(String.format(Locale.ROOT, "  cpu: %.1f%% of one core (this process, user and system)%n",
+                    cpuPercent));
+        }
         String[] names = {"read", "write"};
         for (int op = READ; op <= WRITE; op++) {
             boolean expected = op == READ ? rw != Rw.write && rw != Rw.randwrite

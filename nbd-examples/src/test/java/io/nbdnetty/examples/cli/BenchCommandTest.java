@@ -52,6 +52,7 @@ class BenchCommandTest {
             JsonNode r = bench("--rw", "randread", "--runtime", "0.5", s.uri());
             sane(r, "read", 4096);
             assertFalse(r.has("write"));
+            assertTrue(r.get("cpu_percent").asDouble() > 0, "the process's CPU use while measuring: " + r);
             JsonNode w = bench("--rw", "write", "--bs", "64K", "--size", "8M", "--iodepth", "4", s.uri());
             sane(w, "write", 65536);
             assertEquals(8L << 20, w.get("write").get("bytes").asLong(), "--size is the bytes transferred");

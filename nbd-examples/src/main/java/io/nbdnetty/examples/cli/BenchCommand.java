@@ -183,8 +183,9 @@ public final class BenchCommand implements Callable<Integer> {
                     issue(new Slot(c, s), System.nanoTime());
                 }
             }
-            long waitMs = Double.isInfinite(seconds) ? Long.MAX_VALUE : (long) ((rampTime + seconds) * 1000) + 60_000;
-            // The process's CPU time over the measured part (after the ramp), as fio reports its own.
+            long waitMs = Double.isInfinite(seconds) ? Long.MAX_VALUE : (long) (seconds * 1000) + 60_000;
+            // The process's CPU time over the measured part (after the ramp), as fio reports its own. The ramp is
+            // waited out first, so waitMs need not include it.
             long toRampEnd = rampEnd - System.nanoTime();
             if (toRampEnd > 0) {
                 slots.await(toRampEnd, TimeUnit.NANOSECONDS); // the ramp (or less, if the run fails in it)
@@ -193,7 +194,8 @@ public final class BenchCommand implements Callable<Integer> {
             if (!slots.await(waitMs, TimeUnit.MILLISECONDS)) {
                 throw new NbdException("requests did not complete within a minute after the run time");
             }
-            cpuNanos = processCpuNanos() - cpuStart;
+            long cpuEnd = processCpuNanos();
+            cpuNanos = cpuStart < 0 || cpuEnd < 0 ? -1 : cpuEnd - cpuStart;
             Throwable t = failure.get();
             if (t != null) {
                 throw CliSupport.unwrap(t);

@@ -13,9 +13,9 @@ import java.util.Locale;
 /**
  * The {@code --transport=epoll|io_uring|nio} and {@code --busy-poll=USEC} options of the client commands ({@code
  * bench}, {@code copy}, {@code info}), a picocli mixin: which Netty transport the command's event loops use, and
- * whether they busy-poll ({@link NbdEventLoops#newGroup(Transport, int, Duration)}). The default is the library's ({@link
- * NbdEventLoops#defaultTransport()}: epoll where available, else NIO). A transport that is not available here falls
- * back to the default, with a one-line warning on stderr.
+ * whether they busy-poll ({@link NbdEventLoops#newGroup(Transport, int, Duration)}). The default transport is the
+ * library's ({@link NbdEventLoops#defaultTransport()}: epoll where available, else NIO). A transport that is not
+ * available here falls back to the default, with a one-line warning on stderr.
  */
 final class TransportOption {
     @Option(names = "--transport", paramLabel = "NAME", converter = Converter.class,

@@ -1130,12 +1130,12 @@ public final class NbdConnection implements NbdBlockDevice {
             onOffsetData(d.flags(), d.cookie(), d.headerOffset(), d.offset(), d.data());
             return;
         }
-        Request r = chunkRequest(chunk.type(), chunk.cookie(), chunk.headerOffset(), chunk.payloadLength());
         if (chunk instanceof NbdNoneChunk) {
-            if (!chunk.isDone()) {
-                throw new NbdProtocolException("NBD_REPLY_TYPE_NONE without the DONE flag (cookie " + r.cookie + ")");
-            }
-        } else if (chunk instanceof NbdOffsetHoleChunk h) {
+            onNone(chunk.flags(), chunk.cookie(), chunk.headerOffset());
+            return;
+        }
+        Request r = chunkRequest(chunk.type(), chunk.cookie(), chunk.headerOffset(), chunk.payloadLength());
+        if (chunk instanceof NbdOffsetHoleChunk h) {
             long size = Integer.toUnsignedLong(h.holeSize());
             if (size == 0) {
                 throw new NbdProtocolException("NBD_REPLY_TYPE_OFFSET_HOLE of size 0 (cookie " + r.cookie + ")");
@@ -1149,6 +1149,15 @@ public final class NbdConnection implements NbdBlockDevice {
         if (chunk.isDone()) {
             done(r);
         }
+    }
+
+    /** An {@code NBD_REPLY_TYPE_NONE} chunk: it must end its reply. */
+    private void onNone(int flags, long cookie, long headerOffset) throws NbdProtocolException {
+        Request r = chunkRequest(NbdReplyType.NONE, cookie, headerOffset, 0);
+        if ((flags & NbdReplyFlags.DONE) == 0) {
+            throw new NbdProtocolException("NBD_REPLY_TYPE_NONE without the DONE flag (cookie " + r.cookie + ")");
+        }
+        done(r);
     }
 
     /**
@@ -1386,6 +1395,17 @@ public final class NbdConnection implements NbdBlockDevice {
             } finally {
                 data.release();
             }
+        }
+
+        @Override
+        public boolean noneChunk(int flags, long cookie, long headerOffset) {
+            reading = true;
+            try {
+                onNone(flags, cookie, headerOffset);
+            } catch (NbdProtocolException e) {
+                handle.fail(e);
+            }
+            return true;
         }
 
         @Override

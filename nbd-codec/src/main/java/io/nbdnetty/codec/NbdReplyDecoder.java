@@ -65,6 +65,19 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
          * @param data the data, owned by the sink, which releases it
          */
         void offsetData(int flags, long cookie, long headerOffset, long offset, ByteBuf data);
+
+        /**
+         * An {@code NBD_REPLY_TYPE_NONE} chunk (with no payload, as the spec requires), offered in place of an {@link
+         * NbdNoneChunk}: the usual end of a structured reply to a WRITE, FLUSH or other command without data.
+         *
+         * @param flags the {@link NbdReplyFlags}
+         * @param cookie the cookie of the reply
+         * @param headerOffset the offset echoed in an extended header, 0 under compact headers
+         * @return true if taken; false (the default) to have it passed down the pipeline as an {@link NbdNoneChunk}
+         */
+        default boolean noneChunk(int flags, long cookie, long headerOffset) {
+            return false;
+        }
     }
 
     private enum State { HEADER, SIMPLE_DATA, CHUNK_PAYLOAD, FAILED }
@@ -159,6 +172,13 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
                         return;
                     }
                     int end = in.readerIndex() + payloadLength;
+                    if (sink != null && type == 0 && payloadLength == 0) {
+                        finishMessage(chunkHeaderLength());
+                        if (!sink.noneChunk(flags, cookie, headerOffset)) {
+                            out.add(new NbdNoneChunk(flags, cookie, headerOffset));
+                        }
+                        return;
+                    }
                     if (sink != null && type == 1) {
                         check(payloadLength >= 9, "NBD_REPLY_TYPE_OFFSET_DATA payload must be at least 9 bytes");
                         long offset = in.readLong();

@@ -92,4 +92,60 @@ class DataSinkTest {
         assertNull(ch.readInbound());
         ch.finishAndReleaseAll();
     }
+
+    /** A sink that also takes NONE chunks. */
+    private EmbeddedChannel channelTakingNone(boolean extended) {
+        NbdReplyDecoder.DataSink taking = new NbdReplyDecoder.DataSink() {
+            @Override
+            public void simpleReply(long cookie, ByteBuf data) {
+                sink.simpleReply(cookie, data);
+            }
+
+            @Override
+            public void offsetData(int flags, long cookie, long headerOffset, long offset, ByteBuf data) {
+                sink.offsetData(flags, cookie, headerOffset, offset, data);
+            }
+
+            @Override
+            public boolean noneChunk(int flags, long cookie, long headerOffset) {
+                seen.add("none " + flags + " " + Long.toHexString(cookie) + " " + headerOffset);
+                return true;
+            }
+        };
+        return new EmbeddedChannel(new NbdReplyDecoder(extended, c -> 4, NbdReplyDecoder.DEFAULT_MAX_PAYLOAD_LENGTH,
+                taking));
+    }
+
+    @Test
+    void aSinkMayTakeNoneChunksInOrder() {
+        EmbeddedChannel ch = channelTakingNone(false);
+        // OFFSET_DATA (no DONE), NONE with DONE, then an error chunk (a message) for another cookie.
+        ch.writeInbound(Wire.buf(hex("668e33ef | 0000 | 0001 | 0102030405060708 | 0000000c | 0000000000000010"
+                + "| cafef00d | 668e33ef | 0001 | 0000 | 0102030405060708 | 00000000"
+                + "| 668e33ef | 0001 | 8001 | 1112131415161718 | 00000006 | 00000005 | 0000")));
+        drain(ch);
+        assertEquals(3, seen.size(), seen.toString());
+        assertEquals("data 0 102030405060708 16 cafef00d", seen.get(0));
+        assertEquals("none 1 102030405060708 0", seen.get(1));
+        assertEquals(true, seen.get(2).startsWith("message "), seen.get(2));
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void extendedNoneChunksCarryTheirHeaderOffset() {
+        EmbeddedChannel ch = channelTakingNone(true);
+        ch.writeInbound(Wire.buf(hex("6e8a278c | 0001 | 0000 | 0102030405060708 | 0000000000001000 | 0000000000000000")));
+        drain(ch);
+        assertEquals(List.of("none 1 102030405060708 4096"), seen);
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aNoneChunkWithAPayloadIsStillRefused() {
+        EmbeddedChannel ch = channelTakingNone(false);
+        assertThrows(NbdMalformedMessageException.class, () -> ch.writeInbound(Wire.buf(hex(
+                "668e33ef | 0001 | 0000 | 0102030405060708 | 00000004 | 00000000"))));
+        assertEquals(List.of(), seen);
+        ch.finishAndReleaseAll();
+    }
 }

@@ -77,6 +77,8 @@ public class ClientReadBenchmark {
     private NbdHandle handle;
     private NbdConnection connection;
     private ByteBuf reply;
+    private ByteBuf writeReply;
+    private ByteBuf payload;
     private long offset;
 
     @Setup(Level.Trial)
@@ -107,6 +109,14 @@ public class ClientReadBenchmark {
             reply = Untracked.directBuffer(alloc, NbdConstants.SIMPLE_REPLY_HEADER_LENGTH + size)
                     .writeInt(NbdConstants.SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(0).writeBytes(data);
         }
+        // The reply to a WRITE: a NONE chunk with DONE (magic, flags, type, cookie, length 0), or a simple reply.
+        writeReply = structured
+                ? Untracked.directBuffer(alloc, NbdConstants.STRUCTURED_REPLY_HEADER_LENGTH)
+                        .writeInt(NbdConstants.STRUCTURED_REPLY_MAGIC).writeShort(1)
+                        .writeShort(NbdReplyType.NONE.code()).writeLong(0).writeInt(0)
+                : Untracked.directBuffer(alloc, NbdConstants.SIMPLE_REPLY_HEADER_LENGTH)
+                        .writeInt(NbdConstants.SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(0);
+        payload = Untracked.directBuffer(alloc, size).writeBytes(data);
     }
 
     /** Answers the client's handshake: fixed newstyle, structured replies as asked, GO. */
@@ -160,6 +170,30 @@ public class ClientReadBenchmark {
         handle.close();
         channel.finishAndReleaseAll();
         reply.release();
+        writeReply.release();
+        payload.release();
+    }
+
+    /**
+     * Issue one WRITE of a retained duplicate of a prepared payload (the duplicate is this benchmark's own
+     * allocation, as a caller's buffer would be), take what the client wrote, answer it.
+     */
+    @Benchmark
+    public void write(Blackhole bh) {
+        CompletableFuture<Void> f = connection.write(offset, payload.retainedDuplicate());
+        offset = (offset + size) & (EXPORT_SIZE - 1);
+        ByteBuf header = channel.readOutbound();
+        writeReply.setLong(8, header.getLong(header.readerIndex() + 8));
+        header.release();
+        for (ByteBuf b; (b = channel.readOutbound()) != null; ) {
+            b.release(); // the payload
+        }
+        pipeline.fireChannelRead(writeReply.retainedDuplicate());
+        pipeline.fireChannelReadComplete();
+        if (!f.isDone() || f.isCompletedExceptionally()) {
+            throw new IllegalStateException("the write did not complete: " + f);
+        }
+        bh.consume(f);
     }
 
     /** Issue one READ, answer it, consume and release the data. */

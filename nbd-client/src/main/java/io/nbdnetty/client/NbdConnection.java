@@ -31,6 +31,7 @@ import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.DomainSocketChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.collection.LongObjectHashMap;
+import io.netty.util.internal.PlatformDependent;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
@@ -45,9 +46,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The transmission phase of a handle: every NBD command as an asynchronous call returning a {@link
@@ -121,6 +124,9 @@ public final class NbdConnection implements NbdBlockDevice {
     static final long HOLD_NANOS = 1_000_000;
     private boolean holdTimerSet;
     private final ArrayDeque<Request> queue = new ArrayDeque<>();
+    /** Requests and other work from other threads, on their way to the event loop: see {@link #handOver}. */
+    private final Queue<Object> incoming = PlatformDependent.newMpscQueue();
+    private final AtomicBoolean drainQueued = new AtomicBoolean();
     /** Finished callback reads, for reuse; event loop only. */
     private final ArrayDeque<Request.CallbackRead> readPool = new ArrayDeque<>();
     private final List<CompletableFuture<Void>> capacityWaiters = new ArrayList<>();
@@ -570,28 +576,52 @@ public final class NbdConnection implements NbdBlockDevice {
         if (loop.inEventLoop()) {
             enqueue(r);
         } else {
-            runOnLoop(() -> {
+            handOver(r);
+        }
+        return r;
+    }
+
+    /**
+     * Passes a request, or any other work ({@link #runOnLoop}), from another thread to the event loop: through
+     * {@link #incoming}, with at most one drain task queued at a time, so a burst of requests from other threads
+     * costs one task and no allocation per request. One queue for both keeps each thread's order: a request issued
+     * after {@code disconnect()} is refused, one issued before it goes out first.
+     */
+    private void handOver(Object requestOrTask) {
+        incoming.offer(requestOrTask);
+        if (!drainQueued.get() && drainQueued.compareAndSet(false, true)) {
+            try {
+                loop.execute(drainIncoming);
+            } catch (RejectedExecutionException e) {
+                // The event loop is gone with the handle: nothing else runs there any more.
+                drainIncoming.run();
+            }
+        }
+    }
+
+    private final Runnable drainIncoming = () -> {
+        // Cleared first: anything offered from here on either is polled below or queues the next drain.
+        drainQueued.set(false);
+        Object next;
+        while ((next = incoming.poll()) != null) {
+            if (next instanceof Request r) {
                 fromOtherThread = true;
                 try {
                     enqueue(r);
                 } finally {
                     fromOtherThread = false;
                 }
-            });
+            } else {
+                ((Runnable) next).run();
+            }
         }
-        return r;
-    }
+    };
 
     private void runOnLoop(Runnable task) {
         if (loop.inEventLoop()) {
             task.run();
-            return;
-        }
-        try {
-            loop.execute(task);
-        } catch (RejectedExecutionException e) {
-            // The event loop is gone with the handle: nothing else runs there any more.
-            task.run();
+        } else {
+            handOver(task);
         }
     }
 

@@ -124,6 +124,9 @@ public final class NbdConnection implements NbdBlockDevice {
     static final long HOLD_NANOS = 1_000_000;
     private boolean holdTimerSet;
     private final ArrayDeque<Request> queue = new ArrayDeque<>();
+    /** Whether {@link #sweepTimeouts} is scheduled. */
+    private boolean sweepScheduled;
+    private final Runnable sweepTask = this::sweepTimeouts;
     /** Requests and other work from other threads, on their way to the event loop: see {@link #handOver}. */
     private final Queue<Object> incoming = PlatformDependent.newMpscQueue();
     private final AtomicBoolean drainQueued = new AtomicBoolean();
@@ -764,9 +767,9 @@ public final class NbdConnection implements NbdBlockDevice {
             // Only then: the request stays smaller without (it is allocated per request).
             Request.Timing t = r.timing();
             t.sentNanos = System.nanoTime();
-            if (timed) {
-                t.timeout = loop.schedule(() -> timedOut(r), config.requestTimeout().toNanos(),
-                        TimeUnit.NANOSECONDS);
+            t.expired = false;
+            if (timed && !sweepScheduled) {
+                scheduleSweep(config.requestTimeout().toNanos());
             }
         }
         if (debug) {
@@ -938,7 +941,6 @@ public final class NbdConnection implements NbdBlockDevice {
         queued = 0;
         inFlightBytes = 0;
         for (Request r : all) {
-            r.cancelTimeout();
             r.releaseAll();
             failFuture(r, cause);
             recycle(r);
@@ -1047,9 +1049,58 @@ public final class NbdConnection implements NbdBlockDevice {
         }
     }
 
-    /** The request's timer fired: fail its future; the request stays in flight until its late reply. */
+    private void scheduleSweep(long delayNanos) {
+        sweepScheduled = true;
+        loop.schedule(sweepTask, delayNanos, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Request timeouts: one timer per connection rather than one per request (a timer per request was a scheduled
+     * task, a lambda and a priority-queue insert and removal for every request). Fails each request in flight whose
+     * {@link NbdClientConfig#requestTimeout()} has passed, then runs again at the earliest deadline left, but no
+     * sooner than 1/32 of the timeout from now: a stream of expiring requests costs a bounded number of sweeps, and
+     * a request fails at most that much after its deadline. Requests sent meanwhile have later deadlines than any
+     * left, so one pending sweep is enough; with none left it stops, and the next timed request starts it again.
+     */
+    private void sweepTimeouts() {
+        sweepScheduled = false;
+        if (failure != null || inFlightMap.isEmpty()) {
+            return;
+        }
+        long timeout = config.requestTimeout().toNanos();
+        long now = System.nanoTime();
+        long next = Long.MAX_VALUE;
+        List<Request> expired = null;
+        for (Request r : inFlightMap.values()) {
+            Request.Timing t = r.timingOrNull();
+            if (t == null || t.expired) {
+                continue;
+            }
+            long left = t.sentNanos + timeout - now;
+            if (left <= 0) {
+                t.expired = true;
+                if (expired == null) {
+                    expired = new ArrayList<>();
+                }
+                expired.add(r);
+            } else {
+                next = Math.min(next, left);
+            }
+        }
+        if (next != Long.MAX_VALUE) {
+            scheduleSweep(Math.max(next, timeout / 32));
+        }
+        if (expired != null) {
+            // After the iteration: failing a future runs its callbacks, which may send requests.
+            expired.sort(Comparator.comparingLong(r -> r.cookie));
+            for (Request r : expired) {
+                timedOut(r);
+            }
+        }
+    }
+
+    /** The request's timeout passed: fail its future; the request stays in flight until its late reply. */
     private void timedOut(Request r) {
-        r.timing().timeout = null;
         NbdTimeoutException e = new NbdTimeoutException(r.type + " at offset " + r.offset + " got no reply within "
                 + config.requestTimeout());
         failFuture(r, e);
@@ -1071,7 +1122,6 @@ public final class NbdConnection implements NbdBlockDevice {
     }
 
     private void finish(Request r) {
-        r.cancelTimeout();
         inFlightMap.remove(key(r.cookie));
         inFlight = inFlightMap.size();
         inFlightBytes -= r.bytes();

@@ -32,10 +32,10 @@ class Request extends CompletableFuture<Object> {
     /** What a reply that is not the common case gathers; null until needed (most replies never need it). */
     private Assembly assembly;
 
-    /** When a request was sent, and its timeout timer. */
+    /** When a request was sent, and whether its timeout has passed (see {@code NbdConnection.sweepTimeouts}). */
     static final class Timing {
         long sentNanos;
-        io.netty.util.concurrent.ScheduledFuture<?> timeout;
+        boolean expired;
     }
 
     /**
@@ -131,19 +131,16 @@ class Request extends CompletableFuture<Object> {
         return t;
     }
 
+    /** The timing, or null if nobody asked for it (no listener, no timeout). */
+    Timing timingOrNull() {
+        return timing;
+    }
+
     /** When the request was sent, or 0 if it was not or nobody asked (no listener, no timeout). */
     long sentNanos() {
         return timing == null ? 0 : timing.sentNanos;
     }
 
-    /** Cancels the timeout timer, if any. */
-    void cancelTimeout() {
-        Timing t = timing;
-        if (t != null && t.timeout != null) {
-            t.timeout.cancel(false);
-            t.timeout = null;
-        }
-    }
 
     /** The assembly, created on first use. */
     Assembly a() {

@@ -50,8 +50,9 @@ import java.util.concurrent.TimeUnit;
  * reply prepared in advance and fires a retained duplicate of that reply into the pipeline, as if one socket read
  * delivered it. So what is measured is the client's own work, without a socket, a server or EmbeddedChannel's task
  * running. Structured replies (one {@code NBD_REPLY_TYPE_OFFSET_DATA} chunk with the DONE flag) or simple replies,
- * as negotiated; pooled direct buffers; no request timeout, no listener (the defaults). {@link #write} measures the
- * same for a 4 KiB WRITE, answered with a NONE chunk (DONE) or a simple reply.
+ * as negotiated; pooled direct buffers; no listener; no request timeout unless {@link #timeoutMillis} is set (its
+ * timer is scheduled on the embedded loop and never runs, as in a steady state where requests complete in time).
+ * {@link #write} measures the same for a 4 KiB WRITE, answered with a NONE chunk (DONE) or a simple reply.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -72,6 +73,10 @@ public class ClientReadBenchmark {
     @Param({"true", "false"})
     public boolean structured;
 
+    /** A request timeout, in milliseconds (0: none, the default). */
+    @Param({"0"})
+    public int timeoutMillis;
+
     private final ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
     private EmbeddedChannel channel;
     private ChannelPipeline pipeline;
@@ -88,7 +93,7 @@ public class ClientReadBenchmark {
         channel.config().setAllocator(alloc);
         pipeline = channel.pipeline();
         NbdClientConfig config = NbdClientConfig.builder().requestStructuredReplies(structured)
-                .requestExtendedHeaders(false).build();
+                .requestExtendedHeaders(false).requestTimeout(java.time.Duration.ofMillis(timeoutMillis)).build();
         handle = NbdHandle.create(config);
         CompletableFuture<NbdConnection> ready = handle.connect(channel);
         channel.runPendingTasks();

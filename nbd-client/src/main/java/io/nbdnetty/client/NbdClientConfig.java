@@ -325,7 +325,9 @@ public final class NbdClientConfig {
     /**
      * How long a request may wait for its reply before its future fails with {@link NbdTimeoutException}
      * ({@link Duration#ZERO}, the default: no limit). NBD cannot cancel a request, so the connection stays usable: the
-     * request stays counted in flight until the late reply arrives, and that reply is read, checked and dropped.
+     * request stays counted in flight until the late reply arrives, and that reply is read, checked and dropped. A
+     * request fails no sooner than this after it was sent, and at most about 1/32 of it later: one timer per
+     * connection sweeps the requests in flight, rather than a timer per request.
      *
      * @return the timeout
      */

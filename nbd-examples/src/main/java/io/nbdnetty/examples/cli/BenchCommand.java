@@ -326,7 +326,7 @@ public final class BenchCommand implements Callable<Integer> {
         root.put("iodepth", iodepth);
         root.put("connections", connections);
         root.put("transport", TransportOption.name(transport.used()));
-        root.put("busy_poll_us", transport.busyPollMicros);
+        root.put("busy_poll_us", transport.busyPollUsed());
         if (rw == Rw.randrw) {
             root.put("rwmixread", rwmixread);
         }
@@ -336,7 +336,7 @@ public final class BenchCommand implements Callable<Integer> {
         StringBuilder text = new StringBuilder(String.format(Locale.ROOT,
                 "%s: bs=%d iodepth=%d connections=%d transport=%s%s runtime=%.2fs%n", rw, bs, iodepth, connections,
                 TransportOption.name(transport.used()),
-                transport.busyPollMicros > 0 ? " busy-poll=" + transport.busyPollMicros + "us" : "", secs));
+                transport.busyPollUsed() > 0 ? " busy-poll=" + transport.busyPollUsed() + "us" : "", secs));
         if (cpuPercent >= 0) {
             text.append(String.format(Locale.ROOT, "  cpu: %.1f%% of one core (this process, user and system)%n",
                     cpuPercent));

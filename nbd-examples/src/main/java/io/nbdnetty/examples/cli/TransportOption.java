@@ -23,16 +23,18 @@ final class TransportOption {
                     + "One not available here falls back to the default, with a warning.")
     Transport requested;
 
-    @Option(names = "--busy-poll", paramLabel = "USEC", defaultValue = "0",
+    @Option(names = "--busy-poll", paramLabel = "USEC",
             description = "Let each event loop poll its sockets for up to this many microseconds before it sleeps "
-                    + "(lower latency at low queue depth for that much CPU; epoll and nio; default ${DEFAULT-VALUE}: "
-                    + "off).")
-    long busyPollMicros;
+                    + "(lower latency at low queue depth for that much CPU; epoll and nio; default: off, except "
+                    + "nbd copy: " + CopyCommand.DEFAULT_BUSY_POLL_MICROS + " when its busy threads leave a core "
+                    + "free; 0 turns it off).")
+    Long busyPollMicros;
 
     @CommandLine.Spec(CommandLine.Spec.Target.MIXEE)
     CommandLine.Model.CommandSpec mixee;
 
     private Transport used;
+    private long busyPollUsed;
 
     /**
      * Creates the command's event loop group with the requested transport, or the default one (after a warning on
@@ -42,6 +44,18 @@ final class TransportOption {
      * @return the group; shut it down with {@link CliSupport#shutdown(EventLoopGroup)}
      */
     EventLoopGroup newGroup(int threads) {
+        return newGroup(threads, 0);
+    }
+
+    /**
+     * The same, with the command's own default for {@code --busy-poll} when it was not given; the default applies
+     * only on a transport that can busy-poll (not io_uring).
+     *
+     * @param threads how many event loop threads
+     * @param defaultBusyPollMicros the busy-poll window when {@code --busy-poll} was not given, in microseconds
+     * @return the group; shut it down with {@link CliSupport#shutdown(EventLoopGroup)}
+     */
+    EventLoopGroup newGroup(int threads, long defaultBusyPollMicros) {
         Transport t = requested != null ? requested : NbdEventLoops.defaultTransport();
         if (!t.isAvailable()) {
             Transport fallback = NbdEventLoops.defaultTransport();
@@ -52,16 +66,23 @@ final class TransportOption {
             err.flush();
             t = fallback;
         }
-        if (busyPollMicros < 0 || busyPollMicros > 1_000_000) {
-            throw new CommandLine.ParameterException(mixee.commandLine(),
-                    "--busy-poll must be between 0 and 1000000 microseconds: " + busyPollMicros);
-        }
-        if (busyPollMicros > 0 && t == Transport.IO_URING) {
-            throw new CommandLine.ParameterException(mixee.commandLine(),
-                    "--busy-poll works with the epoll and nio transports, not io_uring");
+        long poll;
+        if (busyPollMicros == null) {
+            poll = t == Transport.IO_URING ? 0 : defaultBusyPollMicros;
+        } else {
+            poll = busyPollMicros;
+            if (poll < 0 || poll > 1_000_000) {
+                throw new CommandLine.ParameterException(mixee.commandLine(),
+                        "--busy-poll must be between 0 and 1000000 microseconds: " + poll);
+            }
+            if (poll > 0 && t == Transport.IO_URING) {
+                throw new CommandLine.ParameterException(mixee.commandLine(),
+                        "--busy-poll works with the epoll and nio transports, not io_uring");
+            }
         }
         used = t;
-        return NbdEventLoops.newGroup(t, threads, Duration.ofNanos(busyPollMicros * 1000));
+        busyPollUsed = poll;
+        return NbdEventLoops.newGroup(t, threads, Duration.ofNanos(poll * 1000));
     }
 
     /**
@@ -71,6 +92,15 @@ final class TransportOption {
      */
     Transport used() {
         return used;
+    }
+
+    /**
+     * The busy-poll window {@link #newGroup(int, long)} used, given or by default.
+     *
+     * @return microseconds; 0 for none
+     */
+    long busyPollUsed() {
+        return busyPollUsed;
     }
 
     /**

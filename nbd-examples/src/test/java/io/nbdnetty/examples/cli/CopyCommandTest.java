@@ -189,4 +189,34 @@ class CopyCommandTest {
         assertEquals(1, unbalanced.code());
         assertTrue(unbalanced.err().contains("without a matching"), unbalanced.err());
     }
+
+    @Test
+    void busyPollsByDefaultOnlyWhenItsBusyThreadsLeaveACoreFree() {
+        long on = CopyCommand.DEFAULT_BUSY_POLL_MICROS;
+        assertEquals(on, CopyCommand.defaultBusyPollMicros(2, 1, 0), "one connection to null: on two cores");
+        assertEquals(0, CopyCommand.defaultBusyPollMicros(2, 2, 0), "two loops take both cores");
+        assertEquals(0, CopyCommand.defaultBusyPollMicros(2, 1, 1), "a file end keeps the other core busy");
+        assertEquals(0, CopyCommand.defaultBusyPollMicros(1, 1, 0), "one core");
+        assertEquals(on, CopyCommand.defaultBusyPollMicros(8, 2, 1));
+    }
+
+    @Test
+    void oneConnectionCopiesTheSameWithAndWithoutBusyPolling() throws Exception {
+        try (PeerServer s = PeerServer.nbdkit("pattern", "size=16M").start()) {
+            Path theirs = nbdcopyTo(s.uri(), "theirs.img");
+            // NBD to NBD through nbdkit memory, then to a file: each leg with the default (polling where a core is
+            // free) and with --busy-poll 0.
+            for (String poll : new String[] {"", "0"}) {
+                try (PeerServer mem = PeerServer.nbdkit("memory", "size=16M").start()) {
+                    String[] toMem = poll.isEmpty() ? new String[] {"copy", "-C", "1", s.uri(), mem.uri()}
+                            : new String[] {"copy", "-C", "1", "--busy-poll", poll, s.uri(), mem.uri()};
+                    nbd(toMem).ok();
+                    Path ours = dir.resolve("ours" + poll + ".img");
+                    nbd("copy", "-C", "1", mem.uri(), ours.toString()).ok();
+                    identical(theirs, ours);
+                    nbd("copy", "-C", "1", mem.uri(), "null:").ok();
+                }
+            }
+        }
+    }
 }

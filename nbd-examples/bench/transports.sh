@@ -49,22 +49,7 @@ row() { # label ours-args -- fio-args
             echo "$r $t $a $b $c" >> "$results"
         done
     done
-    python3 - "$label" "$results" <<'PY'
-import sys, statistics as st, collections
-label, path = sys.argv[1], sys.argv[2]
-runs = collections.defaultdict(dict)
-for line in open(path):
-    r, who, iops, mib, p99 = line.split()
-    runs[who][int(r)] = (float(iops), float(mib), float(p99))
-fio = runs.pop("fio")
-print(f"{label}: fio median {st.median(v[0] for v in fio.values()):.0f} IOPS "
-      f"{st.median(v[1] for v in fio.values()):.1f} MiB/s p99 {st.median(v[2] for v in fio.values()):.0f} us")
-for who, rs in runs.items():
-    ratios = [rs[r][0] / fio[r][0] for r in sorted(rs)]
-    print(f"  {who:9} IOPS {st.median(v[0] for v in rs.values()):>9.0f} MiB/s {st.median(v[1] for v in rs.values()):>8.1f}"
-          f" p99 {st.median(v[2] for v in rs.values()):>7.0f} us | vs fio median {st.median(ratios):.2f}"
-          f" (rounds {' '.join(f'{x:.2f}' for x in ratios)})")
-PY
+    python3 "$here/nbd-examples/bench/rounds.py" "$label" fio "$results" "IOPS:.0f:" "MiB/s:.1f:" "p99:.0f: us"
 }
 
 echo "=== nbd bench --transport=T vs fio --ioengine=nbd ($REPEAT rounds, ${RUNTIME}s each, export $SIZE)"
@@ -87,18 +72,4 @@ for r in $(seq "$REPEAT"); do
         echo "$r $t $e $(echo "$u + $s" | bc)" >> "$results"
     done
 done
-python3 - "$results" <<'PY'
-import sys, statistics as st, collections
-runs = collections.defaultdict(dict)
-for line in open(sys.argv[1]):
-    r, who, wall, cpu = line.split()
-    runs[who][int(r)] = (float(wall), float(cpu))
-peer = runs.pop("nbdcopy")
-print(f"copy defaults: nbdcopy median wall {st.median(v[0] for v in peer.values()):.2f}s "
-      f"cpu {st.median(v[1] for v in peer.values()):.2f}s")
-for who, rs in runs.items():
-    ratios = [rs[r][0] / peer[r][0] for r in sorted(rs)]
-    print(f"  {who:9} wall {st.median(v[0] for v in rs.values()):.2f}s cpu {st.median(v[1] for v in rs.values()):.2f}s"
-          f" | wall vs nbdcopy median {st.median(ratios):.2f} (rounds {' '.join(f'{x:.2f}' for x in ratios)})"
-          f" cpu vs nbdcopy {st.median(v[1] for v in rs.values()) / st.median(v[1] for v in peer.values()):.2f}")
-PY
+python3 "$here/nbd-examples/bench/rounds.py" "copy defaults" nbdcopy "$results" "wall:.2f:s" "cpu:.2f:s"

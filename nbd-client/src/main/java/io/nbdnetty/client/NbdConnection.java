@@ -124,8 +124,9 @@ public final class NbdConnection implements NbdBlockDevice {
     static final long HOLD_NANOS = 1_000_000;
     private boolean holdTimerSet;
     private final ArrayDeque<Request> queue = new ArrayDeque<>();
-    /** Whether {@link #sweepTimeouts} is scheduled. */
+    /** Whether {@link #sweepTimeouts} is scheduled, and its timer (cancelled when the connection ends). */
     private boolean sweepScheduled;
+    private io.netty.util.concurrent.ScheduledFuture<?> sweepTimer;
     private final Runnable sweepTask = this::sweepTimeouts;
     /** Requests and other work from other threads, on their way to the event loop: see {@link #handOver}. */
     private final Queue<Object> incoming = PlatformDependent.newMpscQueue();
@@ -932,6 +933,12 @@ public final class NbdConnection implements NbdBlockDevice {
         if (failure == null || failure instanceof NbdConnectionClosedException && disconnecting) {
             failure = cause;
         }
+        if (sweepTimer != null) {
+            // Nothing left to time out; on a caller's shared group the timer would keep this connection until it ran.
+            sweepTimer.cancel(false);
+            sweepTimer = null;
+            sweepScheduled = false;
+        }
         List<Request> all = new ArrayList<>(inFlightMap.values());
         all.sort(Comparator.comparingLong(r -> r.cookie)); // fail them in the order they were sent
         all.addAll(queue);
@@ -1051,7 +1058,7 @@ public final class NbdConnection implements NbdBlockDevice {
 
     private void scheduleSweep(long delayNanos) {
         sweepScheduled = true;
-        loop.schedule(sweepTask, delayNanos, TimeUnit.NANOSECONDS);
+        sweepTimer = loop.schedule(sweepTask, delayNanos, TimeUnit.NANOSECONDS);
     }
 
     /**
@@ -1064,6 +1071,7 @@ public final class NbdConnection implements NbdBlockDevice {
      */
     private void sweepTimeouts() {
         sweepScheduled = false;
+        sweepTimer = null;
         if (failure != null || inFlightMap.isEmpty()) {
             return;
         }

@@ -141,7 +141,6 @@ class Request extends CompletableFuture<Object> {
         return timing == null ? 0 : timing.sentNanos;
     }
 
-
     /** The assembly, created on first use. */
     Assembly a() {
         Assembly x = assembly;

@@ -124,8 +124,7 @@ public final class NbdConnection implements NbdBlockDevice {
     static final long HOLD_NANOS = 1_000_000;
     private boolean holdTimerSet;
     private final ArrayDeque<Request> queue = new ArrayDeque<>();
-    /** Whether {@link #sweepTimeouts} is scheduled, and its timer (cancelled when the connection ends). */
-    private boolean sweepScheduled;
+    /** The timer of {@link #sweepTimeouts} while one is scheduled, else null (cancelled when the connection ends). */
     private io.netty.util.concurrent.ScheduledFuture<?> sweepTimer;
     private final Runnable sweepTask = this::sweepTimeouts;
     /** Requests and other work from other threads, on their way to the event loop: see {@link #handOver}. */
@@ -769,7 +768,7 @@ public final class NbdConnection implements NbdBlockDevice {
             Request.Timing t = r.timing();
             t.sentNanos = System.nanoTime();
             t.expired = false;
-            if (timed && !sweepScheduled) {
+            if (timed && sweepTimer == null) {
                 scheduleSweep(config.requestTimeout().toNanos());
             }
         }
@@ -937,7 +936,6 @@ public final class NbdConnection implements NbdBlockDevice {
             // Nothing left to time out; on a caller's shared group the timer would keep this connection until it ran.
             sweepTimer.cancel(false);
             sweepTimer = null;
-            sweepScheduled = false;
         }
         List<Request> all = new ArrayList<>(inFlightMap.values());
         all.sort(Comparator.comparingLong(r -> r.cookie)); // fail them in the order they were sent
@@ -1057,7 +1055,6 @@ public final class NbdConnection implements NbdBlockDevice {
     }
 
     private void scheduleSweep(long delayNanos) {
-        sweepScheduled = true;
         sweepTimer = loop.schedule(sweepTask, delayNanos, TimeUnit.NANOSECONDS);
     }
 
@@ -1070,7 +1067,6 @@ public final class NbdConnection implements NbdBlockDevice {
      * left, so one pending sweep is enough; with none left it stops, and the next timed request starts it again.
      */
     private void sweepTimeouts() {
-        sweepScheduled = false;
         sweepTimer = null;
         if (failure != null || inFlightMap.isEmpty()) {
             return;

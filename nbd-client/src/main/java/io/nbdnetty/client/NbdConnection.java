@@ -140,6 +140,10 @@ public final class NbdConnection implements NbdBlockDevice {
     private boolean flushPending;
     /** How many requests are written but not flushed. */
     private int unflushed;
+    /** The busy-poll strategy of this connection's loop, told when replies are awaited; null on other groups. */
+    private final NbdEventLoops.BusyPollStrategy pollStrategy;
+    /** Whether {@link #pollStrategy} counts this connection as awaiting replies (it has requests in flight). */
+    private boolean awaitingCounted;
     /** Whether the server is local: see {@link #holdBack()}. */
     private final boolean local;
     private boolean reading;
@@ -173,6 +177,12 @@ public final class NbdConnection implements NbdBlockDevice {
         this.channel = channel;
         this.loop = channel.eventLoop();
         this.local = isLocal(channel);
+        this.pollStrategy = loop.inEventLoop() ? NbdEventLoops.BusyPollStrategy.current() : null;
+    }
+
+    /** The event loop this connection runs on. */
+    EventLoop eventLoop() {
+        return loop;
     }
 
     /** Whether the channel is a Unix socket or a loopback connection. */
@@ -749,6 +759,10 @@ public final class NbdConnection implements NbdBlockDevice {
         inFlightMap.put(key(r.cookie), r);
         inFlight = inFlightMap.size();
         inFlightBytes += r.bytes();
+        if (!awaitingCounted && pollStrategy != null) {
+            awaitingCounted = true;
+            pollStrategy.awaitingReplies(true);
+        }
         boolean extended = style == NbdReplyStyle.EXTENDED;
         ByteBuf payload = null;
         int flags = r.flags;
@@ -940,6 +954,10 @@ public final class NbdConnection implements NbdBlockDevice {
         List<Request> all = new ArrayList<>(inFlightMap.values());
         all.sort(Comparator.comparingLong(r -> r.cookie)); // fail them in the order they were sent
         all.addAll(queue);
+        if (awaitingCounted) {
+            awaitingCounted = false;
+            pollStrategy.awaitingReplies(false);
+        }
         inFlightMap.clear();
         queue.clear();
         inFlight = 0;
@@ -1129,6 +1147,10 @@ public final class NbdConnection implements NbdBlockDevice {
         inFlightMap.remove(key(r.cookie));
         inFlight = inFlightMap.size();
         inFlightBytes -= r.bytes();
+        if (inFlight == 0 && awaitingCounted) {
+            awaitingCounted = false;
+            pollStrategy.awaitingReplies(false);
+        }
         drainQueue();
     }
 

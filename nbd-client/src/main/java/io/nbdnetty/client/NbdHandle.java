@@ -76,7 +76,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * NbdState#NEGOTIATING} again).
  *
  * <p>Event loops: a handle made with {@link #create(NbdClientConfig)} creates a private one-thread group when it needs
- * one (to register a channel that is not registered yet, or to dial) and shuts it down on {@link #close()}. A handle
+ * one (to register a channel that is not registered yet, or to dial) and shuts it down on {@link #close()}; like the
+ * groups of {@link NbdEventLoops}, it polls briefly while replies are awaited ({@link
+ * NbdEventLoops#DEFAULT_BUSY_POLL}). A handle
  * made with {@link #create(NbdClientConfig, EventLoopGroup)} registers channels on the given group and never shuts it
  * down. Dialling a host name looks it up on a short-lived thread of the handle's own ({@code nbd-netty-lookup}), as
  * the lookup blocks. {@link #closeFuture()} completes only once the threads the handle started have exited.

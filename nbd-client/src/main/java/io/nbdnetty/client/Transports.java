@@ -76,15 +76,16 @@ final class Transports {
      */
     static EventLoopGroup newPrivateGroup(Channel channel, TrackedThreads threads) {
         String name = channel == null ? "" : channel.getClass().getName();
-        IoHandlerFactory factory;
+        NbdEventLoops.Transport t;
         if (channel == null ? epollAvailable() : name.startsWith("io.netty.channel.epoll.")) {
-            factory = EpollIoHandler.newFactory();
+            t = NbdEventLoops.Transport.EPOLL;
         } else if (name.startsWith("io.netty.channel.uring.")) {
-            factory = IoUringTransport.newFactory();
+            t = NbdEventLoops.Transport.IO_URING;
         } else {
-            factory = NioIoHandler.newFactory();
+            t = NbdEventLoops.Transport.NIO;
         }
-        return new MultiThreadIoEventLoopGroup(1, threads, factory);
+        long spin = t == NbdEventLoops.Transport.IO_URING ? 0 : NbdEventLoops.DEFAULT_BUSY_POLL.toNanos();
+        return new MultiThreadIoEventLoopGroup(1, threads, NbdEventLoops.factory(t, spin));
     }
 
     /**

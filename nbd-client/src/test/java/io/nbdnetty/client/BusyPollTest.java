@@ -34,9 +34,16 @@ class BusyPollTest {
         }, hasTasks);
     }
 
+    /** A strategy with one connection awaiting replies, as the tests of the window need. */
+    private BusyPollStrategy awaiting(long spinNanos) {
+        BusyPollStrategy s = new BusyPollStrategy(spinNanos, () -> now);
+        s.awaitingReplies(true);
+        return s;
+    }
+
     @Test
     void pollsWithoutSleepingUntilTheWindowEndsThenSleeps() throws Exception {
-        BusyPollStrategy s = new BusyPollStrategy(30_000, () -> now);
+        BusyPollStrategy s = awaiting(30_000);
         assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "nothing ready: poll again, do not sleep");
         now += 29_999;
         assertEquals(SelectStrategy.CONTINUE, strategy(s, false));
@@ -61,6 +68,24 @@ class BusyPollTest {
     }
 
     @Test
+    void sleepsAtOnceWhileNoConnectionAwaitsReplies() throws Exception {
+        BusyPollStrategy s = new BusyPollStrategy(30_000, () -> now);
+        assertEquals(SelectStrategy.SELECT, strategy(s, false), "nothing in flight: nothing to poll for");
+        assertEquals(0, polls);
+        s.awaitingReplies(true);
+        s.awaitingReplies(true);
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "two connections await replies");
+        s.awaitingReplies(false);
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "one still does");
+        s.awaitingReplies(false);
+        assertEquals(SelectStrategy.SELECT, strategy(s, false), "none does: sleep within the window too");
+        assertEquals(2, polls);
+        s.awaitingReplies(true);
+        now += 1_000;
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "a new request: a new window");
+    }
+
+    @Test
     void tasksWaitingMeanANonBlockingPollAsNettyDoes() throws Exception {
         BusyPollStrategy s = new BusyPollStrategy(30_000, () -> now);
         ready = 0;
@@ -73,7 +98,7 @@ class BusyPollTest {
     @Test
     void theWindowSurvivesAClockNearItsWrap() throws Exception {
         now = Long.MAX_VALUE - 10_000;
-        BusyPollStrategy s = new BusyPollStrategy(30_000, () -> now);
+        BusyPollStrategy s = awaiting(30_000);
         assertEquals(SelectStrategy.CONTINUE, strategy(s, false));
         now += 20_000; // wrapped
         assertEquals(SelectStrategy.CONTINUE, strategy(s, false));
@@ -88,6 +113,63 @@ class BusyPollTest {
         assertThrows(IllegalArgumentException.class,
                 () -> NbdEventLoops.newGroup(Transport.IO_URING, 1, Duration.ofNanos(30_000)));
         assertThrows(NullPointerException.class, () -> NbdEventLoops.newGroup(Transport.NIO, 1, null));
+    }
+
+    /** How many connections the strategy of {@code group}'s one loop counts as awaiting replies, -1 for none. */
+    private static int awaitingOn(EventLoopGroup group) throws Exception {
+        return group.next().submit(() -> {
+            BusyPollStrategy s = BusyPollStrategy.current();
+            return s == null ? -1 : s.awaiting();
+        }).get(10, TimeUnit.SECONDS);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Transport.class, names = {"EPOLL", "NIO"})
+    void aConnectionCountsAsAwaitingRepliesWhileItHasRequestsInFlight(Transport t) throws Exception {
+        TransportInteropTest.requireTransport(t);
+        EventLoopGroup group = NbdEventLoops.newGroup(t, 1); // the library's default window
+        try (PeerServer server = PeerServer.nbdkit("memory", "size=8M").filter("delay", "rdelay=400ms").start();
+             NbdHandle h = NbdHandle.create(NbdClientConfig.builder().build(), group);
+             NbdHandle h2 = NbdHandle.create(NbdClientConfig.builder().build(), group)) {
+            NbdConnection c = await(h.connectUnix(server.socketPath()));
+            NbdConnection c2 = await(h2.connectUnix(server.socketPath()));
+            assertEquals(0, awaitingOn(group), "connected, nothing in flight");
+            CompletableFuture<io.netty.buffer.ByteBuf> r1 = c.read(0, 4096);
+            CompletableFuture<io.netty.buffer.ByteBuf> r2 = c.read(4096, 4096);
+            CompletableFuture<io.netty.buffer.ByteBuf> r3 = c2.read(0, 4096);
+            assertEquals(2, awaitingOn(group), "two connections with reads in flight, counted once each");
+            TestSupport.bytes(await(r1));
+            TestSupport.bytes(await(r2));
+            TestSupport.bytes(await(r3));
+            assertEquals(0, awaitingOn(group), "every reply in");
+            // A connection that dies with reads in flight stops counting too.
+            CompletableFuture<io.netty.buffer.ByteBuf> lost = c.read(0, 4096);
+            assertEquals(1, awaitingOn(group));
+            server.kill();
+            assertThrows(java.util.concurrent.ExecutionException.class, () -> lost.get(10, TimeUnit.SECONDS));
+            assertEquals(0, awaitingOn(group), "the dead connection's reads failed");
+        } finally {
+            assertTrue(group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS));
+        }
+    }
+
+    @Test
+    void aPrivateGroupPollsAndAnUnpolledGroupHasNoStrategy() throws Exception {
+        try (PeerServer server = PeerServer.nbdkit("memory", "size=8M").filter("delay", "rdelay=300ms").start();
+             NbdHandle h = NbdHandle.create(NbdClientConfig.builder().build())) {
+            NbdConnection c = await(h.connectUnix(server.socketPath()));
+            CompletableFuture<io.netty.buffer.ByteBuf> r = c.read(0, 4096);
+            int n = c.eventLoop().submit(() -> BusyPollStrategy.current().awaiting())
+                    .get(10, TimeUnit.SECONDS);
+            assertEquals(1, n, "the handle's own loop counts its read");
+            TestSupport.bytes(await(r));
+        }
+        EventLoopGroup off = NbdEventLoops.newGroup(NbdEventLoops.defaultTransport(), 1, Duration.ZERO);
+        try {
+            assertEquals(-1, awaitingOn(off), "Duration.ZERO: Netty's own strategy, nothing to count");
+        } finally {
+            assertTrue(off.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS));
+        }
     }
 
     @ParameterizedTest

@@ -3,9 +3,10 @@
 # same nbdkit memory export (filled with random data) over a Unix socket, alternating ours and the peer's run, each
 # pair repeated. Prints a table of ratios (ours / peer). Only ratios within one run mean much on a shared machine.
 # Both sides of a bench pair run --ramp-time seconds first without counting (fio's ramp_time), and each side's CPU
-# use over the measured part is printed (ours: the JVM's process CPU time; fio: its usr_cpu + sys_cpu). Two extra
-# rows run ours with --busy-poll 30. Copies are whole runs, start-up included, with the server's CPU time beside each
-# side's.
+# use over the measured part is printed (ours: the JVM's process CPU time; fio: its usr_cpu + sys_cpu). Ours runs with
+# the library's defaults, which include a 5 us busy-poll window while replies are awaited; two extra rows run ours
+# without it (--busy-poll 0) and two with a long one (--busy-poll 30). Copies are whole runs, start-up included, with
+# the server's CPU time beside each side's.
 #
 #   nbd-examples/bench/compare.sh [--size 2G] [--repeat 3] [--runtime 10] [--ramp-time 2] [--copy-size 8G]
 #
@@ -51,9 +52,12 @@ row "randread 4K QD64"  --rw randread  --bs 4k   --iodepth 64 -- --rw=randread  
 row "randread 4K QD1"   --rw randread  --bs 4k   --iodepth 1  -- --rw=randread  --bs=4k   --iodepth=1
 row "randwrite 4K QD64" --rw randwrite --bs 4k   --iodepth 64 -- --rw=randwrite --bs=4k   --iodepth=64
 row "read 256K QD16"    --rw read      --bs 256k --iodepth 16 -- --rw=read      --bs=256k --iodepth=16
-# The same with ours busy-polling (--busy-poll: CPU for latency; fio's nbd engine has no such option).
-row "randread 4K QD1 busy-poll"  --busy-poll 30 --rw randread --bs 4k --iodepth 1 -- --rw=randread --bs=4k --iodepth=1
-row "read 256K QD16 busy-poll"   --busy-poll 30 --rw read --bs 256k --iodepth 16 -- --rw=read --bs=256k --iodepth=16
+# The same with ours not polling at all, and polling for longer (--busy-poll: CPU for latency; fio's nbd engine has
+# no such option).
+row "randread 4K QD1 poll 0"     --busy-poll 0 --rw randread --bs 4k --iodepth 1 -- --rw=randread --bs=4k --iodepth=1
+row "read 256K QD16 poll 0"      --busy-poll 0 --rw read --bs 256k --iodepth 16 -- --rw=read --bs=256k --iodepth=16
+row "randread 4K QD1 poll 30"    --busy-poll 30 --rw randread --bs 4k --iodepth 1 -- --rw=randread --bs=4k --iodepth=1
+row "read 256K QD16 poll 30"     --busy-poll 30 --rw read --bs 256k --iodepth 16 -- --rw=read --bs=256k --iodepth=16
 
 echo "=== nbd copy URI null: vs nbdcopy URI null: (export $COPY_SIZE)"
 curi=$(start_server c "$COPY_SIZE")

@@ -138,15 +138,16 @@ public final class CopyCommand implements Callable<Integer> {
      * it arrives instead of sleeping and being woken: with one connection to nbdkit, whose one writer per connection
      * waits for the client to read, that took an 8 GiB copy from 2.27 s to 2.07 s (nbdcopy 2.10 s) on two cores,
      * for 0.24 s more CPU. Where the loops already take every core (four connections on two loops, two cores), it
-     * gained nothing and would only take CPU from the server, so it stays off (docs/PERFORMANCE.md).
+     * gained nothing and would only take CPU from the server, so the library's short default window applies
+     * (docs/PERFORMANCE.md).
      *
      * @param cpus the processors available
      * @param loopsInUse event loops the copy's connections use
      * @param otherBusyThreads threads busy with the copy's other ends
-     * @return the default busy-poll window in microseconds, 0 for none
+     * @return the default busy-poll window in microseconds
      */
     static long defaultBusyPollMicros(int cpus, int loopsInUse, int otherBusyThreads) {
-        return cpus > loopsInUse + otherBusyThreads ? DEFAULT_BUSY_POLL_MICROS : 0;
+        return cpus > loopsInUse + otherBusyThreads ? DEFAULT_BUSY_POLL_MICROS : TransportOption.LIBRARY_DEFAULT_MICROS;
     }
 
     @Override

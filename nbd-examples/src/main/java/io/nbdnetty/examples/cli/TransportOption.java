@@ -25,9 +25,10 @@ final class TransportOption {
 
     @Option(names = "--busy-poll", paramLabel = "USEC",
             description = "Let each event loop poll its sockets for up to this many microseconds before it sleeps "
-                    + "(lower latency at low queue depth for that much CPU; epoll and nio; default: off, except "
-                    + "nbd copy: " + CopyCommand.DEFAULT_BUSY_POLL_MICROS + " when its busy threads leave a core "
-                    + "free; 0 turns it off).")
+                    + "while replies are awaited (lower latency for CPU; epoll and nio; default: the library's "
+                    + TransportOption.LIBRARY_DEFAULT_MICROS + ", and for nbd copy "
+                    + CopyCommand.DEFAULT_BUSY_POLL_MICROS + " when its busy threads leave a core free; 0 turns it "
+                    + "off).")
     Long busyPollMicros;
 
     @CommandLine.Spec(CommandLine.Spec.Target.MIXEE)
@@ -44,8 +45,14 @@ final class TransportOption {
      * @return the group; shut it down with {@link CliSupport#shutdown(EventLoopGroup)}
      */
     EventLoopGroup newGroup(int threads) {
-        return newGroup(threads, 0);
+        return newGroup(threads, LIBRARY_DEFAULT_MICROS);
     }
+
+    /**
+     * The library's default busy-poll window ({@link NbdEventLoops#DEFAULT_BUSY_POLL}), in microseconds: a constant
+     * for the option's help (a test checks that the two agree).
+     */
+    static final long LIBRARY_DEFAULT_MICROS = 5;
 
     /**
      * The same, with the command's own default for {@code --busy-poll} when it was not given; the default applies

@@ -87,7 +87,13 @@ class BenchCommandTest {
             assertEquals(30, r.get("busy_poll_us").asInt(), r.toString());
             JsonNode nio = bench("--transport", "nio", "--busy-poll", "30", "--runtime", "0.3", s.uri());
             sane(nio, "read", 4096);
-            assertEquals(0, bench("--runtime", "0.2", s.uri()).get("busy_poll_us").asInt(), "off by default");
+            assertEquals(TransportOption.LIBRARY_DEFAULT_MICROS,
+                    bench("--runtime", "0.2", s.uri()).get("busy_poll_us").asLong(), "the library's window by default");
+            assertEquals(io.nbdnetty.client.NbdEventLoops.DEFAULT_BUSY_POLL.toNanos() / 1000,
+                    TransportOption.LIBRARY_DEFAULT_MICROS, "the help's constant is the library's window");
+            JsonNode off = bench("--busy-poll", "0", "--runtime", "0.2", s.uri());
+            sane(off, "read", 4096);
+            assertEquals(0, off.get("busy_poll_us").asInt(), "--busy-poll 0 turns it off");
         }
     }
 

@@ -112,9 +112,10 @@ public final class NbdEventLoops {
 
     /**
      * Creates a group of the default transport here ({@link #defaultTransport()}), with daemon threads named {@code
-     * nbd-netty-*}, polling as {@link #DEFAULT_BUSY_POLL} says. Handles made with it can {@link NbdHandle#connect(NbdUri)}, {@link NbdHandle#connectTcp}, {@link
-     * NbdHandle#connectUnix}, and adopt channels and descriptors of the same transport ({@code connect(int fd)} on
-     * epoll, {@code connect(java.nio.channels.SocketChannel)} on NIO).
+     * nbd-netty-*}, polling as {@link #DEFAULT_BUSY_POLL} says. Handles made with it can {@link
+     * NbdHandle#connect(NbdUri)}, {@link NbdHandle#connectTcp}, {@link NbdHandle#connectUnix}, and adopt channels and
+     * descriptors of the same transport ({@code connect(int fd)} on epoll, {@code
+     * connect(java.nio.channels.SocketChannel)} on NIO).
      *
      * @param threads the number of event loop threads (one connection is served by one thread)
      * @return the group

@@ -3,7 +3,8 @@
 # nbd engine / nbdcopy run in the same round, on the same nbdkit memory export (filled with random data) over a Unix
 # socket, as compare.sh sets it up. Each round runs the three transports and the peer one after the other (the order
 # rotated each round); rounds are repeated. Prints, per workload and transport, the medians and the ratio to the peer of the same round (ours / peer).
-# Only ratios within one run mean much on a shared machine.
+# Only ratios within one run mean much on a shared machine. Busy polling is off on every transport (--busy-poll 0; the
+# library's groups poll 5 us by default on epoll and NIO, io_uring's cannot), so that the transports alone differ.
 #
 #   nbd-examples/bench/transports.sh [--size 2G] [--repeat 3] [--runtime 5] [--ramp-time 2] [--copy-size 8G]
 #
@@ -17,7 +18,7 @@ uri=$(start_server m "$SIZE")
 
 ours() { # transport args...: "iops mib/s p99"
     local t=$1; shift
-    "${NBD[@]}" bench --json --transport="$t" --runtime "$RUNTIME" --ramp-time "$RAMP" "$@" "$uri" | python3 -c '
+    "${NBD[@]}" bench --json --transport="$t" --busy-poll 0 --runtime "$RUNTIME" --ramp-time "$RAMP" "$@" "$uri" | python3 -c '
 import json,sys; d=json.load(sys.stdin); k="read" if "read" in d else "write"
 print(d["transport"], d[k]["iops"], d[k]["mib_per_s"], d[k]["latency_us"]["p99"])'; }
 theirs() { fio --ioengine=nbd --uri="$uri" --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" --name=j --output-format=json "$@" |
@@ -67,7 +68,7 @@ for r in $(seq "$REPEAT"); do
         if [ "$t" = nbdcopy ]; then
             read -r e u s < <(timed nbdcopy "$curi" null:)
         else
-            read -r e u s < <(timed "${NBD[@]}" copy --transport="$t" "$curi" null:)
+            read -r e u s < <(timed "${NBD[@]}" copy --transport="$t" --busy-poll 0 "$curi" null:)
         fi
         echo "$r $t $e $(echo "$u + $s" | bc)" >> "$results"
     done

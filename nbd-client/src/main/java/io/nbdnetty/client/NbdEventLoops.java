@@ -182,7 +182,10 @@ public final class NbdEventLoops {
                 factory(transport, spin));
     }
 
-    /** The I/O handlers of a transport, polling for {@code spinNanos} (epoll and NIO) where that is not zero. */
+    /**
+     * The I/O handlers of a transport, polling for {@code spinNanos} where that is not zero; io_uring's never poll,
+     * whatever {@code spinNanos} says.
+     */
     static IoHandlerFactory factory(Transport transport, long spinNanos) {
         switch (transport) {
             case EPOLL:

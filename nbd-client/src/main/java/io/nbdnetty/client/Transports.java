@@ -84,8 +84,8 @@ final class Transports {
         } else {
             t = NbdEventLoops.Transport.NIO;
         }
-        long spin = t == NbdEventLoops.Transport.IO_URING ? 0 : NbdEventLoops.DEFAULT_BUSY_POLL.toNanos();
-        return new MultiThreadIoEventLoopGroup(1, threads, NbdEventLoops.factory(t, spin));
+        return new MultiThreadIoEventLoopGroup(1, threads,
+                NbdEventLoops.factory(t, NbdEventLoops.DEFAULT_BUSY_POLL.toNanos()));
     }
 
     /**

@@ -78,9 +78,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>Event loops: a handle made with {@link #create(NbdClientConfig)} creates a private one-thread group when it needs
  * one (to register a channel that is not registered yet, or to dial) and shuts it down on {@link #close()}; like the
  * groups of {@link NbdEventLoops}, it polls briefly while replies are awaited ({@link
- * NbdEventLoops#DEFAULT_BUSY_POLL}). A handle
- * made with {@link #create(NbdClientConfig, EventLoopGroup)} registers channels on the given group and never shuts it
- * down. Dialling a host name looks it up on a short-lived thread of the handle's own ({@code nbd-netty-lookup}), as
+ * NbdEventLoops#DEFAULT_BUSY_POLL}). A handle made with {@link #create(NbdClientConfig, EventLoopGroup)} registers
+ * channels on the given group and never shuts it down. Dialling a host name looks it up on a short-lived thread of the handle's own ({@code nbd-netty-lookup}), as
  * the lookup blocks. {@link #closeFuture()} completes only once the threads the handle started have exited.
  * The group's transport decides the channels it dials with: epoll, io_uring or NIO ({@link NbdEventLoops.Transport}).
  */

@@ -1124,7 +1124,7 @@ public final class NbdConnection implements NbdBlockDevice {
     /** The request's timeout passed: fail its future; the request stays in flight until its late reply. */
     private void timedOut(Request r) {
         NbdTimeoutException e = new NbdTimeoutException(r.type + " at offset " + r.offset + " got no reply within "
-                + config.requestTimeout());
+                + NbdDurations.inWords(config.requestTimeout()));
         failFuture(r, e);
     }
 

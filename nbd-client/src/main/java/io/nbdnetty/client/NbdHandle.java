@@ -964,7 +964,7 @@ public final class NbdHandle implements AutoCloseable {
             // Each option gets the handshake timeout: a server that never answers must not hang the caller.
             ScheduledFuture<?> timer = config.handshakeTimeout().isZero() ? null : h.ctx.executor().schedule(
                     () -> fail(new NbdTimeoutException("the server did not answer the option within "
-                            + config.handshakeTimeout())), config.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS);
+                            + NbdDurations.inWords(config.handshakeTimeout()))), config.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS);
             f.whenComplete((v, e) -> {
                 if (timer != null) {
                     timer.cancel(false);
@@ -1162,7 +1162,7 @@ public final class NbdHandle implements AutoCloseable {
             this.ctx = ctx;
             if (!config.handshakeTimeout().isZero()) {
                 timeout = ctx.executor().schedule(() -> fail(new NbdTimeoutException("the handshake did not finish "
-                        + "within " + config.handshakeTimeout())), config.handshakeTimeout().toNanos(),
+                        + "within " + NbdDurations.inWords(config.handshakeTimeout()))), config.handshakeTimeout().toNanos(),
                         TimeUnit.NANOSECONDS);
             }
         }

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Assumptions;
 
 import java.io.File;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,6 +14,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Decides what an interop test does when a real NBD peer (nbdkit, qemu-nbd, nbd-server, nbdinfo, ...) is missing.
@@ -34,6 +37,14 @@ public final class Interop {
     public static final String MODE_PROPERTY = "nbd.interop";
     /** The system property that replaces {@code PATH} when looking for executables. */
     public static final String PATH_PROPERTY = "nbd.interop.path";
+    /**
+     * The system property naming the directory of qemu 10's tools ({@code qemu-nbd}, {@code qemu-img},
+     * {@code qemu-io}), the only packaged peer here that speaks extended headers. Default: the environment variable
+     * {@code NBD_QEMU10_DIR}, else {@value #QEMU10_DEFAULT_DIR}, where {@code .ci/run} unpacks it.
+     */
+    public static final String QEMU10_PROPERTY = "nbd.qemu10.dir";
+    /** Where {@code .ci/run} unpacks qemu 10 (Debian's bookworm-backports {@code qemu-utils}). */
+    public static final String QEMU10_DEFAULT_DIR = "/opt/qemu10/usr/bin";
 
     private static final long PROBE_TIMEOUT_SECONDS = 10;
     /** nbdkit plugin/filter probes are slow-ish (a process each); remember the answers per search path. */
@@ -105,6 +116,48 @@ public final class Interop {
             missing(command + " not installed");
         }
         return found.orElseThrow();
+    }
+
+    /**
+     * Requires one of qemu 10's tools (see {@value #QEMU10_PROPERTY}): returns its path, or skips (auto) / fails
+     * (required) the current test. The tool must report a major version of at least 10.
+     *
+     * @param tool {@code "qemu-nbd"}, {@code "qemu-img"} or {@code "qemu-io"}
+     * @return the absolute path of the executable
+     */
+    public static Path requireQemu10(String tool) {
+        String dir = System.getProperty(QEMU10_PROPERTY);
+        if (dir == null || dir.isBlank()) {
+            dir = System.getenv().getOrDefault("NBD_QEMU10_DIR", QEMU10_DEFAULT_DIR);
+        }
+        Path exe = Path.of(dir, tool);
+        if (!Files.isExecutable(exe)) {
+            missing("qemu 10 " + tool + " not found at " + exe + " (.ci/run unpacks it; see shared INTEROP.md)");
+        }
+        boolean ok = NBDKIT_PROBES.computeIfAbsent("qemu10|" + exe, k -> {
+            try {
+                Process p = new ProcessBuilder(exe.toString(), "--version")
+                        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                        .redirectErrorStream(true)
+                        .start();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                if (!p.waitFor(PROBE_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                    p.destroyForcibly().waitFor();
+                    return false;
+                }
+                Matcher m = Pattern.compile("version (\\d+)\\.").matcher(out);
+                return p.exitValue() == 0 && m.find() && Integer.parseInt(m.group(1)) >= 10;
+            } catch (IOException e) {
+                return false;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        });
+        if (!ok) {
+            missing(exe + " is not qemu 10 or newer");
+        }
+        return exe;
     }
 
     /**

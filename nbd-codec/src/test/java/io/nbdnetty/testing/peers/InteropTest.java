@@ -1,12 +1,15 @@
 package io.nbdnetty.testing.peers;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.opentest4j.TestAbortedException;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -30,6 +33,7 @@ class InteropTest {
     void restore() {
         restore(Interop.MODE_PROPERTY, savedMode);
         restore(Interop.PATH_PROPERTY, savedPath);
+        System.clearProperty(Interop.QEMU10_PROPERTY);
     }
 
     private static void restore(String key, String value) {
@@ -69,6 +73,31 @@ class InteropTest {
                 () -> PeerServer.qemuNbd(emptyDir.resolve("x.qcow2"), "qcow2", "x"));
         assertThrows(TestAbortedException.class, () -> PeerServer.nbdServer(emptyDir.resolve("x.img"), "x"));
         assertThrows(TestAbortedException.class, () -> PeerClients.nbdinfoJson("nbd+unix:///?socket=/nowhere"));
+    }
+
+    @Test
+    void qemu10IsLookedForInItsOwnDirectory() {
+        System.setProperty(Interop.MODE_PROPERTY, "auto");
+        System.setProperty(Interop.QEMU10_PROPERTY, emptyDir.toString());
+        TestAbortedException e = assertThrows(TestAbortedException.class, () -> Interop.requireQemu10("qemu-nbd"));
+        assertTrue(e.getMessage().contains("qemu 10 qemu-nbd not found at " + emptyDir.resolve("qemu-nbd")),
+                e.getMessage());
+        System.setProperty(Interop.MODE_PROPERTY, "required");
+        assertThrows(AssertionError.class, () -> PeerClients.qemu10("qemu-img", "--version"));
+    }
+
+    @Test
+    void systemQemuIsNotTakenForQemu10() throws Exception {
+        // The system's qemu-img (7.2 here) in the qemu 10 directory must be refused by its version.
+        Path qemuImg = Interop.requireCommand("qemu-img");
+        Files.createSymbolicLink(emptyDir.resolve("qemu-img"), qemuImg);
+        System.setProperty(Interop.QEMU10_PROPERTY, emptyDir.toString());
+        System.setProperty(Interop.MODE_PROPERTY, "auto");
+        String version = PeerClients.run(Duration.ofSeconds(10), "qemu-img", "--version").stdout();
+        Assumptions.assumeFalse(version.matches("(?s).*version (1\\d|[2-9]\\d)\\..*"),
+                "the system's qemu-img is already 10 or newer: " + version);
+        TestAbortedException e = assertThrows(TestAbortedException.class, () -> Interop.requireQemu10("qemu-img"));
+        assertTrue(e.getMessage().contains("is not qemu 10 or newer"), e.getMessage());
     }
 
     @Test

@@ -123,6 +123,22 @@ public final class PeerClients {
     }
 
     /**
+     * qemu 10's {@code qemu-img}, {@code qemu-io} or {@code qemu-nbd} (see {@link Interop#requireQemu10(String)}),
+     * e.g. {@code qemu10("qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 1M", uri)}: the client side of extended
+     * headers.
+     *
+     * @param tool the tool's name
+     * @param args the arguments
+     * @return the result
+     */
+    public static Result qemu10(String tool, String... args) {
+        List<String> line = new ArrayList<>();
+        line.add(Interop.requireQemu10(tool).toString());
+        line.addAll(Arrays.asList(args));
+        return runResolved(DEFAULT_TIMEOUT, line);
+    }
+
+    /**
      * Runs any command found on the search path (see {@link Interop}).
      *
      * @param timeout how long to wait before killing it (and its descendants)

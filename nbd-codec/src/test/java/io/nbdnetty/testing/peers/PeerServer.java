@@ -124,7 +124,24 @@ public final class PeerServer implements AutoCloseable {
      * @return the running server
      */
     public static PeerServer qemuNbd(Path image, String format, String exportName, String... extraArgs) {
-        Path exe = Interop.requireCommand("qemu-nbd");
+        return qemuNbd(Interop.requireCommand("qemu-nbd"), image, format, exportName, extraArgs);
+    }
+
+    /**
+     * qemu-nbd 10 (see {@link Interop#requireQemu10(String)}), started exactly as {@link #qemuNbd}: the one packaged
+     * server here that negotiates extended headers ({@code NBD_OPT_EXTENDED_HEADERS}).
+     *
+     * @param image the image file; stays where it is after {@link #close()}
+     * @param format {@code "qcow2"} or {@code "raw"}
+     * @param exportName the export name
+     * @param extraArgs more qemu-nbd options
+     * @return the running server
+     */
+    public static PeerServer qemuNbd10(Path image, String format, String exportName, String... extraArgs) {
+        return qemuNbd(Interop.requireQemu10("qemu-nbd"), image, format, exportName, extraArgs);
+    }
+
+    private static PeerServer qemuNbd(Path exe, Path image, String format, String exportName, String... extraArgs) {
         Path dir = newDir("qemu-nbd");
         Path socket = dir.resolve("q.sock");
         Path pidFile = dir.resolve("q.pid");

@@ -92,6 +92,35 @@ public interface NbdBlockDevice {
     CompletableFuture<NbdBlockStatus> blockStatus(long offset, long length, int flags);
 
     /**
+     * NBD_CMD_BLOCK_STATUS for some of the negotiated metadata contexts only (libnbd's {@code block_status_filter}):
+     * the answer has extents for exactly these contexts. {@link NbdConnection} sends the filter to a server that
+     * advertises {@link NbdExportInfo#canBlockStatusPayload()}, so that it computes and sends only those; this
+     * default asks for every context and drops the others from the answer.
+     *
+     * @param offset start
+     * @param length length
+     * @param flags command flags
+     * @param contexts the context names wanted, each negotiated; not empty
+     * @return the extents of the wanted contexts
+     */
+    default CompletableFuture<NbdBlockStatus> blockStatus(long offset, long length, int flags,
+            java.util.Set<String> contexts) {
+        java.util.Objects.requireNonNull(contexts, "contexts");
+        if (contexts.isEmpty()) {
+            throw new IllegalArgumentException("a block status filter needs at least one metadata context");
+        }
+        return blockStatus(offset, length, flags).thenApply(s -> {
+            java.util.Map<String, java.util.List<NbdExtent>> kept = new java.util.LinkedHashMap<>();
+            s.extentsByContext().forEach((name, extents) -> {
+                if (contexts.contains(name)) {
+                    kept.put(name, extents);
+                }
+            });
+            return new NbdBlockStatus(s.offset(), kept);
+        });
+    }
+
+    /**
      * Soft disconnect of every connection.
      *
      * @return completes when closed

@@ -1,6 +1,7 @@
 package io.nbdnetty.client;
 
 import io.nbdnetty.codec.NbdBlockStatusChunk;
+import io.nbdnetty.codec.NbdBlockStatusPayload;
 import io.nbdnetty.codec.NbdClientHandshakeDecoder;
 import io.nbdnetty.codec.NbdCommandFlags;
 import io.nbdnetty.codec.NbdCommandType;
@@ -532,6 +533,64 @@ public final class NbdConnection implements NbdBlockDevice {
     }
 
     /**
+     * NBD_CMD_BLOCK_STATUS for some of the granted metadata contexts only (libnbd's {@code block_status_filter}):
+     * the answer has extents for exactly the contexts named, in the order they were negotiated.
+     *
+     * <p>When extended headers are in use and the server advertises {@link NbdExportInfo#canBlockStatusPayload()},
+     * the filter goes to the server (NBD_CMD_FLAG_PAYLOAD_LEN, with the effect length and the contexts' ids as the
+     * payload; proto-extended-headers.md, "NBD_CMD_BLOCK_STATUS"), which then computes and sends only those; a reply
+     * that carries any other context, or one of them twice, or misses one, is a protocol error. Otherwise the request
+     * goes out unfiltered, the server answers for every context as usual, and the others are dropped here: the
+     * answer is the same, only dearer for the server. (libnbd instead refuses a filter without extended headers, and
+     * without the flag unless strict mode is off; this call is meant to be used whether or not the server filters,
+     * as {@code nbd info --map} and {@code nbd backup} do.)
+     *
+     * <p>Allowed while the handle is ready. Errors: as {@link #blockStatus(long, long, int)}; and, thrown at once,
+     * {@link IllegalArgumentException} if {@code contexts} is empty or names a context that was not granted (nothing
+     * is sent).
+     *
+     * @param offset start
+     * @param length the range of interest (the effect length)
+     * @param flags {@link NbdCommandFlags#REQ_ONE} or 0; {@link NbdCommandFlags#PAYLOAD_LEN} is set when the filter
+     *     is sent, whatever the caller passes
+     * @param contexts the names of the contexts wanted, each granted (see {@link #metaContexts()})
+     * @return completes with the extents of the contexts wanted
+     */
+    @Override
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<NbdBlockStatus> blockStatus(long offset, long length, int flags,
+            java.util.Set<String> contexts) {
+        Objects.requireNonNull(contexts, "contexts");
+        if (contexts.isEmpty()) {
+            throw new IllegalArgumentException("a block status filter needs at least one metadata context");
+        }
+        List<NbdMetaContext> asked = new ArrayList<>(contexts.size());
+        for (NbdMetaContext c : this.contexts) {
+            if (contexts.contains(c.name())) {
+                asked.add(c);
+            }
+        }
+        if (asked.size() != contexts.size()) {
+            List<String> unknown = new ArrayList<>(contexts);
+            unknown.removeAll(asked.stream().map(NbdMetaContext::name).toList());
+            throw new IllegalArgumentException("block status filter: metadata context"
+                    + (unknown.size() == 1 ? " " : "s ") + String.join(", ", unknown) + " not granted by the server"
+                    + (this.contexts.isEmpty() ? " (none was)" : " (granted: " + String.join(", ",
+                    this.contexts.stream().map(NbdMetaContext::name).toList()) + ")"));
+        }
+        Request r = new Request(NbdCommandType.BLOCK_STATUS, flags & ~NbdCommandFlags.PAYLOAD_LEN, offset, length,
+                null, null);
+        r.a().asked = List.copyOf(asked);
+        r.a().filterSent = sendsBlockStatusFilter();
+        return (CompletableFuture<NbdBlockStatus>) (CompletableFuture<?>) submit(r, BLOCK_STATUS_FLAGS);
+    }
+
+    /** Whether a block status filter goes to the server: extended headers and the server's flag, both. */
+    private boolean sendsBlockStatusFilter() {
+        return style == NbdReplyStyle.EXTENDED && info.canBlockStatusPayload();
+    }
+
+    /**
      * Soft disconnect: new requests are refused, requests in flight complete, then NBD_CMD_DISC is sent and the
      * connection closed; the handle becomes {@link NbdState#CLOSED}.
      *
@@ -771,8 +830,14 @@ public final class NbdConnection implements NbdBlockDevice {
             if (extended) {
                 flags |= NbdCommandFlags.PAYLOAD_LEN;
             }
+        } else if (r.type.equals(NbdCommandType.BLOCK_STATUS) && r.filterSent()) {
+            payload = blockStatusFilter(r);
+            flags |= NbdCommandFlags.PAYLOAD_LEN;
         }
         int payloadLength = payload == null ? 0 : payload.readableBytes();
+        // With PAYLOAD_LEN the header's length is the payload's; a filtered block status carries its effect length
+        // in the payload (for WRITE the two are the same).
+        long lengthField = (flags & NbdCommandFlags.PAYLOAD_LEN) != 0 ? payloadLength : r.length;
         bytesSent += (extended ? NbdConstants.EXTENDED_REQUEST_HEADER_LENGTH : NbdConstants.REQUEST_HEADER_LENGTH)
                 + payloadLength;
         requestsSent++;
@@ -797,7 +862,7 @@ public final class NbdConnection implements NbdBlockDevice {
         boolean copy = payload != null && payloadLength <= NbdRequestEncoder.COPY_THRESHOLD;
         ByteBuf header;
         try {
-            header = NbdRequestEncoder.encodeHeader(channel.alloc(), flags, r.type, r.cookie, r.offset, r.length,
+            header = NbdRequestEncoder.encodeHeader(channel.alloc(), flags, r.type, r.cookie, r.offset, lengthField,
                     extended, copy ? payloadLength : 0);
         } catch (RuntimeException e) {
             if (payload != null) {
@@ -816,6 +881,16 @@ public final class NbdConnection implements NbdBlockDevice {
             channel.write(payload, channel.voidPromise());
         }
         requestFlush();
+    }
+
+    /** The payload of a filtered block status: its effect length and the ids of the contexts asked for. */
+    private ByteBuf blockStatusFilter(Request r) {
+        List<NbdMetaContext> asked = r.a().asked;
+        int[] ids = new int[asked.size()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = asked.get(i).id();
+        }
+        return new NbdBlockStatusPayload(r.length, ids).encode(channel.alloc());
     }
 
     private final Runnable flushTask = () -> {
@@ -1347,6 +1422,10 @@ public final class NbdConnection implements NbdBlockDevice {
             throw new NbdProtocolException("block status for context id " + Integer.toUnsignedString(b.contextId())
                     + ", which was not negotiated (cookie " + r.cookie + ")");
         }
+        if (r.filterSent() && !r.a().asked.contains(context)) {
+            throw new NbdProtocolException("block status for context " + context.name() + ", which the request's "
+                    + "filter did not ask for (cookie " + r.cookie + ")");
+        }
         if (r.a().status == null) {
             r.a().status = new LinkedHashMap<>();
         }
@@ -1428,12 +1507,14 @@ public final class NbdConnection implements NbdBlockDevice {
         }
         if (r.type.equals(NbdCommandType.BLOCK_STATUS)) {
             int got = r.a().status == null ? 0 : r.a().status.size();
-            if (got != contexts.size()) {
+            List<NbdMetaContext> answered = r.filterSent() ? r.a().asked : contexts;
+            if (got != answered.size()) {
                 throw new NbdProtocolException("the reply to NBD_CMD_BLOCK_STATUS (cookie " + r.cookie + ") had "
-                        + got + " status chunk(s) for " + contexts.size() + " negotiated context(s)");
+                        + got + " status chunk(s) for " + answered.size() + (r.filterSent()
+                        ? " context(s) asked for" : " negotiated context(s)"));
             }
             Map<String, List<NbdExtent>> result = new LinkedHashMap<>();
-            for (NbdMetaContext c : contexts) {
+            for (NbdMetaContext c : r.a().asked != null ? r.a().asked : contexts) {
                 NbdBlockStatusChunk b = r.a().status.get(c.id());
                 List<NbdExtent> extents = new ArrayList<>(b.extentCount());
                 long at = r.offset;

@@ -155,6 +155,12 @@ public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {
     }
 
     @Override
+    public CompletableFuture<NbdBlockStatus> blockStatus(long offset, long length, int flags,
+            java.util.Set<String> contexts) {
+        return pick().blockStatus(offset, length, flags, contexts);
+    }
+
+    @Override
     public CompletableFuture<Void> disconnect() {
         return CompletableFuture.allOf(connections.stream().map(NbdConnection::disconnect)
                 .toArray(CompletableFuture[]::new));

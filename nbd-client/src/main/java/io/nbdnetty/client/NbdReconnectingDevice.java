@@ -158,6 +158,12 @@ public final class NbdReconnectingDevice implements NbdBlockDevice, AutoCloseabl
         return execute(c -> c.blockStatus(offset, length, flags));
     }
 
+    @Override
+    public CompletableFuture<NbdBlockStatus> blockStatus(long offset, long length, int flags,
+            java.util.Set<String> contexts) {
+        return execute(c -> c.blockStatus(offset, length, flags, contexts));
+    }
+
     /**
      * NBD_CMD_FLUSH, failing with {@link NbdException} if writes acknowledged by a connection that has since died
      * were never covered by a flush (see the class comment); retried after a reconnect otherwise.

@@ -56,6 +56,12 @@ class Request extends CompletableFuture<Object> {
         long covered;
         // BLOCK_STATUS: chunk per context id.
         Map<Integer, NbdBlockStatusChunk> status;
+        /**
+         * BLOCK_STATUS with a filter: the contexts asked for, in negotiation order (null: every context), and whether
+         * the filter went to the server (else it answers for every context and the others are dropped).
+         */
+        java.util.List<NbdMetaContext> asked;
+        boolean filterSent;
         /** The first error chunk or simple error, if any. */
         NbdCommandException error;
     }
@@ -149,6 +155,11 @@ class Request extends CompletableFuture<Object> {
             assembly = x;
         }
         return x;
+    }
+
+    /** Whether this is a block status whose filter goes to the server (without creating the assembly). */
+    boolean filterSent() {
+        return assembly != null && assembly.filterSent;
     }
 
     /** The error gathered so far, or null (without creating the assembly). */

@@ -101,6 +101,30 @@ class InteropTest {
     }
 
     @Test
+    void systemQemuNbdIsNotTakenForQemu10() throws Exception {
+        // qemu-nbd prints its version as "qemu-nbd 7.2.x", without the word "version".
+        Path qemuNbd = Interop.requireCommand("qemu-nbd");
+        Files.createSymbolicLink(emptyDir.resolve("qemu-nbd"), qemuNbd);
+        System.setProperty(Interop.QEMU10_PROPERTY, emptyDir.toString());
+        System.setProperty(Interop.MODE_PROPERTY, "auto");
+        String version = PeerClients.run(Duration.ofSeconds(10), "qemu-nbd", "--version").stdout();
+        Assumptions.assumeFalse(version.matches("(?s).*qemu-nbd (1\\d|[2-9]\\d)\\..*"),
+                "the system's qemu-nbd is already 10 or newer: " + version);
+        TestAbortedException e = assertThrows(TestAbortedException.class, () -> Interop.requireQemu10("qemu-nbd"));
+        assertTrue(e.getMessage().contains("is not qemu 10 or newer"), e.getMessage());
+    }
+
+    @Test
+    void qemu10QemuNbdIsRecognisedByItsVersionLine() {
+        // The installed qemu 10's qemu-nbd says "qemu-nbd 10.0.2 (...)"; it must be taken.
+        Path dir = Path.of(Interop.QEMU10_DEFAULT_DIR);
+        Assumptions.assumeTrue(Files.isExecutable(dir.resolve("qemu-nbd")), "qemu 10 is not installed here");
+        System.setProperty(Interop.QEMU10_PROPERTY, dir.toString());
+        System.setProperty(Interop.MODE_PROPERTY, "required");
+        assertEquals(dir.resolve("qemu-nbd"), Interop.requireQemu10("qemu-nbd"));
+    }
+
+    @Test
     void missingNbdkitPluginOrFilterSkips() {
         System.setProperty(Interop.MODE_PROPERTY, "auto");
         // Skips here too when nbdkit itself is missing (auto mode), which is the right outcome either way.

@@ -1,10 +1,12 @@
 package io.nbdnetty.examples.server;
 
 import io.nbdnetty.codec.NbdBlockStatusChunk;
+import io.nbdnetty.codec.NbdBlockStatusPayload;
 import io.nbdnetty.codec.NbdCommandFlags;
 import io.nbdnetty.codec.NbdCommandType;
 import io.nbdnetty.codec.NbdErrno;
 import io.nbdnetty.codec.NbdErrorChunk;
+import io.nbdnetty.codec.NbdMalformedMessageException;
 import io.nbdnetty.codec.NbdNoneChunk;
 import io.nbdnetty.codec.NbdOffsetDataChunk;
 import io.nbdnetty.codec.NbdOffsetHoleChunk;
@@ -308,17 +310,21 @@ final class NbdServerTransmissionHandler extends ChannelInboundHandlerAdapter {
             return one(error(r, NbdErrno.EINVAL, "no metadata context was negotiated for this export"));
         }
         if ((r.flags() & NbdCommandFlags.PAYLOAD_LEN) != 0) {
-            // proto-extended-headers.md, NBD_CMD_BLOCK_STATUS: 64-bit effect length, then context ids.
-            ByteBuf p = r.payload();
-            int n = p.readableBytes();
-            if (n < 12 || (n - 8) % 4 != 0) {
-                return one(error(r, NbdErrno.EINVAL, "block status payload of " + n
-                        + " bytes: expected 8 + 4 * (number of context ids)"));
+            // proto-extended-headers.md, NBD_CMD_BLOCK_STATUS: 64-bit effect length, then context ids; the decoder
+            // has consumed the payload, so a bad one fails this request only ("MUST gracefully consume the client's
+            // payload before failing with NBD_EINVAL").
+            NbdBlockStatusPayload filter;
+            try {
+                filter = NbdBlockStatusPayload.decode(r.payload());
+            } catch (NbdMalformedMessageException e) {
+                return one(error(r, NbdErrno.EINVAL, e.getMessage()));
             }
-            length = p.getLong(p.readerIndex());
+            if (filter.contextCount() == 0) {
+                return one(error(r, NbdErrno.EINVAL, "block status payload names no metadata context"));
+            }
+            length = filter.effectLength();
             boolean seen = false;
-            for (int i = 8; i < n; i += 4) {
-                int id = p.getInt(p.readerIndex() + i);
+            for (int id : filter.contextIds()) {
                 if (id != ServerConfig.BASE_ALLOCATION_ID || seen) {
                     return one(error(r, NbdErrno.EINVAL, (seen ? "duplicate" : "unknown")
                             + " metadata context id " + Integer.toUnsignedString(id)));

@@ -413,7 +413,9 @@ public final class NbdStreams {
                 long len = Math.min(end - next, MAX_BLOCK_STATUS_LENGTH);
                 CompletableFuture<NbdBlockStatus> f;
                 try {
-                    f = dev.blockStatus(next, len, 0);
+                    // Only this context: a server that filters (NBD_FLAG_BLOCK_STATUS_PAYLOAD) computes and sends
+                    // nothing else; for one that does not, the others are dropped on arrival.
+                    f = dev.blockStatus(next, len, 0, java.util.Set.of(context));
                 } catch (RuntimeException e) {
                     f = CompletableFuture.failedFuture(e);
                 }

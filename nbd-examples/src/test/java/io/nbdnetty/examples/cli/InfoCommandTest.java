@@ -219,6 +219,29 @@ class InfoCommandTest {
         }
     }
 
+    /**
+     * qemu-nbd 10 negotiates extended headers and advertises NBD_FLAG_BLOCK_STATUS_PAYLOAD, so {@code --map} sends
+     * filtered block status; the map must still be the very one nbdinfo prints. The image is made by qemu 10's tools.
+     */
+    @Test
+    void qemuNbd10MapWithExtendedHeadersAndTheFilter() throws Exception {
+        String image = dir.resolve("q10.qcow2").toString();
+        PeerClients.qemu10("qemu-img", "create", "-q", "-f", "qcow2", image, "4M").assertSuccess();
+        PeerClients.qemu10("qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 64k", image).assertSuccess();
+        PeerClients.qemu10("qemu-img", "bitmap", "--add", image, "b0").assertSuccess();
+        PeerClients.qemu10("qemu-io", "-f", "qcow2", "-c", "write -P 0x22 1M 64k", image).assertSuccess();
+        try (PeerServer s = PeerServer.qemuNbd10(Path.of(image), "qcow2", "disk", "-B", "b0", "-A")) {
+            sameOutput("--map", s.uri());
+            sameOutput("--map=qemu:dirty-bitmap:b0", s.uri());
+            sameOutput("--map=qemu:dirty-bitmap:b0", "--totals", s.uri());
+            sameOutput("--map=qemu:allocation-depth", "--json", s.uri());
+            sameOutput("--map=nonesuch", s.uri());
+            String map = nbd("info", "--map=qemu:dirty-bitmap:b0", s.uri()).ok().out();
+            assertTrue(map.contains("         0     1048576    0  clean"), map);
+            assertTrue(map.contains("   1048576       65536    1  dirty"), map);
+        }
+    }
+
     @Test
     void nbdServer() throws Exception {
         Path image = dir.resolve("ns.img");

@@ -6,7 +6,9 @@ Usage: python3 docs/tools/libnbd_calls.py path/to/API.ml > docs/tools/libnbd-cal
 Writes one line per call of handle_calls: name, the first libnbd version that has it, and the states it is
 permitted in ("any" when the table sets no restriction). Only these facts are kept, none of libnbd's text.
 LibnbdMapTest checks that docs/libnbd-map.md has a row for every name in the output, so regenerate the file
-when moving to a newer API.ml and the test names every call the map is missing.
+when moving to a newer API.ml and the test names every call the map is missing. The calls at the end of the file
+under a "# Added by hand" comment come from libnbd 1.22's libnbd.h, beyond the vendored API.ml: append them again
+after regenerating from an API.ml older than 1.22.
 """
 import re
 import sys

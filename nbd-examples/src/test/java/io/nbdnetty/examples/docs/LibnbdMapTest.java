@@ -47,4 +47,25 @@ class LibnbdMapTest {
         assertEquals(List.of(), missing, "libnbd calls without a row in docs/libnbd-map.md");
         assertEquals(List.of(), empty, "rows without an equivalent or a reason");
     }
+
+    /** The calls libnbd 1.22's libnbd.h has beyond the vendored (1.16-era) API.ml. */
+    static final List<String> LIBNBD_1_22_NEW_CALLS = List.of("aio_block_status_64", "aio_block_status_filter",
+            "aio_opt_extended_headers", "block_status_64", "block_status_filter", "can_block_status_payload",
+            "get_extended_headers_negotiated", "get_request_extended_headers", "get_socket_activation_name",
+            "get_subprocess_pid", "get_tls_hostname", "is_uri", "opt_extended_headers",
+            "set_request_extended_headers", "set_socket_activation_name", "set_tls_hostname");
+
+    @Test
+    void theCallListReachesLibnbd122() throws IOException {
+        List<String> calls = new ArrayList<>();
+        for (String line : Files.readAllLines(DocSnippetsTest.root().resolve("docs/tools/libnbd-calls.tsv"))) {
+            if (!line.isBlank() && !line.startsWith("#")) {
+                calls.add(line.split("\t")[0]);
+            }
+        }
+        List<String> absent = new ArrayList<>(LIBNBD_1_22_NEW_CALLS);
+        absent.removeAll(calls);
+        assertEquals(List.of(), absent, "libnbd 1.22 calls missing from docs/tools/libnbd-calls.tsv");
+        assertEquals(calls.size(), new java.util.HashSet<>(calls).size(), "a call is listed twice: " + calls);
+    }
 }

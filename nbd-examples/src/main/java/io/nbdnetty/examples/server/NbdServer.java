@@ -42,8 +42,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * An example NBD server on Netty, built on the server side of {@code nbd-codec}: fixed newstyle handshake (or
- * oldstyle), structured replies, extended headers, the {@code base:allocation} metadata context and every command of
- * the protocol, serving one or more {@link NbdExport}s. Meant for demos and tests of NBD clients, including clients'
+ * oldstyle), structured replies, extended headers, the {@code base:allocation} and {@code qemu:allocation-depth}
+ * metadata contexts (with filtered block status, {@code NBD_FLAG_BLOCK_STATUS_PAYLOAD}) and every command of the
+ * protocol, serving one or more {@link NbdExport}s. Meant for demos and tests of NBD clients, including clients'
  * fallbacks: structured replies and extended headers can each be switched off.
  *
  * <pre>{@code
@@ -58,7 +59,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Handshake (proto.md, "Option types"): {@code EXPORT_NAME}, {@code ABORT}, {@code LIST}, {@code INFO}, {@code GO},
  * {@code STRUCTURED_REPLY}, {@code EXTENDED_HEADERS}, {@code LIST_META_CONTEXT} and {@code SET_META_CONTEXT} (for
- * {@code base:allocation}); {@code STARTTLS} is refused with {@code NBD_REP_ERR_POLICY}, other options with {@code
+ * {@code base:allocation} and {@code qemu:allocation-depth}); {@code STARTTLS} is refused with {@code NBD_REP_ERR_POLICY}, other options with {@code
  * NBD_REP_ERR_UNSUP}. The empty export name selects the export named "" if there is one, else the first export.
  */
 public final class NbdServer implements AutoCloseable {

@@ -58,8 +58,10 @@ final class NbdServerHandshakeHandler extends ChannelInboundHandlerAdapter {
     private boolean noZeroes;
     private boolean structuredReplies;
     private boolean extendedHeaders;
-    /** The export the last SET_META_CONTEXT selected base:allocation for, or null. */
+    /** The export the last SET_META_CONTEXT selected contexts for, or null. */
     private ExportEntry contextExport;
+    /** The contexts it selected ({@link ServerConfig#SELECT_BASE_ALLOCATION} ...). */
+    private int contextSelection;
     private boolean done;
 
     private NbdServerHandshakeHandler(ServerConfig config, NbdServerHandshakeDecoder decoder) {
@@ -82,7 +84,7 @@ final class NbdServerHandshakeHandler extends ChannelInboundHandlerAdapter {
         ChannelPipeline p = ch.pipeline();
         p.addLast(REQUEST_DECODER_NAME, new NbdRequestDecoder(false, config.maxPayload()));
         p.addLast(REPLY_ENCODER_NAME, new NbdReplyEncoder(false));
-        p.addLast(TRANSMISSION_NAME, new NbdServerTransmissionHandler(config, export, false, false, false));
+        p.addLast(TRANSMISSION_NAME, new NbdServerTransmissionHandler(config, export, false, false, 0));
         p.addLast(new ChannelInboundHandlerAdapter() {
             private boolean sent;
 
@@ -251,8 +253,8 @@ final class NbdServerHandshakeHandler extends ChannelInboundHandlerAdapter {
             abort(ctx);
             return;
         }
-        boolean contexts = export == contextExport;
-        int flags = config.transmissionFlags(export, structuredReplies, false, contexts);
+        int contexts = export == contextExport ? contextSelection : 0;
+        int flags = config.transmissionFlags(export, structuredReplies, false, contexts != 0);
         decoder.finish();
         ctx.write(new NbdExportNameReply(export.export().size(), flags, !noZeroes));
         startTransmission(ctx, export, contexts);
@@ -266,10 +268,10 @@ final class NbdServerHandshakeHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         boolean structured = structuredReplies || extendedHeaders;
-        boolean contexts = export == contextExport;
+        int contexts = export == contextExport ? contextSelection : 0;
         List<NbdInfoType> asked = o.infoRequests();
         ctx.write(new NbdInfoReply(option, new NbdInfo.Export(export.export().size(),
-                config.transmissionFlags(export, structured, extendedHeaders, contexts))));
+                config.transmissionFlags(export, structured, extendedHeaders, contexts != 0))));
         if (asked.contains(NbdInfoType.NAME)) {
             ctx.write(new NbdInfoReply(option, new NbdInfo.Name(export.name())));
         }
@@ -307,30 +309,37 @@ final class NbdServerHandshakeHandler extends ChannelInboundHandlerAdapter {
             reply(ctx, error(option, NbdOptionReplyType.ERR_UNKNOWN, "unknown export \"" + o.exportName() + "\""));
             return;
         }
-        boolean selected;
+        int selected = 0;
         if (o.queries().isEmpty()) {
             // An empty LIST asks for every context; an empty SET selects none.
-            selected = !set;
+            selected = set ? 0 : ServerConfig.SELECT_BASE_ALLOCATION | ServerConfig.SELECT_ALLOCATION_DEPTH;
         } else {
-            selected = false;
             for (String q : o.queries()) {
-                // "base:" names the whole namespace; unknown namespaces and names are ignored.
+                // "base:" names the whole namespace, "qemu:" too when listing; unknown namespaces and names are
+                // ignored.
                 if (q.equals(ServerConfig.BASE_ALLOCATION) || q.equals("base:")) {
-                    selected = true;
+                    selected |= ServerConfig.SELECT_BASE_ALLOCATION;
+                } else if (q.equals(ServerConfig.ALLOCATION_DEPTH) || !set && q.equals("qemu:")) {
+                    selected |= ServerConfig.SELECT_ALLOCATION_DEPTH;
                 }
             }
         }
-        if (selected) {
+        if ((selected & ServerConfig.SELECT_BASE_ALLOCATION) != 0) {
             ctx.write(new NbdMetaContextReply(option, set ? ServerConfig.BASE_ALLOCATION_ID : 0,
                     ServerConfig.BASE_ALLOCATION));
-            if (set) {
-                contextExport = export;
-            }
+        }
+        if ((selected & ServerConfig.SELECT_ALLOCATION_DEPTH) != 0) {
+            ctx.write(new NbdMetaContextReply(option, set ? ServerConfig.ALLOCATION_DEPTH_ID : 0,
+                    ServerConfig.ALLOCATION_DEPTH));
+        }
+        if (set && selected != 0) {
+            contextExport = export;
+            contextSelection = selected;
         }
         reply(ctx, new NbdAckReply(option));
     }
 
-    private void startTransmission(ChannelHandlerContext ctx, ExportEntry export, boolean contexts) {
+    private void startTransmission(ChannelHandlerContext ctx, ExportEntry export, int contexts) {
         done = true;
         boolean structured = structuredReplies || extendedHeaders;
         ctx.flush();
@@ -343,9 +352,10 @@ final class NbdServerHandshakeHandler extends ChannelInboundHandlerAdapter {
         p.remove(ENCODER_NAME);
         // Last: removing the decoder hands the bytes it holds (requests the client pipelined) to the request decoder.
         p.remove(DECODER_NAME);
-        LOG.log(System.Logger.Level.DEBUG, "{0}: transmission on export \"{1}\"{2}{3}", ctx.channel(), export.name(),
+        LOG.log(System.Logger.Level.DEBUG, "{0}: transmission on export \"{1}\"{2}{3}{4}", ctx.channel(), export.name(),
                 extendedHeaders ? ", extended headers" : structured ? ", structured replies" : "",
-                contexts ? ", base:allocation" : "");
+                (contexts & ServerConfig.SELECT_BASE_ALLOCATION) != 0 ? ", base:allocation" : "",
+                (contexts & ServerConfig.SELECT_ALLOCATION_DEPTH) != 0 ? ", qemu:allocation-depth" : "");
     }
 
     private void reply(ChannelHandlerContext ctx, NbdOptionReply reply) {

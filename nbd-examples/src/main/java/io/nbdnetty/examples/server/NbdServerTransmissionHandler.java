@@ -26,6 +26,7 @@ import io.netty.util.ReferenceCountUtil;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -55,7 +56,8 @@ final class NbdServerTransmissionHandler extends ChannelInboundHandlerAdapter {
     private final NbdExport export;
     private final boolean structured;
     private final boolean extended;
-    private final boolean contexts;
+    /** The contexts selected for this export ({@link ServerConfig#SELECT_BASE_ALLOCATION} ...), 0 if none. */
+    private final int contexts;
     private final boolean readOnly;
     private final Executor executor;
     private final int maxPayload;
@@ -67,7 +69,7 @@ final class NbdServerTransmissionHandler extends ChannelInboundHandlerAdapter {
     private boolean disconnecting;
 
     NbdServerTransmissionHandler(ServerConfig config, ExportEntry entry, boolean structured, boolean extended,
-            boolean contexts) {
+            int contexts) {
         this.entry = entry;
         this.export = entry.export();
         this.structured = structured;
@@ -181,7 +183,7 @@ final class NbdServerTransmissionHandler extends ChannelInboundHandlerAdapter {
         } else if (type.equals(NbdCommandType.WRITE_ZEROES)) {
             allowed |= NbdCommandFlags.NO_HOLE | NbdCommandFlags.FAST_ZERO;
         } else if (type.equals(NbdCommandType.BLOCK_STATUS)) {
-            allowed |= NbdCommandFlags.REQ_ONE | (extended && contexts ? NbdCommandFlags.PAYLOAD_LEN : 0);
+            allowed |= NbdCommandFlags.REQ_ONE | (extended && contexts != 0 ? NbdCommandFlags.PAYLOAD_LEN : 0);
         } else if (!type.equals(NbdCommandType.FLUSH) && !type.equals(NbdCommandType.TRIM)
                 && !type.equals(NbdCommandType.CACHE)) {
             // proto.md: "The server SHOULD return NBD_EINVAL if it receives an unknown command."
@@ -306,9 +308,10 @@ final class NbdServerTransmissionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private List<NbdReply> blockStatus(NbdRequest r, long offset, long length) throws IOException {
-        if (!contexts) {
+        if (contexts == 0) {
             return one(error(r, NbdErrno.EINVAL, "no metadata context was negotiated for this export"));
         }
+        int wanted = contexts;
         if ((r.flags() & NbdCommandFlags.PAYLOAD_LEN) != 0) {
             // proto-extended-headers.md, NBD_CMD_BLOCK_STATUS: 64-bit effect length, then context ids; the decoder
             // has consumed the payload, so a bad one fails this request only ("MUST gracefully consume the client's
@@ -323,13 +326,14 @@ final class NbdServerTransmissionHandler extends ChannelInboundHandlerAdapter {
                 return one(error(r, NbdErrno.EINVAL, "block status payload names no metadata context"));
             }
             length = filter.effectLength();
-            boolean seen = false;
+            wanted = 0;
             for (int id : filter.contextIds()) {
-                if (id != ServerConfig.BASE_ALLOCATION_ID || seen) {
-                    return one(error(r, NbdErrno.EINVAL, (seen ? "duplicate" : "unknown")
+                int bit = ServerConfig.selectionBit(id);
+                if (bit == 0 || (contexts & bit) == 0 || (wanted & bit) != 0) {
+                    return one(error(r, NbdErrno.EINVAL, ((wanted & bit) != 0 ? "duplicate" : "unknown")
                             + " metadata context id " + Integer.toUnsignedString(id)));
                 }
-                seen = true;
+                wanted |= bit;
             }
         }
         if (length == 0) {
@@ -341,8 +345,40 @@ final class NbdServerTransmissionHandler extends ChannelInboundHandlerAdapter {
         boolean reqOne = (r.flags() & NbdCommandFlags.REQ_ONE) != 0;
         long span = Math.min(length, extended ? MAX_EXTENT_64 : MAX_EXTENT_32);
         long[] extents = export.blockStatus(offset, span, reqOne ? 1 : MAX_EXTENTS);
-        return one(new NbdBlockStatusChunk(NbdReplyFlags.DONE, r.cookie(), extended ? offset : 0, extended,
-                ServerConfig.BASE_ALLOCATION_ID, extents));
+        // One chunk per context wanted (all selected ones, or the filter's), the last one DONE.
+        boolean base = (wanted & ServerConfig.SELECT_BASE_ALLOCATION) != 0;
+        boolean depth = (wanted & ServerConfig.SELECT_ALLOCATION_DEPTH) != 0;
+        long headerOffset = extended ? offset : 0;
+        List<NbdReply> chunks = new ArrayList<>(2);
+        if (base) {
+            chunks.add(new NbdBlockStatusChunk(depth ? 0 : NbdReplyFlags.DONE, r.cookie(), headerOffset, extended,
+                    ServerConfig.BASE_ALLOCATION_ID, extents));
+        }
+        if (depth) {
+            chunks.add(new NbdBlockStatusChunk(NbdReplyFlags.DONE, r.cookie(), headerOffset, extended,
+                    ServerConfig.ALLOCATION_DEPTH_ID, allocationDepth(extents)));
+        }
+        return chunks;
+    }
+
+    /**
+     * The qemu:allocation-depth extents of base:allocation ones: depth 0 where a hole, 1 where allocated (no backing
+     * chain here); neighbours of equal depth merged.
+     */
+    private static long[] allocationDepth(long[] extents) {
+        long[] out = new long[extents.length];
+        int n = 0;
+        for (int i = 0; i < extents.length; i += 2) {
+            long d = (extents[i + 1] & NbdStateFlags.HOLE) != 0 ? 0 : 1;
+            if (n > 0 && out[n - 1] == d) {
+                out[n - 2] += extents[i];
+            } else {
+                out[n] = extents[i];
+                out[n + 1] = d;
+                n += 2;
+            }
+        }
+        return Arrays.copyOf(out, n);
     }
 
     /** Returns why a read or write range is invalid, or null if it is fine. */

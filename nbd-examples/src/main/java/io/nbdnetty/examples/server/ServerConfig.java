@@ -24,8 +24,25 @@ record ServerConfig(Map<String, ExportEntry> exports, boolean readOnly, boolean 
 
     /** The base:allocation context id this server hands out. */
     static final int BASE_ALLOCATION_ID = 1;
-    /** The one metadata context this server knows. */
+    /** The metadata context of the spec. */
     static final String BASE_ALLOCATION = "base:allocation";
+    /** The qemu:allocation-depth context id this server hands out. */
+    static final int ALLOCATION_DEPTH_ID = 2;
+    /**
+     * qemu's allocation depth (qemu's docs/interop/nbd.txt): the depth in the backing chain where an extent is
+     * allocated, 0 where nowhere. These exports have no backing chain: 0 for holes, 1 for allocated data.
+     */
+    static final String ALLOCATION_DEPTH = "qemu:allocation-depth";
+    /** A selection of contexts is a bit mask: this bit for base:allocation. */
+    static final int SELECT_BASE_ALLOCATION = 1;
+    /** A selection of contexts is a bit mask: this bit for qemu:allocation-depth. */
+    static final int SELECT_ALLOCATION_DEPTH = 2;
+
+    /** Returns the selection bit of a context id, or 0 for an id this server does not hand out. */
+    static int selectionBit(int contextId) {
+        return contextId == BASE_ALLOCATION_ID ? SELECT_BASE_ALLOCATION
+                : contextId == ALLOCATION_DEPTH_ID ? SELECT_ALLOCATION_DEPTH : 0;
+    }
 
     ServerConfig {
         // Keep the insertion order: it is the order of NBD_OPT_LIST, and the first export is the default.

@@ -262,7 +262,9 @@ class InfoCommandTest {
     @Test
     void exampleServer() throws Exception {
         Path socket = dir.resolve("ex.sock");
-        try (NbdServer server = NbdServer.builder().export("disk", new MemoryExport(8L << 20), "example disk")
+        MemoryExport disk = new MemoryExport(8L << 20);
+        disk.write(1 << 20, io.netty.buffer.Unpooled.wrappedBuffer(new byte[128 << 10]), false);
+        try (NbdServer server = NbdServer.builder().export("disk", disk, "example disk")
                 .export("other", new MemoryExport(1L << 20)).build()) {
             server.bind(new DomainSocketAddress(socket.toString()));
             String uri = "nbd+unix:///disk?socket=" + socket;
@@ -270,6 +272,9 @@ class InfoCommandTest {
             sameJson("--list", uri);
             sameOutput("--list", uri);
             sameOutput("--map", uri);
+            sameOutput("--map=qemu:allocation-depth", uri);
+            sameOutput("--map=qemu:allocation-depth", "--totals", uri);
+            assertTrue(nbd("info", "--map=qemu:allocation-depth", uri).ok().out().contains("1  local"));
             sameOutput("--size", uri);
             sameOutput("--can", "trim", uri);
         }

@@ -50,10 +50,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>No independent client sends filtered block status to test it with: qemu's NBD client negotiates at most one
  * context and never sets NBD_CMD_FLAG_PAYLOAD_LEN on block status (its block/nbd.c keeps one context id), and
  * libnbd's {@code block_status_filter} postdates the nbdinfo/nbdsh installed here. So the requests below are golden
- * bytes written from the spec text, sent over a real socket, plus our own client.
+ * bytes written from the spec text, sent over a real socket, plus our own client. The server offers two contexts,
+ * base:allocation and qemu:allocation-depth, so a filter has something to leave out.
  */
 class NbdServerBlockStatusFilterTest {
     private static final long SIZE = 1 << 20;
+    private static final String ALLOCATION = NbdMetaContext.BASE_ALLOCATION;
+    private static final String DEPTH = NbdMetaContext.QEMU_ALLOCATION_DEPTH;
+    private static final long HOLE = NbdStateFlags.HOLE | NbdStateFlags.ZERO;
 
     @TempDir
     Path dir;
@@ -87,15 +91,21 @@ class NbdServerBlockStatusFilterTest {
         return socket;
     }
 
-    /** Negotiates extended headers and base:allocation; returns the transmission flags from NBD_OPT_GO. */
+    /**
+     * Negotiates extended headers and base:allocation (id 1) and qemu:allocation-depth (id 2), the ids the golden
+     * bytes use; returns the transmission flags from NBD_OPT_GO.
+     */
     private int goExtended(Path socket) throws Exception {
         raw = new RawNbdClient(socket);
         raw.next(NbdNewstyleGreeting.class);
         raw.send(new NbdClientFlagsMessage(NbdClientFlags.FIXED_NEWSTYLE | NbdClientFlags.NO_ZEROES));
         raw.send(NbdBareOption.EXTENDED_HEADERS);
         raw.next(NbdAckReply.class);
-        raw.send(new NbdMetaContextOption(NbdOption.SET_META_CONTEXT, "", List.of("base:allocation")));
-        assertEquals(1, raw.next(NbdMetaContextReply.class).contextId(), "the id the golden bytes use");
+        raw.send(new NbdMetaContextOption(NbdOption.SET_META_CONTEXT, "", List.of(ALLOCATION, DEPTH)));
+        NbdMetaContextReply first = raw.next(NbdMetaContextReply.class);
+        assertEquals(List.of(1, ALLOCATION), List.of(first.contextId(), first.name()));
+        NbdMetaContextReply second = raw.next(NbdMetaContextReply.class);
+        assertEquals(List.of(2, DEPTH), List.of(second.contextId(), second.name()));
         raw.next(NbdAckReply.class);
         raw.send(new NbdExportInfoOption(NbdOption.GO, "", List.of()));
         int flags = -1;
@@ -125,16 +135,32 @@ class NbdServerBlockStatusFilterTest {
         int flags = goExtended(start());
         assertTrue((flags & NbdTransmissionFlags.BLOCK_STATUS_PAYLOAD) != 0, NbdTransmissionFlags.toString(flags));
 
+        // Unfiltered (flags 0, length 128 KiB): a chunk for each context, the last one DONE.
+        sendHex("21e41c71 | 0000 | 0007 | 0000000000000010 | 0000000000000000 | 0000000000020000");
+        NbdBlockStatusChunk a = raw.next(NbdBlockStatusChunk.class);
+        NbdBlockStatusChunk d = raw.next(NbdBlockStatusChunk.class);
+        assertEquals(List.of(1, 2), List.of(a.contextId(), d.contextId()));
+        assertTrue(!a.isDone() && d.isDone());
+        assertArrayEquals(new long[] {64 << 10, HOLE, 64 << 10, 0}, a.extents());
+        assertArrayEquals(new long[] {64 << 10, 0, 64 << 10, 1}, d.extents(), "depth 0 unallocated, 1 here");
+
         // Extended request: magic 21e41c71, flags 0020 (PAYLOAD_LEN), type 0007, cookie 1, offset 0, length 12 (the
-        // payload's), then effect length 128 KiB and context id 1.
+        // payload's), then effect length 128 KiB and context id 2: only qemu:allocation-depth comes back.
         sendHex("21e41c71 | 0020 | 0007 | 0000000000000001 | 0000000000000000 | 000000000000000c"
-                + " | 0000000000020000 | 00000001");
+                + " | 0000000000020000 | 00000002");
         NbdBlockStatusChunk bs = raw.next(NbdBlockStatusChunk.class);
         assertEquals(1, bs.cookie());
-        assertTrue(bs.isExtended() && bs.isDone());
-        assertEquals(1, bs.contextId());
-        assertArrayEquals(new long[] {64 << 10, NbdStateFlags.HOLE | NbdStateFlags.ZERO, 64 << 10, 0}, bs.extents(),
+        assertTrue(bs.isExtended() && bs.isDone(), "one chunk, the last");
+        assertEquals(2, bs.contextId());
+        assertArrayEquals(new long[] {64 << 10, 0, 64 << 10, 1}, bs.extents(),
                 "the effect length came from the payload: 128 KiB described, not 12 bytes");
+        // Only base:allocation (id 1).
+        sendHex("21e41c71 | 0020 | 0007 | 0000000000000011 | 0000000000000000 | 000000000000000c"
+                + " | 0000000000020000 | 00000001");
+        bs = raw.next(NbdBlockStatusChunk.class);
+        assertEquals(List.of(0x11L, 1), List.of(bs.cookie(), bs.contextId()));
+        assertTrue(bs.isDone(), "one chunk, the last");
+        assertArrayEquals(new long[] {64 << 10, HOLE, 64 << 10, 0}, bs.extents());
 
         // Unknown id 5: EINVAL, payload consumed.
         sendHex("21e41c71 | 0020 | 0007 | 0000000000000002 | 0000000000000000 | 000000000000000c"
@@ -161,18 +187,31 @@ class NbdServerBlockStatusFilterTest {
     @Test
     void ourClientFiltersAgainstOurServer() throws Exception {
         Path socket = start();
-        try (NbdHandle h = NbdHandle.create(NbdClientConfig.builder()
-                .addMetaContext(NbdMetaContext.BASE_ALLOCATION).build())) {
+        try (NbdHandle h = NbdHandle.create(NbdClientConfig.builder().metaContexts(List.of(ALLOCATION, DEPTH))
+                .build())) {
             NbdConnection c = h.connectUnix(socket).get(30, TimeUnit.SECONDS);
             assertEquals(NbdReplyStyle.EXTENDED, c.replyStyle());
             assertTrue(c.exportInfo().canBlockStatusPayload());
-            long sent = c.stats().bytesSent();
-            NbdBlockStatus st = c.blockStatus(0, 128 << 10, 0, Set.of(NbdMetaContext.BASE_ALLOCATION))
-                    .get(30, TimeUnit.SECONDS);
-            assertEquals(NbdConstants.EXTENDED_REQUEST_HEADER_LENGTH + 12, c.stats().bytesSent() - sent,
-                    "the filter went on the wire");
-            assertEquals(List.of(new NbdExtent(0, 64 << 10, NbdStateFlags.HOLE | NbdStateFlags.ZERO),
-                    new NbdExtent(64 << 10, 64 << 10, 0)), st.extents(NbdMetaContext.BASE_ALLOCATION));
+            assertEquals(2, c.metaContexts().size());
+            long chunks = c.stats().chunksReceived();
+            NbdBlockStatus all = c.blockStatus(0, 128 << 10, 0).get(30, TimeUnit.SECONDS);
+            assertEquals(Set.of(ALLOCATION, DEPTH), all.extentsByContext().keySet());
+            assertEquals(2, c.stats().chunksReceived() - chunks);
+
+            for (String only : List.of(ALLOCATION, DEPTH)) {
+                long sent = c.stats().bytesSent();
+                chunks = c.stats().chunksReceived();
+                NbdBlockStatus st = c.blockStatus(0, 128 << 10, 0, Set.of(only)).get(30, TimeUnit.SECONDS);
+                assertEquals(NbdConstants.EXTENDED_REQUEST_HEADER_LENGTH + 12, c.stats().bytesSent() - sent,
+                        "the filter went on the wire");
+                assertEquals(1, c.stats().chunksReceived() - chunks, "the server answered for " + only + " only");
+                assertEquals(Set.of(only), st.extentsByContext().keySet());
+                assertEquals(all.extents(only), st.extents(only));
+            }
+            assertEquals(List.of(new NbdExtent(0, 64 << 10, HOLE), new NbdExtent(64 << 10, 64 << 10, 0)),
+                    all.extents(ALLOCATION));
+            assertEquals(List.of(new NbdExtent(0, 64 << 10, 0), new NbdExtent(64 << 10, 64 << 10, 1)),
+                    all.extents(DEPTH));
         }
     }
 }

@@ -358,6 +358,7 @@ class NbdServerRawClientTest {
         optionError(c, NbdOptionReplyType.ERR_INVALID);
         c.send(new NbdMetaContextOption(NbdOption.LIST_META_CONTEXT, "a", List.of()));
         assertEquals("base:allocation", c.next(NbdMetaContextReply.class).name());
+        assertEquals("qemu:allocation-depth", c.next(NbdMetaContextReply.class).name());
         ack(c, NbdOption.LIST_META_CONTEXT);
         c.send(new NbdMetaContextOption(NbdOption.LIST_META_CONTEXT, "a", List.of("qemu:dirty-bitmap:x")));
         ack(c, NbdOption.LIST_META_CONTEXT);

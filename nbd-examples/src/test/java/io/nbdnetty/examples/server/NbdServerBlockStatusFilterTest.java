@@ -1,5 +1,7 @@
 package io.nbdnetty.examples.server;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.nbdnetty.client.NbdBlockStatus;
 import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdConnection;
@@ -25,6 +27,7 @@ import io.nbdnetty.codec.NbdNoneChunk;
 import io.nbdnetty.codec.NbdOption;
 import io.nbdnetty.codec.NbdStateFlags;
 import io.nbdnetty.codec.NbdTransmissionFlags;
+import io.nbdnetty.testing.peers.PeerClients;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.unix.DomainSocketAddress;
 import org.junit.jupiter.api.AfterEach;
@@ -182,6 +185,35 @@ class NbdServerBlockStatusFilterTest {
         // Every payload was consumed: the connection carries on with a plain FLUSH.
         sendHex("21e41c71 | 0000 | 0003 | 0000000000000006 | 0000000000000000 | 0000000000000000");
         assertEquals(6, raw.next(NbdNoneChunk.class).cookie());
+    }
+
+    /**
+     * qemu 10's client (extended headers) reads the second context through its {@code x-dirty-bitmap} option, which
+     * takes a context's bit 0 as NBD_STATE_HOLE ("HACK" in qemu's block/nbd.c): allocation depth 1 (the 64 KiB
+     * written at 64 KiB) reads as absent, depth 0 as present. The extents must line up with the plain map's.
+     */
+    @Test
+    void qemu10ReadsQemuAllocationDepthFromOurServer() throws Exception {
+        Path socket = start();
+        String plain = PeerClients.qemu10("qemu-img", "map", "--output=json", "-f", "raw",
+                "nbd+unix:///?socket=" + socket).assertSuccess().stdout();
+        String depth = PeerClients.qemu10("qemu-img", "map", "--output=json", "--image-opts",
+                "driver=nbd,server.type=unix,server.path=" + socket + ",x-dirty-bitmap=" + DEPTH)
+                .assertSuccess().stdout();
+        ObjectMapper json = new ObjectMapper();
+        JsonNode p = json.readTree(plain);
+        JsonNode d = json.readTree(depth);
+        assertEquals(3, p.size(), plain);
+        assertEquals(3, d.size(), depth);
+        long[] starts = {0, 64 << 10, 128 << 10};
+        for (int i = 0; i < 3; i++) {
+            assertEquals(starts[i], p.get(i).get("start").asLong(), plain);
+            assertEquals(starts[i], d.get(i).get("start").asLong(), depth);
+            assertEquals(p.get(i).get("length").asLong(), d.get(i).get("length").asLong(), depth);
+            boolean allocated = i == 1;
+            assertEquals(allocated, p.get(i).get("data").asBoolean(), plain);
+            assertEquals(!allocated, d.get(i).get("present").asBoolean(), depth);
+        }
     }
 
     @Test

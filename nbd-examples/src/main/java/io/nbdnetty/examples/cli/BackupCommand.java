@@ -35,8 +35,15 @@ public final class BackupCommand implements Callable<Integer> {
             description = "The dirty bitmap (context qemu:dirty-bitmap:NAME); required with --incremental.")
     String bitmap;
 
-    @Option(names = "--incremental", description = "Copy only the dirty ranges onto a previous copy.")
+    @Option(names = "--incremental", description = {"Copy only the dirty ranges onto the previous backup: a file "
+            + "needs the backup record (FILE.nbd-backup) its full backup left, with the same size, bitmap and source "
+            + "id; an export needs the source's size."})
     boolean incremental;
+
+    @Option(names = "--source-id", paramLabel = "ID",
+            description = "Names the disk in the backup record (default: the source URI's export name); an "
+                    + "incremental backup needs the same.")
+    String sourceId;
 
     @Option(names = "--max-in-flight", paramLabel = "SIZE", defaultValue = "64M",
             description = "Bytes read but not yet written at most (default ${DEFAULT-VALUE}).")
@@ -77,6 +84,10 @@ public final class BackupCommand implements Callable<Integer> {
                     .maxInFlightBytes(ServeCommand.parseSizeValue(maxInFlight));
             if (bitmap != null) {
                 b.bitmap(bitmap);
+            }
+            String id = sourceId != null ? sourceId : NbdUri.parse(source).exportName();
+            if (id != null && !id.isEmpty()) {
+                b.sourceId(id);
             }
             NbdBackup backup = b.build();
             NbdBackup.Result r;

@@ -2,10 +2,13 @@ package io.nbdnetty.examples.cli;
 
 import io.nbdnetty.client.NbdBackup;
 import io.nbdnetty.client.NbdClientConfig;
+import io.nbdnetty.client.NbdCommandException;
 import io.nbdnetty.client.NbdConnection;
+import io.nbdnetty.client.NbdException;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdMetaContext;
 import io.nbdnetty.client.NbdUri;
+import io.nbdnetty.codec.NbdCommandType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -91,14 +94,23 @@ public final class BackupCommand implements Callable<Integer> {
             }
             NbdBackup backup = b.build();
             NbdBackup.Result r;
-            if (looksLikeUri(target)) {
-                try (NbdHandle dst = NbdHandle.create()) {
-                    NbdConnection d = await(dst.connect(NbdUri.parse(target)));
-                    r = await(backup.toDevice(d));
-                    await(d.disconnect());
+            try {
+                if (looksLikeUri(target)) {
+                    try (NbdHandle dst = NbdHandle.create()) {
+                        NbdConnection d = await(dst.connect(NbdUri.parse(target)));
+                        r = await(backup.toDevice(d));
+                        await(d.disconnect());
+                    }
+                } else {
+                    r = await(backup.toFile(Path.of(target)));
                 }
-            } else {
-                r = await(backup.toFile(Path.of(target)));
+            } catch (NbdCommandException e) {
+                if (!e.command().equals(NbdCommandType.BLOCK_STATUS)) {
+                    throw e;
+                }
+                // The plan comes first: nothing was copied. Unlike nbd copy, a backup does not guess without it.
+                throw new NbdException(source + ": block status failed (" + e.getMessage() + "); a backup needs it "
+                        + "to know what to copy, so nothing was copied", e);
             }
             await(c.disconnect());
             long dataRanges = r.ranges().stream().filter(x -> x.kind() == NbdBackup.Kind.DATA).count();

@@ -121,8 +121,8 @@ class BackupCommandTest {
             Path copy = dir.resolve("copy.raw");
             CliRun.Run r = nbd("backup", s.uri(), copy.toString());
             assertEquals(1, r.code());
-            assertTrue(r.err().startsWith("nbd backup: ") && r.err().contains("BLOCK_STATUS")
-                    && r.err().contains("EIO"), r.err());
+            assertTrue(r.err().startsWith("nbd backup: " + s.uri() + ": block status failed (") && r.err()
+                    .contains("EIO") && r.err().endsWith("so nothing was copied\n"), r.err());
             assertFalse(Files.exists(dir.resolve("copy.raw.nbd-backup")));
         }
     }

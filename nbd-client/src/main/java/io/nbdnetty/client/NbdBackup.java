@@ -43,7 +43,11 @@ import java.util.concurrent.Executors;
  * <p>Flow: data moves in requests of at most the smaller of the two servers' maximum block sizes and
  * {@link Builder#chunkSize(int)}, with at most {@link Builder#maxInFlightBytes(long)} bytes read but not yet written
  * at a time. The first error stops issuing new work and fails the result once the work in flight has finished. At
- * the end the target is flushed (NBD_CMD_FLUSH when the target supports it; {@code force} for a file).
+ * the end the target is flushed (NBD_CMD_FLUSH when the target supports it; {@code force} for a file). The plan
+ * (block status of {@code base:allocation}, and of the bitmap for an incremental backup) is made before anything is
+ * written: if the server answers that block status with an error, the backup fails with that
+ * {@link NbdCommandException} and writes nothing; it never falls back to a guess (for an incremental backup a guess
+ * would be a wrong backup).
  *
  * <p>What an incremental backup checks before it touches anything (otherwise it fails with
  * {@link NbdBackupTargetException}, and nothing is read, created or written). An incremental backup is only correct on

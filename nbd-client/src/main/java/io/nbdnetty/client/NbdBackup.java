@@ -46,8 +46,9 @@ import java.util.concurrent.Executors;
  * the end the target is flushed (NBD_CMD_FLUSH when the target supports it; {@code force} for a file). The plan
  * (block status of {@code base:allocation}, and of the bitmap for an incremental backup) is made before anything is
  * written: if the server answers that block status with an error, the backup fails with that
- * {@link NbdCommandException} and writes nothing; it never falls back to a guess (for an incremental backup a guess
- * would be a wrong backup).
+ * {@link NbdCommandException} before writing any data (a full backup to a path has by then created the file if it was
+ * missing, and removed its old backup record); it never falls back to a guess (for an incremental backup a guess would
+ * be a wrong backup).
  *
  * <p>What an incremental backup checks before it touches anything (otherwise it fails with
  * {@link NbdBackupTargetException}, and nothing is read, created or written). An incremental backup is only correct on

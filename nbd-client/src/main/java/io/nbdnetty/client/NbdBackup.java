@@ -43,7 +43,29 @@ import java.util.concurrent.Executors;
  * <p>Flow: data moves in requests of at most the smaller of the two servers' maximum block sizes and
  * {@link Builder#chunkSize(int)}, with at most {@link Builder#maxInFlightBytes(long)} bytes read but not yet written
  * at a time. The first error stops issuing new work and fails the result once the work in flight has finished. At
- * the end the target is flushed (NBD_CMD_FLUSH when the target supports it; {@code force} for a file).
+ * the end the target is flushed (NBD_CMD_FLUSH when the target supports it; {@code force} for a file). The plan
+ * (block status of {@code base:allocation}, and of the bitmap for an incremental backup) is made before anything is
+ * written: if the server answers that block status with an error, the backup fails with that
+ * {@link NbdCommandException} before writing any data (a full backup to a path has by then created the file if it was
+ * missing, and removed its old backup record); it never falls back to a guess (for an incremental backup a guess would
+ * be a wrong backup).
+ *
+ * <p>What an incremental backup checks before it touches anything (otherwise it fails with
+ * {@link NbdBackupTargetException}, and nothing is read, created or written). An incremental backup is only correct on
+ * top of the previous backup of the same disk, taken while the bitmap was already recording:
+ * <ul>
+ *   <li>a device target ({@link #toDevice}) or an open channel ({@link #toFile(FileChannel)}) must be exactly as large
+ *       as the source; that is all that can be checked there;</li>
+ *   <li>a file path ({@link #toFile(Path)}) must exist, be a regular file exactly as large as the source, and have a
+ *       backup record ({@code PATH}{@value #RECORD_SUFFIX}) naming the same source size, the same bitmap and the
+ *       same {@link Builder#sourceId(String) source identity}. A full backup to a path deletes that record before it
+ *       starts and writes it once the target is flushed, so a full backup that did not finish, or a file that was
+ *       not made by a full backup of this source, is refused too. An incremental backup leaves the record as it
+ *       was.</li>
+ * </ul>
+ * Not checked: that the data outside the dirty ranges really matches the source (the target could have been changed
+ * by something else since), that the bitmap was created before the full backup (it must have been), and, without a
+ * source identity, which disk the source is beyond its size.
  *
  * <p>An {@code NbdBackup} describes one backup and may be run more than once; each run is independent. Thread-safe.
  */
@@ -52,6 +74,10 @@ public final class NbdBackup {
     public static final long DEFAULT_MAX_IN_FLIGHT_BYTES = 64L << 20;
     /** The default largest request: 4 MiB (further capped by the servers' maximum block sizes). */
     public static final int DEFAULT_CHUNK_SIZE = 4 << 20;
+    /**
+     * What {@link #toFile(Path)} appends to the target's name for its backup record: {@code disk.raw.nbd-backup}.
+     */
+    public static final String RECORD_SUFFIX = ".nbd-backup";
     /** How many zeroing requests may be outstanding at once. */
     private static final int MAX_OPS_IN_FLIGHT = 64;
     /** The largest single zeroing request. */
@@ -104,14 +130,18 @@ public final class NbdBackup {
     }
 
     private final NbdBlockDevice source;
+    private final String bitmap;
     private final String bitmapContext;
+    private final String sourceId;
     private final boolean incremental;
     private final long maxInFlightBytes;
     private final int chunkSize;
 
     private NbdBackup(Builder b) {
         this.source = b.source;
+        this.bitmap = b.bitmap;
         this.bitmapContext = b.bitmap == null ? null : NbdMetaContext.QEMU_DIRTY_BITMAP_PREFIX + b.bitmap;
+        this.sourceId = b.sourceId;
         this.incremental = b.incremental;
         this.maxInFlightBytes = b.maxInFlightBytes;
         this.chunkSize = b.chunkSize;
@@ -139,47 +169,181 @@ public final class NbdBackup {
     // ---------------------------------------------------------------------------------------------------- running
 
     /**
-     * Runs the backup onto another device.
+     * Runs the backup onto another device. No backup record is kept on a device: an incremental backup checks only
+     * that it is exactly as large as the source (see the class comment).
      *
-     * @param target the target device, at least as large as the source; not closed
-     * @return completes with what was done
+     * @param target the target device: at least as large as the source for a full backup, exactly as large for an
+     *     incremental one; not closed
+     * @return completes with what was done; fails with {@link NbdBackupTargetException} if the target's size does not
+     *     fit (nothing is written then)
      */
     public CompletableFuture<Result> toDevice(NbdBlockDevice target) {
         Objects.requireNonNull(target, "target");
         if (target.size() < source.size()) {
-            return CompletableFuture.failedFuture(new NbdException("the target (" + target.size()
+            return CompletableFuture.failedFuture(new NbdBackupTargetException("the target (" + target.size()
                     + " bytes) is smaller than the source (" + source.size() + " bytes)"));
+        }
+        if (incremental && target.size() != source.size()) {
+            return CompletableFuture.failedFuture(new NbdBackupTargetException("the target export is "
+                    + target.size() + " bytes but the source is " + source.size() + " bytes, so it is not a previous "
+                    + "backup of it: an incremental backup needs the previous backup as its target"));
         }
         return run(new DeviceTarget(target));
     }
 
     /**
      * Runs the backup onto an open file channel (opened for writing). A full backup truncates it first; its size is
-     * set to the source's. Not closed.
+     * set to the source's. No backup record is kept: an incremental backup checks only that the file is exactly as
+     * large as the source (see the class comment). Not closed.
      *
      * @param file the file
-     * @return completes with what was done
+     * @return completes with what was done; fails with {@link NbdBackupTargetException} if an incremental backup's
+     *     file is not as large as the source (nothing is written then)
      */
     public CompletableFuture<Result> toFile(FileChannel file) {
         Objects.requireNonNull(file, "file");
-        return run(new FileTarget(file, false));
+        if (incremental) {
+            try {
+                if (file.size() != source.size()) {
+                    return CompletableFuture.failedFuture(new NbdBackupTargetException("the target file is "
+                            + file.size() + " bytes but the source is " + source.size() + " bytes, so it is not a "
+                            + "previous backup of it: an incremental backup needs the previous backup as its target"));
+                }
+            } catch (IOException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        }
+        return run(new FileTarget(file, false, null, null));
     }
 
     /**
-     * Runs the backup onto a file, created if missing (an incremental backup needs the previous copy there).
+     * Runs the backup onto a file with a backup record beside it ({@code path}{@value #RECORD_SUFFIX}). A full backup
+     * creates the file if missing, deletes the record first and writes it once the data is flushed. An incremental
+     * backup first checks the file and its record (see the class comment) and opens the file without creating it.
      *
      * @param path the file
-     * @return completes with what was done; the file is closed by then
+     * @return completes with what was done, the file closed by then; fails with {@link NbdBackupTargetException} if an
+     *     incremental backup's target is not the previous backup of this source (nothing is read, created or written
+     *     then)
      */
     public CompletableFuture<Result> toFile(Path path) {
         Objects.requireNonNull(path, "path");
+        Path record = recordPath(path);
         FileChannel ch;
         try {
-            ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            if (incremental) {
+                checkIncrementalTarget(path, record);
+                ch = FileChannel.open(path, StandardOpenOption.WRITE);
+            } else {
+                ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                java.nio.file.Files.deleteIfExists(record);
+            }
         } catch (IOException e) {
             return CompletableFuture.failedFuture(e);
         }
-        return run(new FileTarget(ch, true));
+        return run(new FileTarget(ch, true, incremental ? null : record, incremental ? null : recordText()));
+    }
+
+    /**
+     * Returns where {@link #toFile(Path)} keeps the backup record of a target file.
+     *
+     * @param target the target file
+     * @return {@code target} with {@value #RECORD_SUFFIX} appended to its name
+     */
+    public static Path recordPath(Path target) {
+        Path name = target.getFileName();
+        if (name == null) {
+            throw new IllegalArgumentException("not a file name: " + target);
+        }
+        return target.resolveSibling(name + RECORD_SUFFIX);
+    }
+
+    /** What a full backup records: the properties an incremental backup must find again. */
+    private java.util.Properties record() {
+        java.util.Properties p = new java.util.Properties();
+        p.setProperty("format", "1");
+        p.setProperty("size", Long.toString(source.size()));
+        p.setProperty("bitmap", bitmap == null ? "" : bitmap);
+        p.setProperty("source", sourceId == null ? "" : sourceId);
+        return p;
+    }
+
+    private String recordText() {
+        StringBuilder b = new StringBuilder("# nbd-netty backup record, written when the full backup of the file "
+                + "beside it finished.\n# An incremental backup onto that file needs the same size, bitmap and "
+                + "source.\n");
+        java.util.Properties p = record();
+        for (String k : List.of("format", "size", "bitmap", "source")) {
+            b.append(k).append('=').append(escape(p.getProperty(k))).append('\n');
+        }
+        return b.toString();
+    }
+
+    /** Escapes a value for a properties file: separators and backslashes, a leading blank, and non-ASCII. */
+    private static String escape(String v) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < v.length(); i++) {
+            char c = v.charAt(i);
+            if (c == '\\' || c == '=' || c == ':' || c == '#' || c == '!' || (c == ' ' && i == 0)) {
+                b.append('\\').append(c);
+            } else if (c < 0x20 || c > 0x7e) {
+                b.append(String.format("\\u%04x", (int) c));
+            } else {
+                b.append(c);
+            }
+        }
+        return b.toString();
+    }
+
+    private void checkIncrementalTarget(Path path, Path recordFile) throws NbdBackupTargetException {
+        String how = ": an incremental backup goes onto the previous full backup of the same disk";
+        if (!java.nio.file.Files.exists(path)) {
+            throw new NbdBackupTargetException(path + " does not exist" + how + " (take a full backup first)");
+        }
+        if (!java.nio.file.Files.isRegularFile(path)) {
+            throw new NbdBackupTargetException(path + " is not a regular file" + how);
+        }
+        long size;
+        try {
+            size = java.nio.file.Files.size(path);
+        } catch (IOException e) {
+            throw new NbdBackupTargetException("cannot read the size of " + path + ": " + e.getMessage());
+        }
+        if (size != source.size()) {
+            throw new NbdBackupTargetException(path + " is " + size + " bytes but the source is " + source.size()
+                    + " bytes, so it is not a backup of it" + how);
+        }
+        java.util.Properties found = new java.util.Properties();
+        try (java.io.Reader r = java.nio.file.Files.newBufferedReader(recordFile,
+                java.nio.charset.StandardCharsets.ISO_8859_1)) {
+            found.load(r);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new NbdBackupTargetException(path + " has no backup record (" + recordFile.getFileName()
+                    + "), so it is not known to be a finished full backup of this source" + how);
+        } catch (IOException | IllegalArgumentException e) {
+            throw new NbdBackupTargetException("cannot read the backup record " + recordFile + ": " + e.getMessage());
+        }
+        java.util.Properties expected = record();
+        if (!"1".equals(found.getProperty("format"))) {
+            throw new NbdBackupTargetException("the backup record " + recordFile + " is not one this version reads"
+                    + " (format " + found.getProperty("format") + ")");
+        }
+        for (String k : List.of("size", "bitmap", "source")) {
+            String was = found.getProperty(k, "");
+            String now = expected.getProperty(k);
+            if (!was.equals(now)) {
+                throw new NbdBackupTargetException(path + " is a full backup " + describe(k, was) + ", not "
+                        + describe(k, now) + " (its record " + recordFile.getFileName() + " says so)" + how);
+            }
+        }
+    }
+
+    private static String describe(String key, String value) {
+        return switch (key) {
+            case "size" -> "of a " + value + "-byte source";
+            case "bitmap" -> value.isEmpty() ? "taken without a bitmap" : "for bitmap " + value;
+            default -> value.isEmpty() ? "of a source with no identity" : "of source \"" + value + "\"";
+        };
     }
 
     private CompletableFuture<Result> run(Target target) {
@@ -456,15 +620,20 @@ public final class NbdBackup {
     private static final class FileTarget implements Target {
         private final FileChannel ch;
         private final boolean owned;
+        /** Where to write the backup record once flushed, or null. */
+        private final Path record;
+        private final String recordText;
         private final ExecutorService io = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "nbd-backup-file");
             t.setDaemon(true);
             return t;
         });
 
-        FileTarget(FileChannel ch, boolean owned) {
+        FileTarget(FileChannel ch, boolean owned, Path record, String recordText) {
             this.ch = ch;
             this.owned = owned;
+            this.record = record;
+            this.recordText = recordText;
         }
 
         @Override
@@ -534,10 +703,28 @@ public final class NbdBackup {
             return CompletableFuture.runAsync(() -> {
                 try {
                     ch.force(false);
+                    if (record != null) {
+                        writeRecord();
+                    }
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
             }, io);
+        }
+
+        /** Writes the record to a temporary file, forces it, then moves it into place. */
+        private void writeRecord() throws IOException {
+            Path tmp = record.resolveSibling(record.getFileName() + ".tmp");
+            try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
+                ByteBuffer b = ByteBuffer.wrap(recordText.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+                while (b.hasRemaining()) {
+                    out.write(b);
+                }
+                out.force(true);
+            }
+            java.nio.file.Files.move(tmp, record, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         }
 
         @Override
@@ -559,6 +746,7 @@ public final class NbdBackup {
     public static final class Builder {
         private final NbdBlockDevice source;
         private String bitmap;
+        private String sourceId;
         private boolean incremental;
         private long maxInFlightBytes = DEFAULT_MAX_IN_FLIGHT_BYTES;
         private int chunkSize = DEFAULT_CHUNK_SIZE;
@@ -579,6 +767,23 @@ public final class NbdBackup {
                 throw new IllegalArgumentException("bitmap name must not be empty");
             }
             this.bitmap = name;
+            return this;
+        }
+
+        /**
+         * Names the disk being backed up, e.g. a virtual disk's UUID, so that an incremental backup onto the backup
+         * of another disk is refused: a full backup to a path records it, an incremental one to a path requires the
+         * same (see the class comment). Unset, the source is known only by its size.
+         *
+         * @param id any non-empty text, stable for the disk
+         * @return this builder
+         */
+        public Builder sourceId(String id) {
+            Objects.requireNonNull(id, "id");
+            if (id.isEmpty()) {
+                throw new IllegalArgumentException("source id must not be empty");
+            }
+            this.sourceId = id;
             return this;
         }
 

@@ -2,12 +2,14 @@ package io.nbdnetty.client;
 
 import io.netty.buffer.ByteBuf;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
@@ -20,49 +22,182 @@ import java.util.function.Supplier;
  * one connection covers the writes that had completed, on any connection, before it was sent; so the pool waits for
  * every write issued before the flush, then flushes on one connection.
  *
+ * <p>Opening: {@link #open(int, Supplier)} goes on with the connections that complete the handshake, at least one,
+ * when the server accepts fewer than asked; {@link #openExactly(int, Supplier)} insists on all of them.
+ *
  * <p>Thread-safe. The pool owns its handles and closes them.
  */
 public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {
+    /**
+     * How long {@link #open(int, Supplier)} lets the other connections finish their handshakes once the first is
+     * ready: 500 ms. They start together, so a server that takes them all answers within about the same time.
+     */
+    public static final Duration DEFAULT_EXTRA_WAIT = Duration.ofMillis(500);
+
     private final AtomicInteger nextPick = new AtomicInteger();
     private final List<NbdConnection> connections;
+    private final int requested;
+    private final List<Throwable> shortfall;
     private final Set<CompletableFuture<?>> pendingWrites = ConcurrentHashMap.newKeySet();
 
-    private NbdConnectionPool(List<NbdConnection> connections) {
+    private NbdConnectionPool(List<NbdConnection> connections, int requested, List<Throwable> shortfall) {
         this.connections = List.copyOf(connections);
+        this.requested = requested;
+        this.shortfall = List.copyOf(shortfall);
     }
 
     /**
-     * Opens {@code count} connections with the given connector and checks they can be pooled: same export size and
-     * flags, and multi-conn advertised (or a read-only export) when there is more than one.
+     * Opens up to {@code count} connections and goes on with those that complete the handshake, at least one:
+     * {@link #open(int, Supplier, Duration)} with {@link #DEFAULT_EXTRA_WAIT}.
      *
-     * @param count the number of connections, at least 1
+     * @param count the number of connections wanted, at least 1
      * @param connector opens one ready connection (e.g. {@code () -> NbdHandle.create(config).connect(uri)})
-     * @return completes with the pool; fails (closing what opened) if any connection fails or they cannot be pooled
+     * @return completes with the pool; see {@link #open(int, Supplier, Duration)}
      */
     public static CompletableFuture<NbdConnectionPool> open(int count,
             Supplier<CompletableFuture<NbdConnection>> connector) {
+        return open(count, connector, DEFAULT_EXTRA_WAIT);
+    }
+
+    /**
+     * Opens up to {@code count} connections at once and goes on with those that complete the handshake, at least one,
+     * for servers that accept fewer clients than asked (e.g. {@code qemu-nbd -e 2}, which leaves further clients
+     * unanswered in its listen queue, or {@code nbdkit --filter=limit}, which closes them). Once the first connection
+     * is ready, the others get {@code extraWait} more to finish their handshakes; those still pending then are
+     * cancelled and closed (a connector whose future is a handle's {@link NbdHandle#readyFuture()} closes the handle
+     * on cancel; any connection that still completes later is closed too), and those that failed are dropped.
+     * {@link #connections()} holds the ones kept, {@link #requested()} the count asked for and {@link #shortfall()}
+     * why each of the others is missing.
+     *
+     * <p>The pool then checks the kept connections can be pooled: same export size and flags, and multi-conn
+     * advertised (or a read-only export) when more than one is kept.
+     *
+     * @param count the number of connections wanted, at least 1
+     * @param connector opens one ready connection; called {@code count} times at once
+     * @param extraWait how long the other connections may take after the first is ready; not negative
+     * @return completes with the pool; fails with the first connection's error if none completed the handshake, or
+     *     if the connections cannot be pooled (closing what opened)
+     */
+    public static CompletableFuture<NbdConnectionPool> open(int count,
+            Supplier<CompletableFuture<NbdConnection>> connector, Duration extraWait) {
+        Objects.requireNonNull(extraWait, "extraWait");
+        if (extraWait.isNegative()) {
+            throw new IllegalArgumentException("extraWait must not be negative: " + extraWait);
+        }
+        return start(count, connector, extraWait);
+    }
+
+    /**
+     * Opens exactly {@code count} connections: fails (closing what opened) if any of them fails its handshake.
+     *
+     * @param count the number of connections, at least 1
+     * @param connector opens one ready connection; called {@code count} times at once
+     * @return completes with the pool; fails with the first error of any connection, or if they cannot be pooled
+     */
+    public static CompletableFuture<NbdConnectionPool> openExactly(int count,
+            Supplier<CompletableFuture<NbdConnection>> connector) {
+        return start(count, connector, null);
+    }
+
+    /** Opens the connections; {@code extraWait} null means all or nothing. */
+    private static CompletableFuture<NbdConnectionPool> start(int count,
+            Supplier<CompletableFuture<NbdConnection>> connector, Duration extraWait) {
         if (count < 1) {
             throw new IllegalArgumentException("count must be at least 1: " + count);
         }
         Objects.requireNonNull(connector, "connector");
         List<CompletableFuture<NbdConnection>> all = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            all.add(connector.get());
-        }
-        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).handle((x, e) -> {
-            List<NbdConnection> opened = new ArrayList<>();
-            for (CompletableFuture<NbdConnection> f : all) {
-                if (!f.isCompletedExceptionally()) {
-                    opened.add(f.join());
-                }
+            CompletableFuture<NbdConnection> f;
+            try {
+                f = Objects.requireNonNull(connector.get(), "the connector returned null");
+            } catch (RuntimeException e) {
+                f = CompletableFuture.failedFuture(e);
             }
-            Throwable failure = e != null ? NbdHandle.unwrap(e) : checkPoolable(opened);
+            all.add(f);
+        }
+        Opening opening = new Opening(all, extraWait);
+        opening.begin();
+        return opening.result;
+    }
+
+    /** The connections being opened, until the pool is settled. */
+    private static final class Opening {
+        final List<CompletableFuture<NbdConnection>> all;
+        final Duration extraWait;
+        final CompletableFuture<NbdConnectionPool> result = new CompletableFuture<>();
+        // Guarded by this.
+        private boolean settled;
+        private boolean timerStarted;
+
+        Opening(List<CompletableFuture<NbdConnection>> all, Duration extraWait) {
+            this.all = all;
+            this.extraWait = extraWait;
+        }
+
+        void begin() {
+            CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).whenComplete((x, e) -> settle());
+            if (extraWait == null) {
+                return;
+            }
+            for (CompletableFuture<NbdConnection> f : all) {
+                f.thenRun(this::firstReady);
+            }
+        }
+
+        private void firstReady() {
+            synchronized (this) {
+                if (timerStarted || settled) {
+                    return;
+                }
+                timerStarted = true;
+            }
+            if (extraWait.isZero()) {
+                settle();
+            } else {
+                CompletableFuture.delayedExecutor(extraWait.toNanos(), TimeUnit.NANOSECONDS)
+                        .execute(this::settle);
+            }
+        }
+
+        /** Decides the pool: when every connection has finished, or the extra wait is over. */
+        private void settle() {
+            synchronized (this) {
+                if (settled) {
+                    return;
+                }
+                settled = true;
+            }
+            List<NbdConnection> opened = new ArrayList<>();
+            List<Throwable> missing = new ArrayList<>();
+            Throwable firstFailure = null;
+            for (CompletableFuture<NbdConnection> f : all) {
+                if (f.isDone() && !f.isCompletedExceptionally()) {
+                    opened.add(f.join());
+                    continue;
+                }
+                Throwable why;
+                if (f.isDone()) {
+                    why = NbdHandle.unwrap(f.handle((c, e) -> e).join());
+                    firstFailure = firstFailure == null ? why : firstFailure;
+                } else {
+                    why = new NbdTimeoutException("the handshake did not finish within "
+                            + NbdDurations.inWords(extraWait) + " after the first connection was ready");
+                    // Abandon it; should it still complete, close it.
+                    f.cancel(false);
+                    f.thenAccept(c -> c.handle().closeAsync());
+                }
+                missing.add(why);
+            }
+            Throwable failure = opened.isEmpty() || (extraWait == null && firstFailure != null) ? firstFailure
+                    : checkPoolable(opened);
             if (failure != null) {
                 opened.forEach(c -> c.handle().closeAsync());
-                throw new java.util.concurrent.CompletionException(failure);
+                result.completeExceptionally(failure);
+                return;
             }
-            return new NbdConnectionPool(opened);
-        });
+            result.complete(new NbdConnectionPool(opened, all.size(), missing));
+        }
     }
 
     private static NbdException checkPoolable(List<NbdConnection> opened) {
@@ -87,6 +222,25 @@ public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {
      */
     public List<NbdConnection> connections() {
         return connections;
+    }
+
+    /**
+     * Returns how many connections the pool was asked to open; {@link #connections()} may hold fewer.
+     *
+     * @return the count given to {@code open}
+     */
+    public int requested() {
+        return requested;
+    }
+
+    /**
+     * Returns why each connection asked for but not in the pool is missing: its handshake's error, or an
+     * {@link NbdTimeoutException} if it was still pending when the pool stopped waiting.
+     *
+     * @return one error per missing connection, in the order they were started; empty if none is missing
+     */
+    public List<Throwable> shortfall() {
+        return shortfall;
     }
 
     private NbdConnection pick() {

@@ -126,6 +126,12 @@ public final class NbdHandle implements AutoCloseable {
         this.sharedGroup = sharedGroup;
         this.exportName = config.exportName();
         this.metaContexts = config.metaContexts();
+        // Cancelling the connect future abandons the handshake: close, or the connection would stay half open.
+        readyFuture.whenComplete((c, e) -> {
+            if (e instanceof java.util.concurrent.CancellationException) {
+                closeAsync();
+            }
+        });
     }
 
     /**
@@ -682,7 +688,8 @@ public final class NbdHandle implements AutoCloseable {
     }
 
     /**
-     * Completes with the connection when the transmission phase begins; fails with the handshake's error.
+     * Completes with the connection when the transmission phase begins; fails with the handshake's error. Cancelling
+     * it before then (as the connect calls' futures, which are this one) abandons the handshake and closes the handle.
      *
      * @return the future
      */

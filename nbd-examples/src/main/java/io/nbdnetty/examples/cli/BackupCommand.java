@@ -2,10 +2,13 @@ package io.nbdnetty.examples.cli;
 
 import io.nbdnetty.client.NbdBackup;
 import io.nbdnetty.client.NbdClientConfig;
+import io.nbdnetty.client.NbdCommandException;
 import io.nbdnetty.client.NbdConnection;
+import io.nbdnetty.client.NbdException;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdMetaContext;
 import io.nbdnetty.client.NbdUri;
+import io.nbdnetty.codec.NbdCommandType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -35,8 +38,15 @@ public final class BackupCommand implements Callable<Integer> {
             description = "The dirty bitmap (context qemu:dirty-bitmap:NAME); required with --incremental.")
     String bitmap;
 
-    @Option(names = "--incremental", description = "Copy only the dirty ranges onto a previous copy.")
+    @Option(names = "--incremental", description = {"Copy only the dirty ranges onto the previous backup: a file "
+            + "needs the backup record (FILE.nbd-backup) its full backup left, with the same size, bitmap and source "
+            + "id; an export needs the source's size."})
     boolean incremental;
+
+    @Option(names = "--source-id", paramLabel = "ID",
+            description = "Names the disk in the backup record (default: the source URI's export name); an "
+                    + "incremental backup needs the same.")
+    String sourceId;
 
     @Option(names = "--max-in-flight", paramLabel = "SIZE", defaultValue = "64M",
             description = "Bytes read but not yet written at most (default ${DEFAULT-VALUE}).")
@@ -78,16 +88,29 @@ public final class BackupCommand implements Callable<Integer> {
             if (bitmap != null) {
                 b.bitmap(bitmap);
             }
+            String id = sourceId != null ? sourceId : NbdUri.parse(source).exportName();
+            if (id != null && !id.isEmpty()) {
+                b.sourceId(id);
+            }
             NbdBackup backup = b.build();
             NbdBackup.Result r;
-            if (looksLikeUri(target)) {
-                try (NbdHandle dst = NbdHandle.create()) {
-                    NbdConnection d = await(dst.connect(NbdUri.parse(target)));
-                    r = await(backup.toDevice(d));
-                    await(d.disconnect());
+            try {
+                if (looksLikeUri(target)) {
+                    try (NbdHandle dst = NbdHandle.create()) {
+                        NbdConnection d = await(dst.connect(NbdUri.parse(target)));
+                        r = await(backup.toDevice(d));
+                        await(d.disconnect());
+                    }
+                } else {
+                    r = await(backup.toFile(Path.of(target)));
                 }
-            } else {
-                r = await(backup.toFile(Path.of(target)));
+            } catch (NbdCommandException e) {
+                if (!e.command().equals(NbdCommandType.BLOCK_STATUS)) {
+                    throw e;
+                }
+                // The plan comes first: nothing was copied. Unlike nbd copy, a backup does not guess without it.
+                throw new NbdException(source + ": block status failed (" + e.getMessage() + "); a backup needs it "
+                        + "to know what to copy, so nothing was copied", e);
             }
             await(c.disconnect());
             long dataRanges = r.ranges().stream().filter(x -> x.kind() == NbdBackup.Kind.DATA).count();

@@ -150,9 +150,7 @@ public final class BenchCommand implements Callable<Integer> {
         List<NbdConnection> conns = new ArrayList<>();
         try {
             NbdClientConfig config = NbdClientConfig.builder().maxInFlightRequests(Math.max(iodepth, 1)).build();
-            for (int i = 0; i < connections; i++) {
-                conns.add(CliSupport.await(CliSupport.connect(uri, config, group)));
-            }
+            openAll(uri, config, group, conns);
             NbdExportInfo info = conns.get(0).exportInfo();
             exportSize = info.size();
             if (writes && info.isReadOnly()) {
@@ -215,6 +213,47 @@ public final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * Opens the connections at once into {@code conns}. A server that takes fewer clients (qemu-nbd -e, nbdkit's limit
+     * filter) leaves the extra ones unanswered or refuses them: once the first is ready the others get as long again
+     * (twice, at least {@link io.nbdnetty.client.NbdConnectionPool#DEFAULT_EXTRA_WAIT}), then the run fails at once
+     * with how many the server took, instead of at the handshake timeout or with fewer than asked for.
+     */
+    private void openAll(NbdUri uri, NbdClientConfig config, EventLoopGroup group, List<NbdConnection> conns)
+            throws Exception {
+        long began = System.nanoTime();
+        List<java.util.concurrent.CompletableFuture<NbdConnection>> all = new ArrayList<>();
+        for (int i = 0; i < connections; i++) {
+            all.add(CliSupport.connect(uri, config, group));
+        }
+        try {
+            conns.add(CliSupport.await(all.get(0)));
+            long wait = Math.max(io.nbdnetty.client.NbdConnectionPool.DEFAULT_EXTRA_WAIT.toNanos(),
+                    2 * (System.nanoTime() - began));
+            long until = System.nanoTime() + wait;
+            for (int i = 1; i < all.size(); i++) {
+                try {
+                    conns.add(all.get(i).get(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS));
+                } catch (java.util.concurrent.TimeoutException e) {
+                    long ready = all.stream().filter(f -> f.isDone() && !f.isCompletedExceptionally()).count();
+                    throw new NbdException(uriText + " took only " + ready + " of " + connections + " connections"
+                            + " (the others did not complete the handshake within "
+                            + io.nbdnetty.client.NbdDurations.inWords(java.time.Duration.ofNanos(wait))
+                            + "; the server may limit its clients): use --connections " + ready);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw CliSupport.unwrap(e);
+                }
+            }
+        } finally {
+            // On failure the caller closes what is in conns; cancelling closes the handles still connecting.
+            for (java.util.concurrent.CompletableFuture<NbdConnection> f : all) {
+                if (!f.cancel(false) && !f.isCompletedExceptionally() && !conns.contains(f.join())) {
+                    conns.add(f.join());
+                }
+            }
+        }
     }
 
     /** This process's CPU time (user and system, all threads), or -1 where the JVM does not tell. */

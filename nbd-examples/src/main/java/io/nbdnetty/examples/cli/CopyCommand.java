@@ -118,6 +118,8 @@ public final class CopyCommand implements Callable<Integer> {
     private Source src;
     private Destination dst;
     private long requestSize;
+    /** How long the first connection to an NBD end took, in nanoseconds (the longer of the two ends). */
+    private long firstTook;
     private long sparse;
     private int windowSize;
     private final ArrayDeque<Op> window = new ArrayDeque<>();
@@ -206,15 +208,19 @@ public final class CopyCommand implements Callable<Integer> {
                     .metaContexts(noExtents ? List.of() : List.of(NbdMetaContext.BASE_ALLOCATION)).build();
             NbdClientConfig dstConfig = NbdClientConfig.builder().maxInFlightRequests(requests).build();
             try {
+                long began = System.nanoTime();
                 if (srcUri != null) {
                     srcFirst = CliSupport.await(CliSupport.connect(srcUri, srcConfig, group));
+                    firstTook = Math.max(firstTook, System.nanoTime() - began);
                 } else {
                     src = CopyEndpoints.openLocalSource(source);
                 }
                 if (destination.equals("null:")) {
                     dst = new CopyEndpoints.Null();
                 } else if (dstUri != null) {
+                    began = System.nanoTime();
                     dstFirst = CliSupport.await(CliSupport.connect(dstUri, dstConfig, group));
+                    firstTook = Math.max(firstTook, System.nanoTime() - began);
                     if (dstFirst.exportInfo().isReadOnly()) {
                         throw new NbdException(destination + ": the destination is read-only, cannot write to it");
                     }
@@ -236,15 +242,19 @@ public final class CopyCommand implements Callable<Integer> {
                     }
                     n = 1;
                 }
+                int used = n;
                 if (srcFirst != null) {
-                    src = new Nbd(source, pool(n, srcFirst, srcUri, srcConfig, group), !noExtents);
+                    src = new Nbd(source, pool(n, srcFirst, srcUri, srcConfig, group, source), !noExtents);
+                    ((Nbd) src).notes = this::note;
                     srcFirst = null;
+                    used = Math.min(used, ((Nbd) src).pool.connections().size());
                 }
                 if (dstFirst != null) {
-                    dst = new Nbd(destination, pool(n, dstFirst, dstUri, dstConfig, group), false);
+                    dst = new Nbd(destination, pool(n, dstFirst, dstUri, dstConfig, group, destination), false);
                     dstFirst = null;
+                    used = Math.min(used, ((Nbd) dst).pool.connections().size());
                 }
-                windowSize = n * requests;
+                windowSize = used * requests;
                 requestSize = Math.max(1, Math.min(rs, Math.min(src.maxRequest(), dst.maxRequest())));
                 copy();
             } finally {
@@ -306,12 +316,25 @@ public final class CopyCommand implements Callable<Integer> {
         err.flush();
     }
 
-    /** A pool whose first connection is the one already open (to learn the export's flags). */
-    private static NbdConnectionPool pool(int n, NbdConnection first, NbdUri uri, NbdClientConfig config,
-            EventLoopGroup group) throws Exception {
+    /**
+     * A pool whose first connection is the one already open (to learn the export's flags). A server that takes fewer
+     * connections than asked gets the ones it completed, with a note: the others have as long as the first took
+     * (twice, and at least the pool's default) once they have started.
+     */
+    private NbdConnectionPool pool(int n, NbdConnection first, NbdUri uri, NbdClientConfig config,
+            EventLoopGroup group, String name) throws Exception {
         AtomicBoolean firstGiven = new AtomicBoolean();
-        return CliSupport.await(NbdConnectionPool.open(n, () -> firstGiven.compareAndSet(false, true)
-                ? CompletableFuture.completedFuture(first) : CliSupport.connect(uri, config, group)));
+        java.time.Duration extraWait = java.time.Duration.ofNanos(Math.max(
+                NbdConnectionPool.DEFAULT_EXTRA_WAIT.toNanos(), 2 * firstTook));
+        NbdConnectionPool pool = CliSupport.await(NbdConnectionPool.open(n, () -> firstGiven.compareAndSet(false,
+                true) ? CompletableFuture.completedFuture(first) : CliSupport.connect(uri, config, group),
+                extraWait));
+        if (!pool.shortfall().isEmpty()) {
+            int got = pool.connections().size();
+            note(name + " accepted " + got + " of " + n + " connections (" + pool.shortfall().get(0).getMessage()
+                    + "): using " + got);
+        }
+        return pool;
     }
 
     // ------------------------------------------------------------------------------------------------- copying

@@ -117,7 +117,10 @@ final class CopyEndpoints {
     static final class Nbd implements Source, Destination {
         private final String name;
         final NbdConnectionPool pool;
-        private final boolean extents;
+        /** False once block status failed: from then on everything is read. */
+        private boolean extents;
+        /** Where a one-line note goes when block status fails and the copy reads everything instead. */
+        java.util.function.Consumer<String> notes = m -> { };
 
         Nbd(String name, NbdConnectionPool pool, boolean extents) {
             this.name = name;
@@ -161,13 +164,15 @@ final class CopyEndpoints {
                 NbdBlockStatus st;
                 try {
                     st = CliSupport.await(pool.blockStatus(at, Math.min(end - at, 0x8000_0000L), 0));
-                } catch (io.nbdnetty.client.NbdCommandException e) {
-                    // Like nbdcopy: when extents cannot be had, copy everything.
+                } catch (io.nbdnetty.client.NbdCommandException | io.nbdnetty.client.NbdTimeoutException e) {
+                    // The data is still right if every byte is read (nbdcopy gives up instead); but say so.
+                    giveUpExtents(at, e.getMessage());
                     out.add(new Region(at, end - at, false));
                     break;
                 }
                 List<NbdExtent> ex = st.extents(NbdMetaContext.BASE_ALLOCATION);
                 if (ex.isEmpty()) {
+                    giveUpExtents(at, "the reply had no base:allocation extents");
                     out.add(new Region(at, end - at, false));
                     break;
                 }
@@ -182,6 +187,12 @@ final class CopyEndpoints {
                 }
             }
             return out;
+        }
+
+        private void giveUpExtents(long at, String why) {
+            extents = false;
+            notes.accept(name + ": block status failed at offset " + at + " (" + why + "): reading everything "
+                    + "from there on instead of skipping holes");
         }
 
         @Override

@@ -11,7 +11,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static io.nbdnetty.examples.cli.CliRun.nbd;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code nbd backup}: full then incremental backup of a qcow2 served by qemu-nbd with a dirty bitmap. */
@@ -88,6 +90,68 @@ class BackupCommandTest {
                     dir.resolve("x.raw").toString());
             assertEquals(1, wrongBitmap.code());
             assertTrue(wrongBitmap.err().contains("qemu:dirty-bitmap:nope"), wrongBitmap.err());
+        }
+    }
+
+    @Test
+    void incrementalOntoSomethingThatIsNotThePreviousBackupFailsAndChangesNothing() throws Exception {
+        Path image = PeerServer.createQcow2WithDirtyBitmap(dir.resolve("disk.qcow2"), SIZE, "b0");
+        Path other = PeerServer.createQcow2WithDirtyBitmap(dir.resolve("other.qcow2"), SIZE, "b0");
+        Path otherCopy = dir.resolve("other.raw");
+        try (PeerServer q = PeerServer.qemuNbd(other, "qcow2", "other", "-B", "b0")) {
+            nbd("backup", "--bitmap", "b0", q.uri(), otherCopy.toString()).ok();
+            assertTrue(Files.readString(dir.resolve("other.raw.nbd-backup")).contains("\nsource=other\n"));
+        }
+        try (PeerServer q = PeerServer.qemuNbd(image, "qcow2", "disk", "-B", "b0")) {
+            // The report's case: a path that does not exist. Before: exit 0 and a file holding only the dirty range.
+            Path nothere = dir.resolve("nothere.img");
+            CliRun.Run r = nbd("backup", "--bitmap", "b0", "--incremental", q.uri(), nothere.toString());
+            assertEquals(1, r.code());
+            assertEquals("nbd backup: " + nothere + " does not exist: an incremental backup goes onto the previous "
+                    + "full backup of the same disk (take a full backup first)\n", r.err());
+            assertEquals("", r.out());
+            assertFalse(Files.exists(nothere));
+
+            // A file of another size.
+            Path small = Files.write(dir.resolve("small.raw"), new byte[512]);
+            r = nbd("backup", "--bitmap", "b0", "--incremental", q.uri(), small.toString());
+            assertEquals(1, r.code());
+            assertTrue(r.err().startsWith("nbd backup: " + small + " is 512 bytes but the source is " + SIZE
+                    + " bytes"), r.err());
+            assertEquals(512, Files.size(small));
+
+            // The full backup of another disk (exported under another name): its record says so.
+            byte[] before = Files.readAllBytes(otherCopy);
+            r = nbd("backup", "--bitmap", "b0", "--incremental", q.uri(), otherCopy.toString());
+            assertEquals(1, r.code());
+            assertTrue(r.err().startsWith("nbd backup: " + otherCopy + " is a full backup of source \"other\", "
+                    + "not of source \"disk\""), r.err());
+            assertEquals(1, r.err().strip().split("\n").length, r.err());
+            assertArrayEquals(before, Files.readAllBytes(otherCopy));
+
+            // --source-id names the disk whatever it is exported as: the chain works across export names.
+            Path copy = dir.resolve("copy.raw");
+            nbd("backup", "--bitmap", "b0", "--source-id", "vm1-disk0", q.uri(), copy.toString()).ok();
+            r = nbd("backup", "--bitmap", "b0", "--incremental", q.uri(), copy.toString());
+            assertEquals(1, r.code(), "without --source-id the export name is the identity");
+            assertTrue(r.err().contains("is a full backup of source \"vm1-disk0\", not of source \"disk\""),
+                    r.err());
+            nbd("backup", "--bitmap", "b0", "--incremental", "--source-id", "vm1-disk0", q.uri(),
+                    copy.toString()).ok();
+            assertSame(image, copy);
+        }
+    }
+
+    @Test
+    void failingBlockStatusFailsABackupInsteadOfGuessing() throws Exception {
+        try (PeerServer s = PeerServer.nbdkit("memory", "size=1M").filter("error", "error-extents-rate=1",
+                "error=EIO").start()) {
+            Path copy = dir.resolve("copy.raw");
+            CliRun.Run r = nbd("backup", s.uri(), copy.toString());
+            assertEquals(1, r.code());
+            assertTrue(r.err().startsWith("nbd backup: " + s.uri() + ": block status failed (") && r.err()
+                    .contains("EIO") && r.err().endsWith("so nothing was copied\n"), r.err());
+            assertFalse(Files.exists(dir.resolve("copy.raw.nbd-backup")));
         }
     }
 }

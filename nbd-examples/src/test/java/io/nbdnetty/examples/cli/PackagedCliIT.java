@@ -52,6 +52,27 @@ class PackagedCliIT {
         assertTrue(r.out().contains("demo: OK"), r.toString());
     }
 
+    /**
+     * What docs/embedding.md asks of an application on the class path: on JDK 24+ the JVM warns when Netty loads its
+     * native transport, unless it runs with {@code --enable-native-access=ALL-UNNAMED}, which JDK 17 accepts too.
+     */
+    @Test
+    void onTheClassPathNativeAccessIsTheApplicationsFlag() throws Exception {
+        String main = NbdCli.class.getName();
+        Result without = run(THIS_JDK, Map.of(), java(THIS_JDK), "-cp", JAR.toString(), main, "demo");
+        assertEquals(0, without.code(), without.toString());
+        if (Runtime.version().feature() >= 24) {
+            assertTrue(without.err().lines().anyMatch(l -> l.startsWith("WARNING: Use --enable-native-access="
+                    + "ALL-UNNAMED")), "expected the JVM's native access warning: " + without);
+        } else {
+            assertClean(without);
+        }
+        Result with = run(THIS_JDK, Map.of(), java(THIS_JDK), "--enable-native-access=ALL-UNNAMED", "-cp",
+                JAR.toString(), main, "demo");
+        assertClean(with);
+        assertTrue(with.out().contains("demo: OK"), with.toString());
+    }
+
     @Test
     void clientCommandsAgainstNbdkit() throws Exception {
         try (PeerServer nbdkit = PeerServer.nbdkit("memory", "size=64M").start()) {

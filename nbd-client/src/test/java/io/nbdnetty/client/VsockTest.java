@@ -200,22 +200,14 @@ class VsockTest {
             byte[] data = TestSupport.pattern(4096, 5);
             await(c.write(4096, io.netty.buffer.Unpooled.wrappedBuffer(data)));
             io.netty.buffer.ByteBuf back = await(c.read(4096, 4096));
-            try {
-                assertArrayEquals(data, TestSupport.bytes(back));
-            } finally {
-                back.release();
-            }
+            assertArrayEquals(data, TestSupport.bytes(back));
             h.close();
 
             // connectVsock, the call libnbd names connect_vsock, reaches the same server.
             NbdHandle h2 = NbdHandle.create();
             NbdConnection c2 = await(h2.connectVsock(VSockAddress.VMADDR_CID_LOCAL, port));
             io.netty.buffer.ByteBuf again = await(c2.read(4096, 4096));
-            try {
-                assertArrayEquals(data, TestSupport.bytes(again));
-            } finally {
-                again.release();
-            }
+            assertArrayEquals(data, TestSupport.bytes(again));
             h2.close();
         } finally {
             p.destroy();

@@ -145,7 +145,8 @@ public final class Interop {
                     p.destroyForcibly().waitFor();
                     return false;
                 }
-                Matcher m = Pattern.compile("version (\\d+)\\.").matcher(out);
+                // qemu-img and qemu-io say "version 10.0.2", qemu-nbd "qemu-nbd 10.0.2".
+                Matcher m = Pattern.compile("(?:version|qemu-nbd) (\\d+)\\.").matcher(out);
                 return p.exitValue() == 0 && m.find() && Integer.parseInt(m.group(1)) >= 10;
             } catch (IOException e) {
                 return false;

@@ -39,6 +39,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * An example NBD server on Netty, built on the server side of {@code nbd-codec}: fixed newstyle handshake (or
@@ -91,7 +92,7 @@ public final class NbdServer implements AutoCloseable {
         this.ioExecutor = blocking ? Executors.newFixedThreadPool(b.ioThreads,
                 new DefaultThreadFactory("nbd-server-io", true)) : null;
         this.config = new ServerConfig(exports, b.readOnly, b.structuredReplies,
-                b.extendedHeaders, b.blockSizes, b.multiConn, b.oldstyle, ioExecutor);
+                b.extendedHeaders, b.blockSizes, b.multiConn, b.oldstyle, ioExecutor, new LongAdder());
     }
 
     /**
@@ -226,6 +227,16 @@ public final class NbdServer implements AutoCloseable {
      */
     public int connectionCount() {
         return channels.size();
+    }
+
+    /**
+     * Returns how many connections so far entered the transmission phase with extended headers
+     * ({@code NBD_OPT_EXTENDED_HEADERS} acknowledged): a way for tests and operators to see what clients negotiate.
+     *
+     * @return the count since the server was built
+     */
+    public long extendedHeaderSessions() {
+        return config.extendedSessions().sum();
     }
 
     /**

@@ -333,6 +333,9 @@ final class NbdServerHandshakeHandler extends ChannelInboundHandlerAdapter {
     private void startTransmission(ChannelHandlerContext ctx, ExportEntry export, boolean contexts) {
         done = true;
         boolean structured = structuredReplies || extendedHeaders;
+        if (extendedHeaders) {
+            config.extendedSessions().increment();
+        }
         ctx.flush();
         ChannelPipeline p = ctx.pipeline();
         p.addAfter(DECODER_NAME, REQUEST_DECODER_NAME, new NbdRequestDecoder(extendedHeaders, config.maxPayload()));

@@ -143,9 +143,9 @@ class RequestMessageTest {
     @Test
     void extendedWriteWithoutPayloadLenStillCarriesItsData() {
         // The draft says "The command NBD_CMD_WRITE MUST use the flag NBD_CMD_FLAG_PAYLOAD_LEN in this mode", but
-        // qemu 10's client leaves the flag off (golden/qemu10-io-to-nbd-serve.txt, its first WRITE: flags 0x0000,
-        // length 0x200, then 512 bytes), and qemu's server reads the data anyway. The decoder does the same: a
-        // WRITE's length is its payload length, flag or no flag.
+        // qemu 10's client leaves the flag off (golden/qemu10-io-nbd-serve.txt: its WRITE has flags 0x0001, FUA
+        // only, and length 0x1000, then 4096 bytes), and qemu's server reads the data anyway. The decoder does the
+        // same: a WRITE's length is its payload length, flag or no flag.
         byte[] golden = hex("21e41c71 | 0000 | 0001 | 0102030405060708 | 0000000000100000 | 0000000000000004",
                 "| cafef00d");
         assertBothWays(true, new NbdRequest(0, NbdCommandType.WRITE, COOKIE, 1 << 20, 4,

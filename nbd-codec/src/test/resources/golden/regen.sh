@@ -235,8 +235,8 @@ fi
 #   records are golden.
 if sel qemu10; then
     Q10=${Q10:-/opt/qemu10/usr/bin}
-    NBD=${NBD:-$HERE/../../../../../bin/nbd}
-    JAR=${JAR:-$HERE/../../../../../nbd-examples/target/nbd.jar}
+    NBD=${NBD:-../../../../../bin/nbd}                           # relative to this directory
+    JAR=${JAR:-../../../../../nbd-examples/target/nbd.jar}
     OURC="client bytes come from nbd-netty's own client (bin/nbd, or scripts/ExtentsMap.java on its jar); only S records are golden"
     OURS="server bytes come from nbd-netty's example server (bin/nbd serve); only C records are golden"
     "$Q10/qemu-img" create -q -f qcow2 "$D/t.qcow2" 6G
@@ -273,6 +273,7 @@ if sel qemu10; then
     rec qemu10-img-map-nbd-serve.txt n --comment "$OURS" \
         -- "$Q10/qemu-img" map --output=json -f raw "$(U)"
     stop n
+    sed -i "s|$D|DIR|g" qemu10-*.txt                        # the temp dir, in client command lines
 fi
 
 echo "done; servers stopped" >&2

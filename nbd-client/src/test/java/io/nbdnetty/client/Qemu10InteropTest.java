@@ -142,4 +142,44 @@ class Qemu10InteropTest {
             assertEquals(0, cmp.exitCode(), cmp.toString());
         }
     }
+
+    /**
+     * NBD_CMD_FLAG_PAYLOAD_LEN is framing: the server takes {@code length} bytes after the header as payload. A
+     * caller who passes it on a request that carries none would make the server swallow the next requests, so the
+     * client refuses it whatever the strict mode; the connection carries on.
+     */
+    @Test
+    void thePayloadFlagIsRefusedWhereNoPayloadFollows() throws Exception {
+        Path image = tmp.resolve("small.qcow2");
+        qemu10("qemu-img", "create", "-q", "-f", "qcow2", image.toString(), "1M");
+        try (PeerServer server = PeerServer.qemuNbd10(image, "qcow2", "disk");
+             NbdHandle h = NbdHandle.create(NbdClientConfig.builder().exportName("disk").strictMode(0)
+                     .addMetaContext(BASE).build())) {
+            NbdConnection c = await(h.connect(NbdUri.parse(server.uri())));
+            assertEquals(NbdReplyStyle.EXTENDED, c.replyStyle());
+            for (java.util.concurrent.CompletableFuture<?> f : List.of(
+                    c.trim(0, 4096, NbdCommandFlags.PAYLOAD_LEN),
+                    c.blockStatus(0, 4096, NbdCommandFlags.PAYLOAD_LEN),
+                    c.read(0, 4096, NbdCommandFlags.PAYLOAD_LEN))) {
+                NbdStrictModeException e = TestSupport.fails(NbdStrictModeException.class, f);
+                assertTrue(e.getMessage().contains("does not take NBD_CMD_FLAG_PAYLOAD_LEN"), e.getMessage());
+            }
+            // On a WRITE it is what the client sends anyway, so it may be given.
+            await(c.write(0, Unpooled.wrappedBuffer(new byte[4096]), NbdCommandFlags.PAYLOAD_LEN));
+            assertEquals(4096, bytes(await(c.read(0, 4096))).length, "the connection carries on");
+        }
+    }
+
+    @Test
+    void thePayloadFlagIsRefusedWithoutExtendedHeaders() throws Exception {
+        try (PeerServer server = PeerServer.nbdkit("memory", "size=1M").start();
+             NbdHandle h = NbdHandle.create(NbdClientConfig.builder().strictMode(0).build())) {
+            NbdConnection c = await(h.connect(NbdUri.parse(server.uri())));
+            assertEquals(NbdReplyStyle.STRUCTURED, c.replyStyle(), "nbdkit 1.32 has no extended headers");
+            NbdStrictModeException e = TestSupport.fails(NbdStrictModeException.class,
+                    c.write(0, Unpooled.wrappedBuffer(new byte[512]), NbdCommandFlags.PAYLOAD_LEN));
+            assertTrue(e.getMessage().contains("exists only with extended headers"), e.getMessage());
+            await(c.write(0, Unpooled.wrappedBuffer(new byte[512])));
+        }
+    }
 }

@@ -44,9 +44,9 @@ final class VsockTransport {
                     + (cause != null && cause.getMessage() != null ? ": " + cause.getMessage() : "");
         }
         if (group != null && !Transports.isEpoll(group)) {
-            return "vsock needs an epoll event loop group, but this handle's group is "
+            return "vsock needs Netty's epoll transport, but this handle's event loop group is "
                     + (Transports.isIoUring(group) ? "io_uring" : Transports.isNio(group) ? "NIO" : "of another kind")
-                    + "; create the handle with an epoll group (NbdEventLoops.newGroup)";
+                    + " (vsock works only on an epoll group)";
         }
         return null;
     }

@@ -133,6 +133,46 @@ class VsockTest {
     }
 
     @Test
+    void withoutEpollTheErrorSaysSo() throws Exception {
+        // A JVM where Netty's native transports are switched off: vsock cannot work, and the message says why.
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dio.netty.transport.noNative=true", "-cp", cp, NoEpollChild.class.getName())
+                .redirectErrorStream(true).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM did not finish");
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, p.exitValue(), out);
+        String m = out.lines().filter(l -> l.startsWith("MESSAGE ")).findFirst().orElseThrow(() ->
+                new AssertionError(out)).substring("MESSAGE ".length());
+        assertTrue(m.startsWith("cannot connect to vsock CID 2 port 10809: vsock needs Netty's epoll transport "
+                + "(Linux), which is not available here"), m);
+        // Netty's reason names the system property that switched it off, which is what a reader needs; no class.
+        assertTrue(m.endsWith("-Dio.netty.transport.noNative=true"), m);
+        assertFalse(m.contains("Exception") || m.contains("(..)"), m);
+    }
+
+    /** Runs in a child JVM with {@code -Dio.netty.transport.noNative=true}. */
+    static final class NoEpollChild {
+        public static void main(String[] args) throws Exception {
+            if (Epoll.isAvailable()) {
+                throw new AssertionError("epoll should be off in this JVM");
+            }
+            NbdHandle h = NbdHandle.create();
+            try {
+                h.connectVsock(2, 10809).get(20, TimeUnit.SECONDS);
+                throw new AssertionError("connectVsock should fail without epoll");
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (!(e.getCause() instanceof NbdConnectionClosedException)) {
+                    throw new AssertionError("unexpected " + e.getCause(), e.getCause());
+                }
+                System.out.println("MESSAGE " + e.getCause().getMessage());
+            } finally {
+                h.close();
+            }
+        }
+    }
+
+    @Test
     void onlyOnceAndOnlyWhenCreated() throws Exception {
         Assumptions.assumeTrue(Epoll.isAvailable(), "epoll is not available here");
         NbdHandle h = NbdHandle.create();

@@ -170,8 +170,8 @@ public record NbdUri(String scheme, Transport transport, boolean tls, String hos
     /** A decimal unsigned 32-bit number (CIDs and vsock ports), as an int holding its bits. */
     private static int unsigned32(String text, String what, String value) {
         if (!value.matches("[0-9]{1,10}")) {
-            throw new IllegalArgumentException("invalid NBD URI '" + text + "': the " + what + " must be a number, not '"
-                    + value + "'");
+            throw new IllegalArgumentException("invalid NBD URI '" + text + "': the " + what
+                    + " must be a number, not '" + value + "'");
         }
         long v = Long.parseLong(value);
         if (v > 0xffffffffL) {

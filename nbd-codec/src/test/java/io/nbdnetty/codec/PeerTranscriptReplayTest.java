@@ -51,7 +51,8 @@ class PeerTranscriptReplayTest {
     static Stream<Transcript> transcripts() throws IOException {
         try (Stream<Path> files = Files.list(DIR)) {
             List<Transcript> all = new ArrayList<>();
-            for (Path p : files.filter(f -> f.getFileName().toString().matches("(nbdkit|qemu-nbd|qemu10|nbd-server)-.*\\.txt"))
+            for (Path p : files.filter(f -> f.getFileName().toString()
+                    .matches("(nbdkit|qemu-nbd|qemu10|nbd-server)-.*\\.txt"))
                     .sorted().toList()) {
                 List<String[]> records = new ArrayList<>();
                 for (String line : Files.readAllLines(p, StandardCharsets.UTF_8)) {
@@ -159,9 +160,9 @@ class PeerTranscriptReplayTest {
 
     @Test
     void qemu10ClientSendsExtendedWritesWithoutThePayloadFlag() throws IOException {
-        // qemu-io 10 against nbd-netty's server: only the client's bytes are golden here. After NBD_OPT_EXTENDED_HEADERS
-        // every request has the 32-byte header, and WRITE comes with FUA but without NBD_CMD_FLAG_PAYLOAD_LEN, its 4096
-        // bytes of 0x5a following all the same (qemu-io -c 'write -P 0x5a 0 4k' ...).
+        // qemu-io 10 against nbd-netty's server: only the client's bytes are golden here. After
+        // NBD_OPT_EXTENDED_HEADERS every request has the 32-byte header, and WRITE comes with FUA but without
+        // NBD_CMD_FLAG_PAYLOAD_LEN, its 4096 bytes of 0x5a following all the same (qemu-io -c 'write -P 0x5a 0 4k').
         Replay r = replay(named("qemu10-io-nbd-serve.txt"));
         assertTrue(r.clientMessages.contains(NbdBareOption.EXTENDED_HEADERS), r.clientMessages.toString());
         assertEquals(List.of(NbdCommandType.WRITE, NbdCommandType.WRITE_ZEROES, NbdCommandType.TRIM,
@@ -184,9 +185,10 @@ class PeerTranscriptReplayTest {
 
     @Test
     void qemuNbd10SendsExtentsLongerThan32Bits() throws IOException {
-        // qemu-nbd 10 serving a 6 GiB qcow2 with 64 KiB written at 5 GiB, asked for base:allocation over the whole export by
-        // nbd-netty's client (scripts/ExtentsMap.java): the block status chunk is NBD_REPLY_TYPE_BLOCK_STATUS_EXT, and its first extent, the hole below
-        // 5 GiB, is 5 GiB long, more than a 32-bit extent can say.
+        // qemu-nbd 10 serving a 6 GiB qcow2 with 64 KiB written at 5 GiB, asked for base:allocation over the whole
+        // export by nbd-netty's client (scripts/ExtentsMap.java): the block status chunk is
+        // NBD_REPLY_TYPE_BLOCK_STATUS_EXT, and its first extent, the hole below 5 GiB, is 5 GiB long, more than a
+        // 32-bit extent can say.
         Replay r = replay(named("qemu10-nbd-map.txt"));
         NbdBlockStatusChunk bs = (NbdBlockStatusChunk) r.serverMessages.stream()
                 .filter(NbdBlockStatusChunk.class::isInstance).findFirst().orElseThrow();

@@ -1,5 +1,8 @@
 package io.nbdnetty.examples.cli;
 
+import io.nbdnetty.client.NbdClientConfig;
+import io.nbdnetty.client.NbdHandle;
+import io.nbdnetty.client.NbdUri;
 import io.netty.channel.epoll.Epoll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -24,6 +27,16 @@ class VsockCliTest {
         assertFalse(r.err().contains("not supported"), r.err());
         assertFalse(r.err().contains("Exception"), r.err());
         assertEquals("", r.out());
+    }
+
+    @Test
+    void infoPrintsAVsockUriAsVsock() {
+        // nbd info's "uri" (libnbd's nbd_get_uri) keeps the vsock scheme, CID and port.
+        try (NbdHandle h = NbdHandle.create(NbdClientConfig.builder().exportName("disk").build())) {
+            assertEquals("nbd+vsock://3:4294967295/disk",
+                    InfoCommand.uriOf(h, NbdUri.parse("nbd+vsock://3:4294967295/disk")));
+            assertEquals("nbd+vsock://2:10809/disk", InfoCommand.uriOf(h, NbdUri.parse("nbd+vsock:///disk")));
+        }
     }
 
     @Test

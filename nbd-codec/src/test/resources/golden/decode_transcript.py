@@ -117,7 +117,7 @@ class Decoder:
         self.msgs = []
         self.cflags = 0
         self.oldstyle = False
-        self.requests = {}        # cookie -> (type, length)
+        self.requests = {}        # cookie -> [(type, length), ...] in request order (clients may reuse cookies)
         self.contexts = {}        # context id -> name (from SET_META_CONTEXT)
         self.client_opts = []     # option numbers in client order
 
@@ -164,7 +164,7 @@ class Decoder:
                 if not st.avail(total):
                     break
                 m = self.new(st, "C", "request " + CMDS.get(typ, str(typ)), total)
-                self.requests[cookie] = (typ, ln)
+                self.requests.setdefault(cookie, []).append((typ, ln))
                 r = m.raw
                 m.f(0, r[0:4], "magic = NBD_REQUEST_MAGIC")
                 m.f(4, r[4:6], "command flags = " + flags(fl, CMD_FLAGS))
@@ -174,6 +174,25 @@ class Decoder:
                 m.f(24, r[24:28], "length = %d" % ln)
                 if typ == 1:
                     m.f(28, r[28:], "data (%d bytes)" % ln)
+            elif magic4 == EXT_REQUEST_MAGIC:
+                if not st.avail(32):
+                    break
+                _, fl, typ, cookie, off, ln = struct.unpack(">IHHQQQ", st.peek(32))
+                # A WRITE carries its data with or without PAYLOAD_LEN (qemu 10 leaves the flag off).
+                total = 32 + (ln if typ == 1 or fl & 0x20 else 0)
+                if not st.avail(total):
+                    break
+                m = self.new(st, "C", "extended request " + CMDS.get(typ, str(typ)), total)
+                self.requests.setdefault(cookie, []).append((typ, ln))
+                r = m.raw
+                m.f(0, r[0:4], "magic = NBD_EXTENDED_REQUEST_MAGIC")
+                m.f(4, r[4:6], "command flags = " + flags(fl, CMD_FLAGS))
+                m.f(6, r[6:8], "type = %d %s" % (typ, CMDS.get(typ, "?")))
+                m.f(8, r[8:16], "cookie = %d" % cookie)
+                m.f(16, r[16:24], "offset = %d" % off)
+                m.f(24, r[24:32], "%s length = %d" % ("payload" if total > 32 else "effect", ln))
+                if total > 32:
+                    m.f(32, r[32:], "data (%d bytes)" % ln)
             else:
                 m = self.new(st, "C", "UNRECOGNISED client bytes", len(st.data) - st.pos)
                 m.f(0, m.raw, "?")
@@ -327,7 +346,7 @@ class Decoder:
                 if not st.avail(16):
                     break
                 _, err, cookie = struct.unpack(">IIQ", st.peek(16))
-                typ, ln = self.requests.get(cookie, (None, 0))
+                typ, ln = self.request(cookie, True)
                 n = 16 + (ln if typ == 0 and err == 0 else 0)
                 if not st.avail(n):
                     break
@@ -345,7 +364,7 @@ class Decoder:
                 _, fl, rt, cookie, ln = struct.unpack(">IHHQI", st.peek(20))
                 if not st.avail(20 + ln):
                     break
-                typ = self.requests.get(cookie, (None, 0))[0]
+                typ = self.request(cookie, fl & 1)[0]
                 m = self.new(st, "S", "structured reply chunk %s%s to %s" % (
                     RTYPES.get(rt, hex(rt)), " DONE" if fl & 1 else "", CMDS.get(typ, "?")), 20 + ln)
                 r = m.raw
@@ -355,6 +374,23 @@ class Decoder:
                 m.f(8, r[8:16], "cookie = %d" % cookie)
                 m.f(16, r[16:20], "length of payload = %d" % ln)
                 self.chunk(m, rt, r[20:], 20)
+            elif magic == EXT_REPLY_MAGIC:
+                if not st.avail(32):
+                    break
+                _, fl, rt, cookie, off, ln = struct.unpack(">IHHQQQ", st.peek(32))
+                if not st.avail(32 + ln):
+                    break
+                typ = self.request(cookie, fl & 1)[0]
+                m = self.new(st, "S", "extended reply chunk %s%s to %s" % (
+                    RTYPES.get(rt, hex(rt)), " DONE" if fl & 1 else "", CMDS.get(typ, "?")), 32 + ln)
+                r = m.raw
+                m.f(0, r[0:4], "magic = NBD_EXTENDED_REPLY_MAGIC")
+                m.f(4, r[4:6], "flags = " + flags(fl, REPLY_FLAGS))
+                m.f(6, r[6:8], "type = %d %s" % (rt, RTYPES.get(rt, "?")))
+                m.f(8, r[8:16], "cookie = %d" % cookie)
+                m.f(16, r[16:24], "offset = %d" % off)
+                m.f(24, r[24:32], "length of payload = %d" % ln)
+                self.chunk(m, rt, r[32:], 32)
             else:
                 break
         if st.pos < len(st.data):
@@ -376,17 +412,21 @@ class Decoder:
             i = 4
             while i + 8 <= len(p):
                 ln, st = struct.unpack(">II", p[i:i + 8])
-                if name == "base:allocation":
-                    sd = flags(st, {0: "STATE_HOLE", 1: "STATE_ZERO"})
-                elif name.startswith("qemu:dirty-bitmap:"):
-                    sd = flags(st, {0: "DIRTY"})
-                elif name == "qemu:allocation-depth":
-                    sd = "depth %d" % st
-                else:
-                    sd = str(st)
+                sd = self.status(name, st)
                 m.f(base + i, p[i:i + 4], "extent length = %d" % ln)
                 m.f(base + i + 4, p[i + 4:i + 8], "status flags = %d %s" % (st, sd))
                 i += 8
+        elif rt == 6:
+            cid, n = struct.unpack(">II", p[:8])
+            name = self.contexts.get(cid, "?")
+            m.f(base, p[:4], "metadata context ID = %d (%s)" % (cid, name))
+            m.f(base + 4, p[4:8], "descriptor count = %d" % n)
+            i = 8
+            while i + 16 <= len(p):
+                ln, st = struct.unpack(">QQ", p[i:i + 16])
+                m.f(base + i, p[i:i + 8], "extent length = %d" % ln)
+                m.f(base + i + 8, p[i + 8:i + 16], "status flags = %d %s" % (st, self.status(name, st)))
+                i += 16
         elif rt in (0x8001, 0x8002):
             err, ml = struct.unpack(">IH", p[:6])
             m.f(base, p[:4], "error = %d %s" % (err, ERRNOS.get(err, "?")))
@@ -397,6 +437,24 @@ class Decoder:
                 m.f(base + 6 + ml, p[6 + ml:14 + ml], "offset = %d" % struct.unpack(">Q", p[6 + ml:14 + ml])[0])
         elif p:
             m.f(base, p, "payload")
+
+    def request(self, cookie, last):
+        """The oldest unanswered request with this cookie; forgotten when this reply is its last."""
+        pending = self.requests.get(cookie) or [(None, 0)]
+        r = pending[0]
+        if last and cookie in self.requests and len(pending) > 1:
+            pending.pop(0)
+        return r
+
+    @staticmethod
+    def status(name, st):
+        if name == "base:allocation":
+            return flags(st, {0: "STATE_HOLE", 1: "STATE_ZERO"})
+        if name.startswith("qemu:dirty-bitmap:"):
+            return flags(st, {0: "DIRTY"})
+        if name == "qemu:allocation-depth":
+            return "depth %d" % st
+        return str(st)
 
     def run(self):
         # the server side decides oldstyle vs newstyle; peek first

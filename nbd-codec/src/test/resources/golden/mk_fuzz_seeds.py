@@ -16,7 +16,8 @@ MAX = 8192
 TRANSCRIPTS = ['qemu-nbd-rw', 'qemu-nbd-multichunk', 'qemu-nbd-nbdinfo-map', 'nbdkit-memory-rw-simple',
                'nbdkit-memory-rw-structured', 'nbdkit-error-structured', 'nbdkit-exportname-desc-nbdinfo-list',
                'nbd-server-rw', 'nbdkit-oldstyle-read', 'nbdkit-memory-opt-export-name',
-               'qemu-nbd-opt-extended-headers-probe', 'qemu-nbd-nbdinfo-map-dirty-bitmap']
+               'qemu-nbd-opt-extended-headers-probe', 'qemu-nbd-nbdinfo-map-dirty-bitmap',
+               'qemu10-io-nbd-serve', 'qemu10-nbd-map', 'qemu10-nbd-copy-out']
 
 
 def streams(name):

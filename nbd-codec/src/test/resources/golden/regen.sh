@@ -228,4 +228,52 @@ if sel ext-headers; then
     stop ns
 fi
 
+# 13. qemu 10 (extended headers), both directions. Needs qemu 10's tools in $Q10 (see the README) and nbd-netty's
+# own CLI, bin/nbd (build it first: mvn -pl nbd-examples -am package -DskipTests).
+#   qemu10-nbd-*: qemu-nbd 10 serving, nbd-netty's client asking: only the S records are golden.
+#   qemu10-io-*, qemu10-img-*: qemu-io/qemu-img 10 asking, nbd-netty's example server answering: only the C
+#   records are golden.
+if sel qemu10; then
+    Q10=${Q10:-/opt/qemu10/usr/bin}
+    NBD=${NBD:-../../../../../bin/nbd}                           # relative to this directory
+    JAR=${JAR:-../../../../../nbd-examples/target/nbd.jar}
+    OURC="client bytes come from nbd-netty's own client (bin/nbd, or scripts/ExtentsMap.java on its jar); only S records are golden"
+    OURS="server bytes come from nbd-netty's example server (bin/nbd serve); only C records are golden"
+    "$Q10/qemu-img" create -q -f qcow2 "$D/t.qcow2" 6G
+    "$Q10/qemu-img" bitmap --add "$D/t.qcow2" b0
+    "$Q10/qemu-io" -f qcow2 -c 'write -P 0x5a 5G 64k' "$D/t.qcow2" >/dev/null
+    TSETUP="setup (qemu 10): qemu-img create -q -f qcow2 DIR/t.qcow2 6G; qemu-img bitmap --add DIR/t.qcow2 b0; qemu-io -f qcow2 -c 'write -P 0x5a 5G 64k' DIR/t.qcow2"
+    start t "$Q10/qemu-nbd" -k "$D/t.sock" -x disk -f qcow2 -B b0 --persistent \
+        --fork --pid-file "$D/t.pid" "$D/t.qcow2"
+    rec qemu10-nbd-map.txt t --comment "$OURC" --comment "$TSETUP" \
+        -- java -cp "$JAR" scripts/ExtentsMap.java "$(U disk)"
+    rec qemu10-nbd-map-dirty-bitmap.txt t --comment "$OURC" --comment "$TSETUP" \
+        -- java -cp "$JAR" scripts/ExtentsMap.java "$(U disk)" qemu:dirty-bitmap:b0
+    stop t
+    # A small image for data: 64 KiB of 0xab at 512 KiB; copied out (READ), then a file copied in (WRITE).
+    "$Q10/qemu-img" create -q -f qcow2 "$D/s.qcow2" 1M
+    "$Q10/qemu-io" -f qcow2 -c 'write -P 0xab 512k 64k' "$D/s.qcow2" >/dev/null
+    $PY -c "import sys; f=open(sys.argv[1],'wb'); f.write(b'QEMU10IN'*512); f.truncate(1<<20)" "$D/in.raw"
+    SSETUP="setup (qemu 10): qemu-img create -q -f qcow2 DIR/s.qcow2 1M; qemu-io -f qcow2 -c 'write -P 0xab 512k 64k' DIR/s.qcow2; DIR/in.raw = 1 MiB file starting with 'QEMU10IN' x 512"
+    start s "$Q10/qemu-nbd" -k "$D/s.sock" -x disk -f qcow2 --persistent \
+        --fork --pid-file "$D/s.pid" "$D/s.qcow2"
+    rec qemu10-nbd-copy-out.txt s --comment "$OURC" --comment "$SSETUP" \
+        -- "$NBD" copy -C 1 "$(U disk)" "$D/out.raw"
+    rec qemu10-nbd-copy-in.txt s --comment "$OURC" --comment "$SSETUP" \
+        -- "$NBD" copy -C 1 --flush "$D/in.raw" "$(U disk)"
+    stop s
+    # nbd-netty's example server, 1 MiB of memory; qemu 10 as the client.
+    "$NBD" serve --unix "$D/n.sock" --size 1M </dev/null >/dev/null 2>&1 &
+    echo $! > "$D/n.pid"
+    wait_for "$D/n.sock"
+    SRVCMD="bin/nbd serve --unix DIR/n.sock --size 1M"
+    rec qemu10-io-nbd-serve.txt n --comment "$OURS" \
+        -- "$Q10/qemu-io" -f raw -c 'write -P 0x5a 0 4k' -c 'write -z 64k 64k' -c 'discard 128k 64k' \
+        -c 'flush' -c 'read -P 0x5a 0 4k' -c 'read -P 0 64k 4k' "$(U)"
+    rec qemu10-img-map-nbd-serve.txt n --comment "$OURS" \
+        -- "$Q10/qemu-img" map --output=json -f raw "$(U)"
+    stop n
+    sed -i "s|$D|DIR|g" qemu10-*.txt                        # the temp dir, in client command lines
+fi
+
 echo "done; servers stopped" >&2

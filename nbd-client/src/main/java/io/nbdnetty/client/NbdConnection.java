@@ -706,6 +706,13 @@ public final class NbdConnection implements NbdBlockDevice {
             return new NbdStrictModeException(NbdStrict.FLAGS, "command flags must fit 16 bits: 0x"
                     + Integer.toHexString(r.flags));
         }
+        if ((r.flags & NbdCommandFlags.PAYLOAD_LEN) != 0 && (compact || !t.equals(NbdCommandType.WRITE))) {
+            // Framing, not a request option: with it the server reads `length` bytes of payload after the header,
+            // which no request but an extended WRITE carries here (the client sets it there itself). Sent anyway it
+            // would desynchronise the stream, so it is refused whatever the strict mode.
+            return new NbdStrictModeException(NbdStrict.FLAGS, t + " does not take NBD_CMD_FLAG_PAYLOAD_LEN"
+                    + (compact ? " (it exists only with extended headers)" : " (the client sets it on WRITE itself)"));
+        }
         if (r.length < 0 || r.offset < 0) {
             return new NbdStrictModeException(NbdStrict.BOUNDS, t + " offset and length must not be negative");
         }

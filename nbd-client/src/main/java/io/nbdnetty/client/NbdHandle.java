@@ -298,7 +298,7 @@ public final class NbdHandle implements AutoCloseable {
     }
 
     /**
-     * Convenience: dials the server an NBD URI names (TCP or Unix socket) and starts the handshake on the new
+     * Convenience: dials the server an NBD URI names (TCP, Unix socket or vsock) and starts the handshake on the new
      * connection. The URI's export name and TLS settings ({@code nbds} requires TLS; {@code tls-certificates},
      * {@code tls-verify-peer}, {@code tls-hostname}) replace the handle's. Allowed only in {@link NbdState#CREATED}.
      *
@@ -310,10 +310,6 @@ public final class NbdHandle implements AutoCloseable {
      */
     public CompletableFuture<NbdConnection> connect(NbdUri uri) {
         Objects.requireNonNull(uri, "uri");
-        if (uri.transport() == NbdUri.Transport.VSOCK) {
-            return CompletableFuture.failedFuture(new NbdException(uri.scheme()
-                    + " URIs are not supported: this client has no AF_VSOCK transport"));
-        }
         if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
             return CompletableFuture.failedFuture(
                     new NbdStateException(state.get(), "the handle must be newly created"));
@@ -322,6 +318,9 @@ public final class NbdHandle implements AutoCloseable {
         exportName = config.exportName();
         if (uri.transport() == NbdUri.Transport.UNIX) {
             return dial(null, -1, uri.socket(), uri.toString());
+        }
+        if (uri.transport() == NbdUri.Transport.VSOCK) {
+            return dialVsock(uri.vsockCid(), uri.port(), uri.toString());
         }
         return dial(uri.host(), uri.port(), null, uri.toString());
     }
@@ -361,6 +360,69 @@ public final class NbdHandle implements AutoCloseable {
                     new NbdStateException(state.get(), "the handle must be newly created"));
         }
         return dial(null, -1, socket, socket.toString());
+    }
+
+    /**
+     * Convenience, like libnbd's {@code connect_vsock}: dials an NBD server over AF_VSOCK (from a virtual machine to
+     * its host, CID 2, or from a host to a guest) and starts the handshake. Allowed only in {@link NbdState#CREATED}.
+     * Returns at once.
+     *
+     * <p>vsock goes through Netty's epoll transport (Linux): a handle created with a shared group needs an epoll
+     * group ({@link NbdEventLoops#newGroup}). Where vsock cannot work (no epoll, a kernel without AF_VSOCK, no
+     * transport that reaches the CID) the future fails with {@link NbdConnectionClosedException} saying why in
+     * words, and the handle is {@link NbdState#DEAD}.
+     *
+     * @param cid the context id, unsigned 32 bits (2 is the host; 1, VMADDR_CID_LOCAL, this machine through the
+     *     {@code vsock_loopback} module)
+     * @param port the port, unsigned 32 bits (NBD servers usually listen on 10809)
+     * @return the same as {@link #connect(Channel)}
+     */
+    public CompletableFuture<NbdConnection> connectVsock(int cid, int port) {
+        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
+            return CompletableFuture.failedFuture(
+                    new NbdStateException(state.get(), "the handle must be newly created"));
+        }
+        return dialVsock(cid, port, VsockTransport.describe(cid, port));
+    }
+
+    /** Dials a vsock address; the state is already CONNECTING. */
+    private CompletableFuture<NbdConnection> dialVsock(int cid, int port, String what) {
+        String name = VsockTransport.describe(cid, port);
+        name = name.equals(what) ? name : name + " (" + what + ")";
+        String unavailable = VsockTransport.unavailable(sharedGroup);
+        if (unavailable != null) {
+            fail(new NbdConnectionClosedException("cannot connect to " + name + ": " + unavailable));
+            shutdownPrivateGroup();
+            return readyFuture;
+        }
+        EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroup(null);
+        long timeoutMillis = Math.min(config.connectTimeout().toMillis(), Integer.MAX_VALUE);
+        String target = name;
+        Bootstrap b = new Bootstrap().group(group)
+                .channelFactory(VsockTransport.Channel::new)
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeoutMillis)
+                .handler(DialPlaceholder.INSTANCE);
+        ChannelFuture f;
+        try {
+            f = b.connect(new io.netty.channel.epoll.VSockAddress(cid, port));
+        } catch (RuntimeException e) {
+            // The socket itself could not be made (a kernel without AF_VSOCK fails here).
+            fail(new NbdConnectionClosedException("cannot connect to " + target + ": "
+                    + VsockTransport.reason(e), e));
+            shutdownPrivateGroup();
+            return readyFuture;
+        }
+        connecting(f).addListener((ChannelFutureListener) done -> {
+            if (done.isSuccess()) {
+                adoptDialled(done.channel());
+            } else {
+                fail(new NbdConnectionClosedException("cannot connect to " + target + ": "
+                        + VsockTransport.reason(done.cause()), done.cause()));
+                shutdownPrivateGroup();
+            }
+        });
+        return readyFuture;
     }
 
     /**

@@ -13,7 +13,8 @@ import java.util.Objects;
 /**
  * An NBD URI (NetworkBlockDevice/nbd {@code doc/uri.md}): {@code nbd://host[:port]/export}, {@code nbds://...} (TLS
  * required), {@code nbd+unix:///export?socket=PATH}, {@code nbds+unix:///export?socket=PATH}, and {@code
- * nbd+vsock://CID[:PORT]/export} (parsed; this client has no vsock transport). Query parameters: {@code socket},
+ * nbd+vsock://CID[:PORT]/export} and {@code nbds+vsock://...} (AF_VSOCK; as in libnbd, no CID means the host, 2,
+ * and the port is 10809 by default). Query parameters: {@code socket},
  * {@code tls-certificates}, {@code tls-verify-peer}, {@code tls-hostname}, {@code tls-type} ({@code x509} only);
  * {@code tls-psk-file} and {@code tls-username} are refused (no TLS-PSK, see the TLS guide); {@code x-*} are ignored;
  * anything else is an error, as the spec recommends.
@@ -21,8 +22,8 @@ import java.util.Objects;
  * @param scheme the scheme, e.g. {@code nbd+unix}
  * @param transport TCP, UNIX or VSOCK
  * @param tls whether the scheme requires TLS ({@code nbds*})
- * @param host the host (TCP) or CID (vsock), null for a Unix socket
- * @param port the port (10809 by default for TCP)
+ * @param host the host (TCP) or the CID in decimal (vsock, see {@link #vsockCid()}), null for a Unix socket
+ * @param port the port (10809 by default); for vsock an unsigned 32-bit number held in an int
  * @param socket the Unix socket path, null for TCP
  * @param exportName the export name (the path without its leading slash, percent-decoded)
  * @param query every query parameter, decoded
@@ -136,6 +137,19 @@ public record NbdUri(String scheme, Transport transport, boolean tls, String hos
                         + "are not supported by this client");
             }
             socket = Path.of(s);
+        } else if (transport == Transport.VSOCK) {
+            if (query.containsKey("socket")) {
+                throw new IllegalArgumentException("invalid NBD URI '" + text + "': socket= is only for "
+                        + "nbd+unix and nbds+unix");
+            }
+            // Parsed by hand: a vsock port may exceed what java.net.URI takes for a port.
+            String authority = uri.getRawAuthority() == null ? "" : uri.getRawAuthority();
+            int colon = authority.lastIndexOf(':');
+            String cid = colon < 0 ? authority : authority.substring(0, colon);
+            host = cid.isEmpty() ? Integer.toString(VsockTransport.CID_HOST)
+                    : Integer.toUnsignedString(unsigned32(text, "vsock CID", cid));
+            port = colon < 0 || colon == authority.length() - 1 ? VsockTransport.DEFAULT_PORT
+                    : unsigned32(text, "vsock port", authority.substring(colon + 1));
         } else {
             if (query.containsKey("socket")) {
                 throw new IllegalArgumentException("invalid NBD URI '" + text + "': socket= is only for "
@@ -151,6 +165,34 @@ public record NbdUri(String scheme, Transport transport, boolean tls, String hos
             port = uri.getPort() >= 0 ? uri.getPort() : transport == Transport.TCP ? 10809 : 10809;
         }
         return new NbdUri(scheme, transport, tls, host, port, socket, exportName, query);
+    }
+
+    /** A decimal unsigned 32-bit number (CIDs and vsock ports), as an int holding its bits. */
+    private static int unsigned32(String text, String what, String value) {
+        if (!value.matches("[0-9]{1,10}")) {
+            throw new IllegalArgumentException("invalid NBD URI '" + text + "': the " + what
+                    + " must be a number, not '" + value + "'");
+        }
+        long v = Long.parseLong(value);
+        if (v > 0xffffffffL) {
+            throw new IllegalArgumentException("invalid NBD URI '" + text + "': the " + what + " " + value
+                    + " does not fit 32 bits");
+        }
+        return (int) v;
+    }
+
+    /**
+     * The vsock context id: {@link #host()} as the unsigned 32-bit number it holds (2, the host, when the URI names
+     * none).
+     *
+     * @return the CID's bits (read it with {@link Integer#toUnsignedLong(int)})
+     * @throws IllegalStateException if this is not a vsock URI
+     */
+    public int vsockCid() {
+        if (transport != Transport.VSOCK) {
+            throw new IllegalStateException(scheme + " URIs have no vsock CID");
+        }
+        return Integer.parseUnsignedInt(host);
     }
 
     private static Map<String, String> parseQuery(String text, String raw) {
@@ -210,7 +252,7 @@ public record NbdUri(String scheme, Transport transport, boolean tls, String hos
         if (host != null) {
             sb.append(host.contains(":") ? "[" + host + "]" : host);
             if (port != 10809) {
-                sb.append(':').append(port);
+                sb.append(':').append(transport == Transport.VSOCK ? Integer.toUnsignedString(port) : port);
             }
         }
         sb.append('/').append(exportName);

@@ -9,8 +9,14 @@ import java.util.List;
 
 /**
  * Decodes {@link NbdRequest}s, for servers. In compact mode a WRITE carries {@code length} bytes of payload; in
- * extended mode any request with {@link NbdCommandFlags#PAYLOAD_LEN} does. Payloads are retained slices of the
- * received bytes, checked against a limit before the decoder waits for them. Not sharable.
+ * extended mode a WRITE does too, and so does any other request with {@link NbdCommandFlags#PAYLOAD_LEN}. Payloads
+ * are retained slices of the received bytes, checked against a limit before the decoder waits for them. Not
+ * sharable.
+ *
+ * <p>A WRITE always carries its data: proto-extended-headers.md says a client "MUST use the flag
+ * NBD_CMD_FLAG_PAYLOAD_LEN" on NBD_CMD_WRITE in extended mode, but real clients do not all do so (qemu 10 sends
+ * extended WRITEs without it, and qemu's own server accepts them), so the decoder reads the data whether the flag
+ * is set or not and keeps the flags as received; the server decides what to make of them.
  */
 public final class NbdRequestDecoder extends ByteToMessageDecoder {
     /** Default limit for one request payload: 32 MiB, the spec's default maximum payload. */
@@ -59,8 +65,8 @@ public final class NbdRequestDecoder extends ByteToMessageDecoder {
         long cookie = in.getLong(start + 8);
         long offset = in.getLong(start + 16);
         long length = extendedHeaders ? in.getLong(start + 24) : in.getUnsignedInt(start + 24);
-        boolean hasPayload = extendedHeaders ? (flags & NbdCommandFlags.PAYLOAD_LEN) != 0
-                : type.equals(NbdCommandType.WRITE);
+        boolean hasPayload = type.equals(NbdCommandType.WRITE)
+                || extendedHeaders && (flags & NbdCommandFlags.PAYLOAD_LEN) != 0;
         long payloadLength = hasPayload ? length : 0;
         if (Long.compareUnsigned(payloadLength, maxPayloadLength) > 0) {
             failed = true;

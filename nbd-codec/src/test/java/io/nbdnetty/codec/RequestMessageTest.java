@@ -11,6 +11,7 @@ import java.util.List;
 
 import static io.nbdnetty.codec.Wire.hex;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
@@ -121,7 +122,6 @@ class RequestMessageTest {
         "5, 0000, 0000000000010000",   //  it utilize a full 64-bit value"; NBD_CMD_CACHE
         "6, 0002, 8000000000000000",   // NBD_CMD_WRITE_ZEROES with NO_HOLE, a 64-bit effect length
         "7, 0000, 0000000100000000",   // NBD_CMD_BLOCK_STATUS over 4 GiB
-        "1, 0000, 0000000000000200",   // NBD_CMD_WRITE without PAYLOAD_LEN: no payload follows on the wire
     })
     void extendedCommandWithoutPayload(int type, String flagsHex, String lengthHex) {
         byte[] golden = hex("21e41c71 |", flagsHex, "| 000", Integer.toString(type),
@@ -138,6 +138,36 @@ class RequestMessageTest {
                 "| deadbeef");
         assertBothWays(true, new NbdRequest(NbdCommandFlags.FUA | NbdCommandFlags.PAYLOAD_LEN, NbdCommandType.WRITE,
                 COOKIE, 1 << 20, 4, Wire.buf(hex("deadbeef"))), golden);
+    }
+
+    @Test
+    void extendedWriteWithoutPayloadLenStillCarriesItsData() {
+        // The draft says "The command NBD_CMD_WRITE MUST use the flag NBD_CMD_FLAG_PAYLOAD_LEN in this mode", but
+        // qemu 10's client leaves the flag off (golden/qemu10-io-nbd-serve.txt: its WRITE has flags 0x0001, FUA
+        // only, and length 0x1000, then 4096 bytes), and qemu's server reads the data anyway. The decoder does the
+        // same: a WRITE's length is its payload length, flag or no flag.
+        byte[] golden = hex("21e41c71 | 0000 | 0001 | 0102030405060708 | 0000000000100000 | 0000000000000004",
+                "| cafef00d");
+        assertBothWays(true, new NbdRequest(0, NbdCommandType.WRITE, COOKIE, 1 << 20, 4,
+                Wire.buf(hex("cafef00d"))), golden);
+    }
+
+    @Test
+    void extendedWriteWithoutPayloadLenWaitsForItsData() {
+        // Header only: the decoder must wait for the 4 data bytes rather than take the next header for a request.
+        EmbeddedChannel ch = new EmbeddedChannel(decoder(true));
+        try {
+            ch.writeInbound(Wire.buf(hex("21e41c71 | 0000 | 0001 | 0102030405060708 | 0000000000000000",
+                    "| 0000000000000004")));
+            assertNull(ch.readInbound());
+            ch.writeInbound(Wire.buf(hex("cafef00d")));
+            NbdRequest r = ch.readInbound();
+            assertEquals(4, r.payload().readableBytes());
+            assertEquals(0xcafef00dL, r.payload().getUnsignedInt(r.payload().readerIndex()));
+            r.release();
+        } finally {
+            ch.finishAndReleaseAll();
+        }
     }
 
     @Test

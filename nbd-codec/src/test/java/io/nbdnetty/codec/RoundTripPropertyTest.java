@@ -109,8 +109,9 @@ class RoundTripPropertyTest {
         return Combinators.combine(u16(), Arbitraries.integers().between(0, 12), Arbitraries.longs(),
                 Arbitraries.longs(), extended ? Arbitraries.longs() : u32(), bytes(0, 1500))
                 .as((flags, type, cookie, offset, length, data) -> {
-                    boolean hasPayload = extended ? (flags & NbdCommandFlags.PAYLOAD_LEN) != 0
-                            : type == NbdCommandType.WRITE.code();
+                    // A WRITE carries data in both modes, with or without PAYLOAD_LEN (see NbdRequestDecoder).
+                    boolean hasPayload = type == NbdCommandType.WRITE.code()
+                            || extended && (flags & NbdCommandFlags.PAYLOAD_LEN) != 0;
                     return new RequestSpec(flags, type, cookie, offset, length, hasPayload ? data : null);
                 });
     }

@@ -108,9 +108,6 @@ final class CliSupport {
      * @throws NbdException if the URI cannot be used
      */
     static NbdHandle start(NbdUri uri, NbdClientConfig config, EventLoopGroup group) throws NbdException {
-        if (uri.transport() == NbdUri.Transport.VSOCK) {
-            throw new NbdException(uri.scheme() + " URIs are not supported: this client has no AF_VSOCK transport");
-        }
         NbdHandle h = NbdHandle.create(config, group);
         h.connect(uri);
         return h;

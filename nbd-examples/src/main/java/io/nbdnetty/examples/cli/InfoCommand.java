@@ -67,7 +67,8 @@ public final class InfoCommand implements Callable<Integer> {
     private static final int CONTENT_BYTES = 8192;
 
     @Parameters(arity = "1..*", paramLabel = "URI | [ CMD ARGS ]",
-            description = "nbd://, nbds://, nbd+unix:///EXPORT?socket=PATH or nbds+unix:// URI, or [ CMD ARGS ]: "
+            description = "nbd://, nbds://, nbd+unix:///EXPORT?socket=PATH, nbds+unix:// or nbd+vsock://CID:PORT/ URI, "
+                    + "or [ CMD ARGS ]: "
                     + "a server run for this command (e.g. [ nbdkit memory 1G ]).")
     List<String> target;
 
@@ -632,6 +633,9 @@ public final class InfoCommand implements Callable<Integer> {
         if (uri.transport() == NbdUri.Transport.UNIX) {
             sb.append(tls ? "nbds+unix" : "nbd+unix").append("://");
             query = "socket=" + uri.socket();
+        } else if (uri.transport() == NbdUri.Transport.VSOCK) {
+            sb.append(tls ? "nbds+vsock" : "nbd+vsock").append("://").append(uri.host()).append(':')
+                    .append(Integer.toUnsignedString(uri.port()));
         } else {
             sb.append(tls ? "nbds" : "nbd").append("://");
             String host = uri.host();

@@ -36,9 +36,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * An example NBD server on Netty, built on the server side of {@code nbd-codec}: fixed newstyle handshake (or
@@ -81,18 +83,37 @@ public final class NbdServer implements AutoCloseable {
     private final ChannelGroup channels = new DefaultChannelGroup("nbd-server", GlobalEventExecutor.INSTANCE);
     private final List<Channel> serverChannels = Collections.synchronizedList(new ArrayList<>());
     private final List<Path> socketFiles = Collections.synchronizedList(new ArrayList<>());
+    /** Every thread this server started, joined by close(). */
+    private final List<Thread> threads = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
     private NbdServer(Builder b, Map<String, ExportEntry> exports) {
         this.epoll = Epoll.isAvailable();
         IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-        this.group = new MultiThreadIoEventLoopGroup(b.threads, new DefaultThreadFactory("nbd-server", true),
+        this.group = new MultiThreadIoEventLoopGroup(b.threads, new TrackedThreads("nbd-server", threads),
                 factory);
         boolean blocking = exports.values().stream().anyMatch(e -> e.export().isBlocking());
         this.ioExecutor = blocking ? Executors.newFixedThreadPool(b.ioThreads,
-                new DefaultThreadFactory("nbd-server-io", true)) : null;
+                new TrackedThreads("nbd-server-io", threads)) : null;
         this.config = new ServerConfig(exports, b.readOnly, b.structuredReplies,
-                b.extendedHeaders, b.blockSizes, b.multiConn, b.oldstyle, ioExecutor);
+                b.extendedHeaders, b.blockSizes, b.multiConn, b.oldstyle, ioExecutor, new LongAdder());
+    }
+
+    /** Daemon threads named {@code PREFIX-*}, each remembered so that close() can wait until it has ended. */
+    private static final class TrackedThreads extends DefaultThreadFactory {
+        private final List<Thread> threads;
+
+        TrackedThreads(String prefix, List<Thread> threads) {
+            super(prefix, true);
+            this.threads = threads;
+        }
+
+        @Override
+        protected Thread newThread(Runnable r, String name) {
+            Thread t = super.newThread(r, name);
+            threads.add(t);
+            return t;
+        }
     }
 
     /**
@@ -230,6 +251,16 @@ public final class NbdServer implements AutoCloseable {
     }
 
     /**
+     * Returns how many connections so far entered the transmission phase with extended headers
+     * ({@code NBD_OPT_EXTENDED_HEADERS} acknowledged): a way for tests and operators to see what clients negotiate.
+     *
+     * @return the count since the server was built
+     */
+    public long extendedHeaderSessions() {
+        return config.extendedSessions().sum();
+    }
+
+    /**
      * Returns the exports, by name, in the order they were added.
      *
      * @return an unmodifiable map
@@ -270,6 +301,16 @@ public final class NbdServer implements AutoCloseable {
                 ioExecutor.awaitTermination(5, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+            }
+        }
+        // A group's termination completes while its threads are still finishing their last steps: wait for them, so
+        // that nothing of the server is left running once close() returns.
+        for (Thread t : threads) {
+            try {
+                t.join(TimeUnit.SECONDS.toMillis(5));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
             }
         }
         for (Path p : socketFiles) {

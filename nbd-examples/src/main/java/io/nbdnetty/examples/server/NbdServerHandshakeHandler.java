@@ -342,6 +342,9 @@ final class NbdServerHandshakeHandler extends ChannelInboundHandlerAdapter {
     private void startTransmission(ChannelHandlerContext ctx, ExportEntry export, int contexts) {
         done = true;
         boolean structured = structuredReplies || extendedHeaders;
+        if (extendedHeaders) {
+            config.extendedSessions().increment();
+        }
         ctx.flush();
         ChannelPipeline p = ctx.pipeline();
         p.addAfter(DECODER_NAME, REQUEST_DECODER_NAME, new NbdRequestDecoder(extendedHeaders, config.maxPayload()));

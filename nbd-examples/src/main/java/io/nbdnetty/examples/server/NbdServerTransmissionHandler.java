@@ -193,9 +193,9 @@ final class NbdServerTransmissionHandler extends ChannelInboundHandlerAdapter {
             return one(error(r, NbdErrno.EINVAL, "flags " + NbdCommandFlags.toString(flags & ~allowed)
                     + " are not valid for " + type));
         }
-        if (extended && type.equals(NbdCommandType.WRITE) && (flags & NbdCommandFlags.PAYLOAD_LEN) == 0) {
-            return one(error(r, NbdErrno.EINVAL, "NBD_CMD_WRITE without NBD_CMD_FLAG_PAYLOAD_LEN"));
-        }
+        // An extended WRITE without NBD_CMD_FLAG_PAYLOAD_LEN is accepted: the draft says the client MUST set it,
+        // but qemu 10 does not, and the request decoder has read the data either way (liberal in what we accept,
+        // as qemu's own server is).
         boolean fua = (flags & NbdCommandFlags.FUA) != 0;
         long offset = r.offset();
         long length = r.length();

@@ -6,6 +6,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * What every connection of one {@link NbdServer} needs to know; immutable.
@@ -18,9 +19,11 @@ import java.util.concurrent.Executor;
  * @param multiConn advertise NBD_FLAG_CAN_MULTI_CONN
  * @param oldstyle oldstyle handshake
  * @param ioExecutor runs calls to blocking exports; null if there are none
+ * @param extendedSessions counts the connections that entered transmission with extended headers
  */
 record ServerConfig(Map<String, ExportEntry> exports, boolean readOnly, boolean structuredReplies,
-        boolean extendedHeaders, int[] blockSizes, boolean multiConn, boolean oldstyle, Executor ioExecutor) {
+        boolean extendedHeaders, int[] blockSizes, boolean multiConn, boolean oldstyle, Executor ioExecutor,
+        LongAdder extendedSessions) {
 
     /** The base:allocation context id this server hands out. */
     static final int BASE_ALLOCATION_ID = 1;

@@ -86,6 +86,7 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
     private final PayloadLengthResolver resolver;
     private final int maxPayloadLength;
     private final DataSink sink;
+    private long maxBlockStatusDescriptors = Long.MAX_VALUE;
 
     private State state = State.HEADER;
     private long streamOffset;
@@ -134,6 +135,22 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
             throw new IllegalArgumentException("maxPayloadLength must not be negative: " + maxPayloadLength);
         }
         this.maxPayloadLength = maxPayloadLength;
+    }
+
+    /**
+     * Sets the most descriptors one block status chunk may carry: a chunk header whose payload length announces
+     * more fails with {@link NbdBadLengthException} before any of the payload is buffered (default: only the payload
+     * limit applies). Call it before the decoder sees any input.
+     *
+     * @param max at least 1
+     * @return this decoder
+     */
+    public NbdReplyDecoder maxBlockStatusDescriptors(int max) {
+        if (max < 1) {
+            throw new IllegalArgumentException("maxBlockStatusDescriptors must be at least 1: " + max);
+        }
+        this.maxBlockStatusDescriptors = max;
+        return this;
     }
 
     /**
@@ -281,6 +298,14 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
             throw fail(new NbdBadLengthException(NbdReplyType.valueOf(type) + " chunk payload of "
                     + Long.toUnsignedString(length) + " bytes exceeds the limit of " + maxPayloadLength, length,
                     streamOffset));
+        }
+        if ((type == 5 || type == 6) && maxBlockStatusDescriptors != Long.MAX_VALUE) {
+            long descriptors = type == 5 ? (length - 4) / 8 : (length - 8) / 16;
+            if (descriptors > maxBlockStatusDescriptors) {
+                throw fail(new NbdBadLengthException(NbdReplyType.valueOf(type) + " chunk of " + descriptors
+                        + " extents exceeds the limit of " + maxBlockStatusDescriptors + " extents in one reply",
+                        length, streamOffset));
+            }
         }
         NbdReplyType replyType = NbdReplyType.valueOf(type);
         if (!replyType.isError() && !isKnownChunkType(type)) {

@@ -6,7 +6,7 @@ import io.nbdnetty.client.NbdConnection;
 import io.nbdnetty.client.NbdException;
 import io.nbdnetty.client.NbdExportEntry;
 import io.nbdnetty.client.NbdExportInfo;
-import io.nbdnetty.client.NbdExtent;
+import io.nbdnetty.client.NbdExtentList;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdMetaContext;
 import io.nbdnetty.client.NbdOptionException;
@@ -103,6 +103,9 @@ public final class InfoCommand implements Callable<Integer> {
     @CommandLine.Mixin
     TransportOption transport = new TransportOption();
 
+    @CommandLine.Mixin
+    TimeoutOption timeout = new TimeoutOption();
+
     @CommandLine.Spec
     CommandSpec spec;
 
@@ -177,7 +180,7 @@ public final class InfoCommand implements Callable<Integer> {
     // ---------------------------------------------------------------------------------------- --size, --can, --map
 
     private int transmissionMode(NbdUri uri, EventLoopGroup group) throws Exception {
-        NbdClientConfig.Builder b = NbdClientConfig.builder().requestExtendedHeaders(false);
+        NbdClientConfig.Builder b = timeout.apply(NbdClientConfig.builder()).requestExtendedHeaders(false);
         if (map != null) {
             b.addMetaContext(map);
         }
@@ -256,82 +259,122 @@ public final class InfoCommand implements Callable<Integer> {
         long align = validBlockSizes(info) ? info.minimumBlockSize() : 512;
         long maxLen = 0xffffffffL - align + 1;
         long exportSize = conn.size();
-        List<long[]> entries = new ArrayList<>();
+        // Runs of one type as they come (nbdinfo merges neighbours of one type): two primitive arrays, no object
+        // per extent. The client hands each reply over as it was decoded, and has already cut an extent that ran
+        // past the end of the export, so the offsets below never pass exportSize.
+        MapRuns runs = new MapRuns();
         for (long offset = 0; offset < exportSize;) {
             NbdBlockStatus st = CliSupport.await(conn.blockStatus(offset, Math.min(exportSize - offset, maxLen), 0));
-            List<NbdExtent> extents = st.extents(map);
+            NbdExtentList extents = st.extentList(map);
             if (extents.isEmpty()) {
                 throw new NbdException("--map: server did not return any extents");
             }
-            for (NbdExtent e : extents) {
-                entries.add(new long[] {e.length(), e.flags()});
-                offset += e.length();
+            for (int i = 0; i < extents.size(); i++) {
+                runs.add(extents.length(i), extents.flags(i));
             }
+            offset = extents.end();
         }
         if (totals) {
-            printTotals(entries, exportSize);
+            printTotals(runs, exportSize);
         } else {
-            printExtents(entries);
+            PrintWriter w = spec.commandLine().getOut();
+            printExtents(runs, w);
+            w.flush();
         }
     }
 
-    /** Coalesces runs of one type as nbdinfo does (offsets are the running sum of the lengths). */
-    private void printExtents(List<long[]> entries) {
-        if (json) {
-            out.append("[\n");
+    /** Lengths and types of runs of extents of one type, in order (offsets are the running sum of the lengths). */
+    static final class MapRuns {
+        long[] lengths = new long[64];
+        long[] types = new long[64];
+        int count;
+
+        void add(long length, long type) {
+            if (count > 0 && types[count - 1] == type) {
+                lengths[count - 1] += length;
+                return;
+            }
+            if (count == lengths.length) {
+                lengths = java.util.Arrays.copyOf(lengths, count * 2);
+                types = java.util.Arrays.copyOf(types, count * 2);
+            }
+            lengths[count] = length;
+            types[count] = type;
+            count++;
         }
-        boolean[] comma = {false};
+    }
+
+    /**
+     * Prints the runs as nbdinfo does, straight to the writer through one reusable line buffer (no string per
+     * line).
+     */
+    private void printExtents(MapRuns runs, java.io.Writer w) throws java.io.IOException {
+        StringBuilder sb = new StringBuilder(16 * 1024);
+        char[] chars = new char[0];
+        if (json) {
+            sb.append("[\n");
+        }
         long offset = 0;
-        int last = 0;
-        int i;
-        for (i = 0; i < entries.size(); i++) {
-            long type = entries.get(last)[1];
-            if (last != i && entries.get(i)[1] != type) {
-                long len = 0;
-                for (int j = last; j < i; j++) {
-                    len += entries.get(j)[0];
+        for (int i = 0; i < runs.count; i++) {
+            long len = runs.lengths[i];
+            long type = runs.types[i];
+            String descr = extentDescription(map, type);
+            if (!json) {
+                pad(sb, offset, 10).append("  ");
+                pad(sb, len, 10).append("  ");
+                pad(sb, type, 3);
+                if (descr != null) {
+                    sb.append("  ").append(descr);
                 }
-                printOneExtent(offset, len, type, comma);
-                offset += len;
-                last = i;
+                sb.append('\n');
+            } else {
+                if (i > 0) {
+                    sb.append(",\n");
+                }
+                sb.append("{ \"offset\": ").append(offset).append(", \"length\": ").append(len)
+                        .append(", \"type\": ").append(type);
+                if (descr != null) {
+                    sb.append(", \"description\": ").append(jsonString(descr));
+                }
+                sb.append("}");
             }
-        }
-        if (last != i) {
-            long type = entries.get(last)[1];
-            long len = 0;
-            for (int j = last; j < i; j++) {
-                len += entries.get(j)[0];
+            offset += len;
+            if (sb.length() >= 8 * 1024) {
+                chars = drain(sb, chars, w);
             }
-            printOneExtent(offset, len, type, comma);
         }
         if (json) {
-            out.append("\n]\n");
+            sb.append("\n]\n");
         }
+        drain(sb, chars, w);
     }
 
-    private void printOneExtent(long offset, long len, long type, boolean[] comma) {
-        String descr = extentDescription(map, type);
-        if (!json) {
-            out.append(String.format(Locale.ROOT, "%10d  %10d  %3d", offset, len, type));
-            if (descr != null) {
-                out.append("  ").append(descr);
-            }
-            out.append('\n');
+    /** Writes and empties the buffer, through a reused char array. */
+    private static char[] drain(StringBuilder sb, char[] chars, java.io.Writer w) throws java.io.IOException {
+        char[] c = chars.length >= sb.length() ? chars : new char[Math.max(sb.length(), 16 * 1024)];
+        sb.getChars(0, sb.length(), c, 0);
+        w.write(c, 0, sb.length());
+        sb.setLength(0);
+        return c;
+    }
+
+    /** C's {@code %Nd}: {@code v} right-aligned in {@code width} columns. */
+    static StringBuilder pad(StringBuilder sb, long v, int width) {
+        int digits = 1;
+        if (v < 0) {
+            digits = Long.toString(v).length();
         } else {
-            if (comma[0]) {
-                out.append(",\n");
+            for (long x = v; x >= 10; x /= 10) {
+                digits++;
             }
-            out.append("{ \"offset\": ").append(offset).append(", \"length\": ").append(len).append(", \"type\": ")
-                    .append(type);
-            if (descr != null) {
-                out.append(", \"description\": ").append(jsonString(descr));
-            }
-            out.append("}");
-            comma[0] = true;
         }
+        for (int i = digits; i < width; i++) {
+            sb.append(' ');
+        }
+        return sb.append(v);
     }
 
-    private void printTotals(List<long[]> entries, long exportSize) {
+    private void printTotals(MapRuns runs, long exportSize) {
         if (exportSize == 0) {
             if (json) {
                 out.append("[]\n");
@@ -342,8 +385,8 @@ public final class InfoCommand implements Callable<Integer> {
             out.append("[\n");
         }
         Map<Long, Long> byType = new TreeMap<>();
-        for (long[] e : entries) {
-            byType.merge(e[1], e[0], Long::sum);
+        for (int i = 0; i < runs.count; i++) {
+            byType.merge(runs.types[i], runs.lengths[i], Long::sum);
         }
         boolean comma = false;
         for (Map.Entry<Long, Long> t : byType.entrySet()) {
@@ -412,7 +455,8 @@ public final class InfoCommand implements Callable<Integer> {
     }
 
     private NbdClientConfig optConfig() {
-        return NbdClientConfig.builder().optMode(true).fullInfo(true).requestExtendedHeaders(false).build();
+        return timeout.apply(NbdClientConfig.builder()).optMode(true).fullInfo(true).requestExtendedHeaders(false)
+                .build();
     }
 
     private static NbdHandle openNegotiating(NbdUri uri, NbdClientConfig config, EventLoopGroup group)

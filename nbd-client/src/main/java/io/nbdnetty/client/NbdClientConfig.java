@@ -582,11 +582,11 @@ public final class NbdClientConfig {
         /**
          * Sets the strict-mode checks.
          *
-         * @param flags a subset of {@link NbdStrict#ALL}
+         * @param flags a subset of {@link NbdStrict#ALL}, with or without {@link NbdStrict#EXTENTS}
          * @return this builder
          */
         public Builder strictMode(int flags) {
-            if ((flags & ~NbdStrict.ALL) != 0) {
+            if ((flags & ~(NbdStrict.ALL | NbdStrict.EXTENTS)) != 0) {
                 throw new IllegalArgumentException("strictMode has unknown bits: 0x" + Integer.toHexString(flags));
             }
             this.strictMode = flags;

@@ -7,6 +7,7 @@ import io.nbdnetty.client.NbdException;
 import io.nbdnetty.client.NbdExportEntry;
 import io.nbdnetty.client.NbdExportInfo;
 import io.nbdnetty.client.NbdExtentList;
+import io.nbdnetty.client.NbdStrings;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdMetaContext;
 import io.nbdnetty.client.NbdOptionException;
@@ -601,7 +602,9 @@ public final class InfoCommand implements Callable<Integer> {
             }
         }
         String content = probeContent ? content(h, info.size()) : null;
-        return new Facts(name, desc, info.size(), content, uriOf(h, uri), contexts, info, canDf(h, info),
+        // Server strings are shown at most 4,096 bytes long, as the protocol caps them (cut with "...").
+        return new Facts(NbdStrings.shown(name), NbdStrings.shown(desc), info.size(), content, uriOf(h, uri),
+                contexts == null ? null : contexts.stream().map(NbdStrings::shown).toList(), info, canDf(h, info),
                 validBlockSizes(info));
     }
 

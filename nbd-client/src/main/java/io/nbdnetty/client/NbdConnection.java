@@ -1547,12 +1547,12 @@ public final class NbdConnection implements NbdBlockDevice {
                     LOG.debug("{}: block status for {} ran to {}, cut at the end of the export ({})", channel,
                             c.name(), end, size);
                 }
-                return at < size ? NbdExtentList.of(r.offset, b, i + 1, size - at)
-                        : NbdExtentList.of(r.offset, b, i, i == 0 ? 0 : b.extentLength(i - 1));
+                return at < size ? NbdExtentList.of(r.offset, b, i + 1, size - at, size)
+                        : NbdExtentList.of(r.offset, b, i, i == 0 ? 0 : b.extentLength(i - 1), at);
             }
             at += len;
         }
-        return NbdExtentList.of(r.offset, b, n, b.extentLength(n - 1));
+        return NbdExtentList.of(r.offset, b, n, b.extentLength(n - 1), at);
     }
 
     /** Hands over a complete structured READ: in the caller's buffer, the one chunk as it came, or the assembly. */

@@ -39,13 +39,16 @@ public final class NbdExtentList extends AbstractList<NbdExtent> implements Rand
     private final int count;
     private final NbdBlockStatusChunk chunk;
     private final long lastLength;
+    private final long end;
     /** For a list made by {@link #copyOf}: offset, length, flags triples; else null. */
     private final long[] triples;
     /** Offsets of the extents of a chunk, computed on the first random access by index. */
     private volatile long[] offsets;
 
-    private NbdExtentList(long start, int count, NbdBlockStatusChunk chunk, long lastLength, long[] triples) {
+    private NbdExtentList(long start, int count, NbdBlockStatusChunk chunk, long lastLength, long end,
+            long[] triples) {
         this.start = start;
+        this.end = end;
         this.count = count;
         this.chunk = chunk;
         this.lastLength = lastLength;
@@ -54,10 +57,10 @@ public final class NbdExtentList extends AbstractList<NbdExtent> implements Rand
 
     /**
      * The first {@code count} descriptors of a chunk from {@code start} on, the last of them {@code lastLength}
-     * bytes long (cut at the end of the export, or its own length).
+     * bytes long (cut at the end of the export, or its own length), ending at {@code end}.
      */
-    static NbdExtentList of(long start, NbdBlockStatusChunk chunk, int count, long lastLength) {
-        return new NbdExtentList(start, count, chunk, lastLength, null);
+    static NbdExtentList of(long start, NbdBlockStatusChunk chunk, int count, long lastLength, long end) {
+        return new NbdExtentList(start, count, chunk, lastLength, end, null);
     }
 
     /**
@@ -78,7 +81,8 @@ public final class NbdExtentList extends AbstractList<NbdExtent> implements Rand
             t[i++] = e.length();
             t[i++] = e.flags();
         }
-        return new NbdExtentList(t.length == 0 ? 0 : t[0], extents.size(), null, 0, t);
+        int n = extents.size();
+        return new NbdExtentList(n == 0 ? 0 : t[0], n, null, 0, n == 0 ? 0 : t[3 * n - 3] + t[3 * n - 2], t);
     }
 
     @Override
@@ -145,7 +149,7 @@ public final class NbdExtentList extends AbstractList<NbdExtent> implements Rand
      * @return the end
      */
     public long end() {
-        return count == 0 ? start : offset(count - 1) + length(count - 1);
+        return end;
     }
 
     /**

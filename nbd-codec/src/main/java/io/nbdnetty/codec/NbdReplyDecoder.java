@@ -7,7 +7,6 @@ import io.netty.handler.codec.ByteToMessageDecoder;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.IntBuffer;
 import java.util.List;
 
 /**
@@ -342,12 +341,10 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
                 check(length >= 12 && (length - 4) % 8 == 0,
                         "NBD_REPLY_TYPE_BLOCK_STATUS payload must be 4 + a positive multiple of 8 bytes");
                 int contextId = in.readInt();
-                long[] extents = new long[(length - 4) / 4];
-                IntBuffer fields = view(in, extents.length * 4).asIntBuffer();
-                for (int i = 0; i < extents.length; i++) {
-                    extents[i] = Integer.toUnsignedLong(fields.get(i));
-                }
-                return new NbdBlockStatusChunk(flags, cookie, headerOffset, false, contextId, extents, true);
+                // As they came: 32-bit fields, 8 bytes per descriptor, one array.
+                int[] fields = new int[(length - 4) / 4];
+                view(in, fields.length * 4).asIntBuffer().get(fields);
+                return new NbdBlockStatusChunk(flags, cookie, headerOffset, contextId, fields);
             }
             case 6 -> {
                 check(extendedHeaders, "NBD_REPLY_TYPE_BLOCK_STATUS_EXT needs extended headers");

@@ -260,94 +260,88 @@ public final class InfoCommand implements Callable<Integer> {
         long align = validBlockSizes(info) ? info.minimumBlockSize() : 512;
         long maxLen = 0xffffffffL - align + 1;
         long exportSize = conn.size();
-        // Runs of one type as they come (nbdinfo merges neighbours of one type): two primitive arrays, no object
-        // per extent. The client hands each reply over as it was decoded, and has already cut an extent that ran
-        // past the end of the export, so the offsets below never pass exportSize.
-        MapRuns runs = new MapRuns();
+        // The replies as the client handed them over (a compact view of each as decoded, 8 bytes per extent on a
+        // compact connection); the client has already cut an extent that ran past the end of the export, so the
+        // offsets printed never pass exportSize. Printed only when all are in, as nbdinfo does.
+        List<NbdExtentList> replies = new ArrayList<>();
         for (long offset = 0; offset < exportSize;) {
             NbdBlockStatus st = CliSupport.await(conn.blockStatus(offset, Math.min(exportSize - offset, maxLen), 0));
             NbdExtentList extents = st.extentList(map);
             if (extents.isEmpty()) {
                 throw new NbdException("--map: server did not return any extents");
             }
-            for (int i = 0; i < extents.size(); i++) {
-                runs.add(extents.length(i), extents.flags(i));
-            }
+            replies.add(extents);
             offset = extents.end();
         }
         if (totals) {
-            printTotals(runs, exportSize);
+            printTotals(replies, exportSize);
         } else {
             PrintWriter w = spec.commandLine().getOut();
-            printExtents(runs, w);
+            printExtents(replies, w);
             w.flush();
         }
     }
 
-    /** Lengths and types of runs of extents of one type, in order (offsets are the running sum of the lengths). */
-    static final class MapRuns {
-        long[] lengths = new long[64];
-        long[] types = new long[64];
-        int count;
-
-        void add(long length, long type) {
-            if (count > 0 && types[count - 1] == type) {
-                lengths[count - 1] += length;
-                return;
-            }
-            if (count == lengths.length) {
-                lengths = java.util.Arrays.copyOf(lengths, count * 2);
-                types = java.util.Arrays.copyOf(types, count * 2);
-            }
-            lengths[count] = length;
-            types[count] = type;
-            count++;
-        }
-    }
-
     /**
-     * Prints the runs as nbdinfo does, straight to the writer through one reusable line buffer (no string per
-     * line).
+     * Prints the extents as nbdinfo does, merging neighbours of one type (offsets are the running sum of the
+     * lengths), straight to the writer through one reusable line buffer: no object per extent or line.
      */
-    private void printExtents(MapRuns runs, java.io.Writer w) throws java.io.IOException {
+    void printExtents(List<NbdExtentList> replies, java.io.Writer w) throws java.io.IOException {
         StringBuilder sb = new StringBuilder(16 * 1024);
         char[] chars = new char[0];
         if (json) {
             sb.append("[\n");
         }
         long offset = 0;
-        for (int i = 0; i < runs.count; i++) {
-            long len = runs.lengths[i];
-            long type = runs.types[i];
-            String descr = extentDescription(map, type);
-            if (!json) {
-                pad(sb, offset, 10).append("  ");
-                pad(sb, len, 10).append("  ");
-                pad(sb, type, 3);
-                if (descr != null) {
-                    sb.append("  ").append(descr);
+        long runLength = 0;
+        long runType = 0;
+        boolean first = true;
+        for (NbdExtentList l : replies) {
+            for (int i = 0, n = l.size(); i < n; i++) {
+                long type = l.flags(i);
+                if (runLength > 0 && type != runType) {
+                    printRun(sb, offset, runLength, runType, first);
+                    first = false;
+                    offset += runLength;
+                    runLength = 0;
+                    if (sb.length() >= 8 * 1024) {
+                        chars = drain(sb, chars, w);
+                    }
                 }
-                sb.append('\n');
-            } else {
-                if (i > 0) {
-                    sb.append(",\n");
-                }
-                sb.append("{ \"offset\": ").append(offset).append(", \"length\": ").append(len)
-                        .append(", \"type\": ").append(type);
-                if (descr != null) {
-                    sb.append(", \"description\": ").append(jsonString(descr));
-                }
-                sb.append("}");
+                runType = type;
+                runLength += l.length(i);
             }
-            offset += len;
-            if (sb.length() >= 8 * 1024) {
-                chars = drain(sb, chars, w);
-            }
+        }
+        if (runLength > 0) {
+            printRun(sb, offset, runLength, runType, first);
         }
         if (json) {
             sb.append("\n]\n");
         }
         drain(sb, chars, w);
+    }
+
+    private void printRun(StringBuilder sb, long offset, long len, long type, boolean first) {
+        String descr = extentDescription(map, type);
+        if (!json) {
+            pad(sb, offset, 10).append("  ");
+            pad(sb, len, 10).append("  ");
+            pad(sb, type, 3);
+            if (descr != null) {
+                sb.append("  ").append(descr);
+            }
+            sb.append('\n');
+        } else {
+            if (!first) {
+                sb.append(",\n");
+            }
+            sb.append("{ \"offset\": ").append(offset).append(", \"length\": ").append(len)
+                    .append(", \"type\": ").append(type);
+            if (descr != null) {
+                sb.append(", \"description\": ").append(jsonString(descr));
+            }
+            sb.append("}");
+        }
     }
 
     /** Writes and empties the buffer, through a reused char array. */
@@ -375,7 +369,7 @@ public final class InfoCommand implements Callable<Integer> {
         return sb.append(v);
     }
 
-    private void printTotals(MapRuns runs, long exportSize) {
+    private void printTotals(List<NbdExtentList> replies, long exportSize) {
         if (exportSize == 0) {
             if (json) {
                 out.append("[]\n");
@@ -386,8 +380,20 @@ public final class InfoCommand implements Callable<Integer> {
             out.append("[\n");
         }
         Map<Long, Long> byType = new TreeMap<>();
-        for (int i = 0; i < runs.count; i++) {
-            byType.merge(runs.types[i], runs.lengths[i], Long::sum);
+        for (NbdExtentList l : replies) {
+            long runType = 0;
+            long runLength = 0;
+            for (int i = 0, n = l.size(); i < n; i++) {
+                if (runLength > 0 && l.flags(i) != runType) {
+                    byType.merge(runType, runLength, Long::sum);
+                    runLength = 0;
+                }
+                runType = l.flags(i);
+                runLength += l.length(i);
+            }
+            if (runLength > 0) {
+                byType.merge(runType, runLength, Long::sum);
+            }
         }
         boolean comma = false;
         for (Map.Entry<Long, Long> t : byType.entrySet()) {

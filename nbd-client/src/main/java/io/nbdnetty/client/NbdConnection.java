@@ -1511,8 +1511,11 @@ public final class NbdConnection implements NbdBlockDevice {
         return MAX_ERROR_CHUNKS + (r.type.equals(NbdCommandType.READ) ? r.length / 512 : 0);
     }
 
-    /** The fixed part of {@link #maxErrorChunks}. */
-    static final int MAX_ERROR_CHUNKS = 1024;
+    /**
+     * Error chunks one reply may hold before the reply is taken as never ending (a protocol error): this many, plus
+     * one per 512 bytes of a READ.
+     */
+    public static final int MAX_ERROR_CHUNKS = 1024;
 
     /**
      * The extents of one context as the caller gets them: a view over the chunk as decoded, without a copy, ending

@@ -45,6 +45,10 @@ import java.util.concurrent.Executors;
  * at a time. The first error stops issuing new work and fails the result once the work in flight has finished. At
  * the end the target is flushed (NBD_CMD_FLUSH when the target supports it; {@code force} for a file).
  *
+ * <p>A source or target server that stops answering does not hang a backup: connections made with the default
+ * configuration fail after {@link NbdClientConfig#stallTimeout()} (60 s) without a byte while requests wait, which
+ * fails the backup with that {@link NbdTimeoutException}.
+ *
  * <p>An {@code NbdBackup} describes one backup and may be run more than once; each run is independent. Thread-safe.
  */
 public final class NbdBackup {

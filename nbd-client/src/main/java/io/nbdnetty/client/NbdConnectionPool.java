@@ -20,6 +20,10 @@ import java.util.function.Supplier;
  * one connection covers the writes that had completed, on any connection, before it was sent; so the pool waits for
  * every write issued before the flush, then flushes on one connection.
  *
+ * <p>A server that stops answering does not hang the pool: connections made with the default configuration fail
+ * after {@link NbdClientConfig#stallTimeout()} (60 s) without a byte while requests wait, and the requests on them
+ * fail with {@link NbdTimeoutException}.
+ *
  * <p>Thread-safe. The pool owns its handles and closes them.
  */
 public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {

@@ -33,9 +33,30 @@ class StalledServerTest {
     @TempDir
     Path dir;
 
+    /** Sends a signal; after STOP, waits until the process (every thread of it) has stopped. */
     private static void signal(PeerServer s, String sig) throws Exception {
         Process p = new ProcessBuilder("kill", "-" + sig, Long.toString(s.pid())).inheritIO().start();
         assertEquals(0, p.waitFor());
+        if (sig.equals("STOP")) {
+            Path tasks = Path.of("/proc", Long.toString(s.pid()), "task");
+            for (int i = 0; i < 500 && !allStopped(tasks); i++) {
+                Thread.sleep(10);
+            }
+            assertTrue(allStopped(tasks), "the server did not stop");
+        }
+    }
+
+    private static boolean allStopped(Path tasks) throws Exception {
+        try (var ids = Files.list(tasks)) {
+            for (Path t : ids.toList()) {
+                String stat = Files.readString(t.resolve("stat"));
+                char state = stat.charAt(stat.lastIndexOf(')') + 2);
+                if (state != 'T' && state != 't') {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     @Test
@@ -96,6 +117,50 @@ class StalledServerTest {
                 } finally {
                     signal(first, "CONT");
                 }
+            }
+        }
+    }
+
+    private static Supplier<CompletableFuture<NbdConnection>> stalling(PeerServer s, Duration stall) {
+        return () -> NbdHandle.create(NbdClientConfig.builder().addMetaContext(NbdMetaContext.BASE_ALLOCATION)
+                .stallTimeout(stall).build()).connect(UnixSockets.connect(s.socketPath()));
+    }
+
+    @Test
+    void aPoolOverAStoppedServerFailsItsRequests() throws Exception {
+        try (PeerServer s = PeerServer.nbdkit("pattern", "size=1M").readOnly().start();
+                NbdConnectionPool pool = await(NbdConnectionPool.open(2, stalling(s, Duration.ofSeconds(1))))) {
+            TestSupport.bytes(await(pool.read(0, 4096, 0)));
+            signal(s, "STOP");
+            try {
+                NbdTimeoutException e = fails(NbdTimeoutException.class, pool.read(8192, 4096, 0));
+                assertTrue(e.getMessage().startsWith("no reply from the server for 1 s"), e.getMessage());
+            } finally {
+                signal(s, "CONT");
+            }
+        }
+    }
+
+    @Test
+    void aBackupFromAStoppedServerFails() throws Exception {
+        byte[] data = new byte[SIZE];
+        new Random(5).nextBytes(data);
+        Path file = Files.write(dir.resolve("src.img"), data);
+        try (PeerServer s = PeerServer.nbdkit("file", "file=" + file).readOnly().filter("delay", "rdelay=200ms")
+                .start()) {
+            NbdConnection c = await(stalling(s, Duration.ofSeconds(1)).get());
+            try {
+                CompletableFuture<NbdBackup.Result> run = NbdBackup.builder(c).build()
+                        .toFile(dir.resolve("backup.img"));
+                signal(s, "STOP");
+                try {
+                    NbdTimeoutException e = fails(NbdTimeoutException.class, run);
+                    assertTrue(e.getMessage().startsWith("no reply from the server for 1 s"), e.getMessage());
+                } finally {
+                    signal(s, "CONT");
+                }
+            } finally {
+                c.handle().close();
             }
         }
     }

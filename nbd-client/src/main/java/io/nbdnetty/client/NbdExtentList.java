@@ -67,7 +67,7 @@ public final class NbdExtentList extends AbstractList<NbdExtent> implements Rand
      * A compact copy of any list of extents (as {@link NbdBlockStatus#extentList} returns for a status built by
      * hand).
      *
-     * @param extents the extents, in any order
+     * @param extents the extents, kept in their order (offsets as given)
      * @return the list; {@code extents} itself if it is one already
      */
     public static NbdExtentList copyOf(List<NbdExtent> extents) {

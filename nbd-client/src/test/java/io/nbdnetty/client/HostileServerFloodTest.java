@@ -4,7 +4,9 @@ import io.nbdnetty.client.ScriptedServer.Req;
 import io.nbdnetty.codec.NbdBlockStatusChunk;
 import io.nbdnetty.codec.NbdErrno;
 import io.nbdnetty.codec.NbdErrorChunk;
+import io.nbdnetty.codec.NbdHandshakeFlags;
 import io.nbdnetty.codec.NbdOffsetDataChunk;
+import io.nbdnetty.codec.NbdOption;
 import io.nbdnetty.codec.NbdReplyFlags;
 import io.nbdnetty.codec.NbdReplyType;
 import io.nbdnetty.codec.NbdSimpleReply;
@@ -358,6 +360,37 @@ class HostileServerFloodTest {
             assertEquals(NbdStrings.MAX_SHOWN_BYTES, shown.getBytes(StandardCharsets.UTF_8).length);
             assertEquals(NbdState.READY, h.state());
             h.close();
+            s.awaitScript();
+        }
+    }
+
+    @Test
+    void anOptionErrorMessageOf60KiBIsShownAt4096() throws Exception {
+        String huge = "z".repeat(60 * 1024); // within maxOptionReplyLength (64 KiB), far over the protocol's 4,096
+        try (ScriptedServer s = ScriptedServer.start(p -> {
+            p.greeting(NbdHandshakeFlags.FIXED_NEWSTYLE | NbdHandshakeFlags.NO_ZEROES);
+            p.readClientFlags();
+            while (true) {
+                ScriptedServer.Opt o = p.readOption();
+                if (o.option().equals(NbdOption.GO)) {
+                    // By hand (our encoder refuses such a string): proto.md, "Option reply": magic, option, reply
+                    // type NBD_REP_ERR_UNKNOWN (2^31 + 6), length, then the message.
+                    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(20 + huge.length());
+                    b.putLong(0x3e889045565a9L).putInt(o.code()).putInt(0x80000006).putInt(huge.length())
+                            .put(huge.getBytes(StandardCharsets.US_ASCII));
+                    p.sendRaw(b.array());
+                    break;
+                }
+                p.refuse(o);
+            }
+            p.awaitClientClose();
+        }); NbdHandle h = NbdHandle.create(NbdClientConfig.builder().build())) {
+            NbdOptionException e = fails(NbdOptionException.class, h.connect(s.connect()));
+            assertEquals(huge, e.serverMessage());
+            String m = e.getMessage();
+            assertTrue(m.endsWith("z..."), m.substring(0, 80));
+            assertEquals(NbdStrings.MAX_SHOWN_BYTES - 3, m.length() - m.replace("z", "").length());
+            assertDead(h);
             s.awaitScript();
         }
     }

@@ -31,9 +31,6 @@ public final class BackupCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @picocli.CommandLine.Mixin
-    TimeoutOption timeout = new TimeoutOption();
-
     @Option(names = "--bitmap", paramLabel = "NAME",
             description = "The dirty bitmap (context qemu:dirty-bitmap:NAME); required with --incremental.")
     String bitmap;
@@ -62,8 +59,7 @@ public final class BackupCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--incremental needs --bitmap NAME");
         }
         PrintWriter out = spec.commandLine().getOut();
-        NbdClientConfig.Builder cfg = timeout.apply(NbdClientConfig.builder())
-                .addMetaContext(NbdMetaContext.BASE_ALLOCATION);
+        NbdClientConfig.Builder cfg = NbdClientConfig.builder().addMetaContext(NbdMetaContext.BASE_ALLOCATION);
         String context = bitmap == null ? null : NbdMetaContext.QEMU_DIRTY_BITMAP_PREFIX + bitmap;
         if (context != null) {
             cfg.addMetaContext(context);

@@ -7,7 +7,8 @@ import java.time.Duration;
 
 /**
  * The {@code --timeout=SECONDS} option of the commands that talk to servers ({@code info}, {@code copy}, {@code
- * backup}, {@code bench}), a picocli mixin: how long a server may send nothing while requests wait for it, before the
+ * bench}; {@code backup}'s {@code --timeout} is its overall deadline, and it keeps the library's 60 s), a picocli
+ * mixin: how long a server may send nothing while requests wait for it, before the
  * command fails with "no reply from the server for 60 s" ({@link NbdClientConfig#stallTimeout()}). Any byte from the
  * server counts as progress, so a slow link does not trip it.
  */

@@ -191,6 +191,48 @@ class HostileServerCliTest {
     }
 
     @Test
+    void aCopyNeverReadsPastTheEndOfTheExportWhateverTheExtentsSay() throws Exception {
+        long[] furthest = {0};
+        byte[] data = new byte[SIZE];
+        new java.util.Random(17).nextBytes(data);
+        try (Scripted s = new Scripted((ch, type, cookie, offset, length) -> {
+            if (type == 7) { // BLOCK_STATUS: 512 KiB of data, then hole|zero claimed to run 1.5 MiB past the end
+                long dataEnd = 512 * 1024;
+                if (offset < dataEnd) {
+                    Scripted.blockStatus(ch, cookie, dataEnd - offset, 0, 2 * SIZE, 3);
+                } else {
+                    Scripted.blockStatus(ch, cookie, 2 * SIZE, 3);
+                }
+            } else if (type == 0) { // READ: one OFFSET_DATA chunk (DONE)
+                synchronized (furthest) {
+                    furthest[0] = Math.max(furthest[0], offset + length);
+                }
+                ByteBuffer b = ByteBuffer.allocate(20 + 8 + (int) length);
+                b.putInt(0x668e33ef).putShort((short) 1).putShort((short) 1).putLong(cookie)
+                        .putInt(8 + (int) length).putLong(offset)
+                        .put(data, (int) Math.min(offset, SIZE), (int) Math.max(0, Math.min(length, SIZE - offset)));
+                Scripted.write(ch, b.position(b.capacity()).flip());
+            } else { // FLUSH and the rest: NONE (DONE)
+                Scripted.write(ch, ByteBuffer.allocate(20).putInt(0x668e33ef).putShort((short) 1)
+                        .putShort((short) 0).putLong(cookie).putInt(0).flip());
+            }
+        })) {
+            Path out = s.dir.resolve("copy.img");
+            try {
+                nbd("copy", "-C", "1", s.uri(), out.toString()).ok();
+                assertEquals(SIZE, Files.size(out));
+                byte[] copied = Files.readAllBytes(out);
+                assertTrue(java.util.Arrays.equals(data, 0, 512 * 1024, copied, 0, 512 * 1024), "the data part");
+                assertTrue(java.util.Arrays.mismatch(new byte[SIZE - 512 * 1024],
+                        java.util.Arrays.copyOfRange(copied, 512 * 1024, SIZE)) < 0, "the zero part reads as zeroes");
+                assertTrue(furthest[0] > 0 && furthest[0] <= SIZE, "read up to " + furthest[0]);
+            } finally {
+                Files.deleteIfExists(out);
+            }
+        }
+    }
+
+    @Test
     void aServerThatStopsAnsweringFailsAfterTimeout() throws Exception {
         try (Scripted s = new Scripted((ch, type, cookie, offset, length) -> {
             // Half a chunk header, then silence with the connection open.

@@ -86,6 +86,7 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
     private final int maxPayloadLength;
     private final DataSink sink;
     private long maxBlockStatusDescriptors = Long.MAX_VALUE;
+    private long bytesReceived;
 
     private State state = State.HEADER;
     private long streamOffset;
@@ -159,6 +160,24 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
      */
     public long streamOffset() {
         return streamOffset;
+    }
+
+    /**
+     * Returns how many bytes have reached this decoder, whole messages or not: what a caller watching for a server
+     * that stalls in the middle of a reply compares over time. Read it on the channel's event loop.
+     *
+     * @return the bytes received so far
+     */
+    public long bytesReceived() {
+        return bytesReceived;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        if (msg instanceof ByteBuf b) {
+            bytesReceived += b.readableBytes();
+        }
+        super.channelRead(ctx, msg);
     }
 
     @Override

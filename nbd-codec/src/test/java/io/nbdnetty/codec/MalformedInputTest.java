@@ -174,6 +174,29 @@ class MalformedInputTest {
                 new NbdBlockStatusChunk(1, 1, 0, false, 7, new long[] {0xffffffffL, 3, 512, 0xffffffffL}));
     }
 
+    // What a stall timer watches: bytes count as they arrive, before any message is whole.
+    @Test
+    void bytesReceivedCountsHalfAMessage() {
+        NbdReplyDecoder d = new NbdReplyDecoder(false, c -> 4096, 1 << 20);
+        EmbeddedChannel ch = new EmbeddedChannel(d);
+        try {
+            // An OFFSET_DATA chunk (proto.md): 20-byte header, then offset and 4 bytes of data, in three reads.
+            assertFalse(ch.writeInbound(Wire.pooled(hex("668e33ef 0001 0001 00000000"))));
+            assertEquals(12, d.bytesReceived());
+            assertEquals(0, d.streamOffset());
+            assertFalse(ch.writeInbound(Wire.pooled(hex("00000001 0000000c 0000000000000000"))));
+            assertEquals(28, d.bytesReceived());
+            assertTrue(ch.writeInbound(Wire.pooled(hex("01020304"))));
+            assertEquals(32, d.bytesReceived());
+            assertEquals(32, d.streamOffset());
+            Object chunk = ch.readInbound();
+            assertInstanceOf(NbdOffsetDataChunk.class, chunk);
+            io.netty.util.ReferenceCountUtil.release(chunk);
+        } finally {
+            ch.finishAndReleaseAll();
+        }
+    }
+
     @Test
     void simpleReplyLongerThanTheLimitIsRefusedBeforeItsData() {
         // The resolver says the READ is 2 MiB; the limit is 1 MiB.

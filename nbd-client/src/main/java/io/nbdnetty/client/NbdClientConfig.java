@@ -361,7 +361,8 @@ public final class NbdClientConfig {
      * link or a long reply arriving slowly does not trip it, but a server that stops in the middle of a reply, or
      * never answers, does: the connection then fails with {@link NbdTimeoutException} ("no reply from the server
      * for 60 s"), every request on it fails, and the handle goes {@link NbdState#DEAD}. Unlike {@link
-     * #requestTimeout()}, the clock starts again with every byte, and only runs while a request waits.
+     * #requestTimeout()}, the clock starts again with every byte, and only runs while a request waits. It is checked
+     * every eighth of the timeout, so the connection fails after between 1 and 1.25 times it of silence.
      *
      * @return the timeout
      */

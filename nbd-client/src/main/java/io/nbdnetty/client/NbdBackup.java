@@ -67,6 +67,10 @@ import java.util.concurrent.Executors;
  * by something else since), that the bitmap was created before the full backup (it must have been), and, without a
  * source identity, which disk the source is beyond its size.
  *
+ * <p>A source or target server that stops answering does not hang a backup: connections made with the default
+ * configuration fail after {@link NbdClientConfig#stallTimeout()} (60 s) without a byte while requests wait, which
+ * fails the backup with that {@link NbdTimeoutException}.
+ *
  * <p>An {@code NbdBackup} describes one backup and may be run more than once; each run is independent. Thread-safe.
  */
 public final class NbdBackup {

@@ -28,6 +28,10 @@ public final class NbdClientConfig {
     public static final int DEFAULT_MAX_IN_FLIGHT_REQUESTS = 512;
     /** Default cap on bytes in flight (READ lengths plus WRITE payloads); more wait in a local queue. */
     public static final long DEFAULT_MAX_IN_FLIGHT_BYTES = 64L * 1024 * 1024;
+    /** Default cap on block status extents in one reply, all contexts together: 2^21 (twice the spec's 2^20). */
+    public static final int DEFAULT_MAX_BLOCK_STATUS_EXTENTS = 1 << 21;
+    /** Default time without a byte from the server while requests are outstanding: 60 seconds. */
+    public static final Duration DEFAULT_STALL_TIMEOUT = Duration.ofSeconds(60);
 
     private static final NbdClientConfig DEFAULT = builder().build();
 
@@ -54,6 +58,8 @@ public final class NbdClientConfig {
     private final String tlsHostname;
     private final SslProvider tlsProvider;
     private final Duration requestTimeout;
+    private final int maxBlockStatusExtents;
+    private final Duration stallTimeout;
     private final NbdListener listener;
     private final boolean debug;
 
@@ -81,6 +87,8 @@ public final class NbdClientConfig {
         this.tlsHostname = b.tlsHostname;
         this.tlsProvider = b.tlsProvider;
         this.requestTimeout = b.requestTimeout;
+        this.maxBlockStatusExtents = b.maxBlockStatusExtents;
+        this.stallTimeout = b.stallTimeout;
         this.listener = b.listener;
         this.debug = b.debug;
     }
@@ -336,6 +344,33 @@ public final class NbdClientConfig {
     }
 
     /**
+     * The most block status extents one reply may hold, all its contexts together (default {@link
+     * #DEFAULT_MAX_BLOCK_STATUS_EXTENTS}). A chunk header announcing more is a protocol error before its payload is
+     * buffered, and so is a reply whose chunks add up to more; so one reply makes the client hold at most this many
+     * extents, 16 bytes each (docs/LIMITS.md).
+     *
+     * @return the limit
+     */
+    public int maxBlockStatusExtents() {
+        return maxBlockStatusExtents;
+    }
+
+    /**
+     * How long the server may send nothing at all while requests are outstanding (default {@link
+     * #DEFAULT_STALL_TIMEOUT}; {@link Duration#ZERO}: no limit). Any byte received counts as progress, so a slow
+     * link or a long reply arriving slowly does not trip it, but a server that stops in the middle of a reply, or
+     * never answers, does: the connection then fails with {@link NbdTimeoutException} ("no reply from the server
+     * for 60 s"), every request on it fails, and the handle goes {@link NbdState#DEAD}. Unlike {@link
+     * #requestTimeout()}, the clock starts again with every byte, and only runs while a request waits. It is checked
+     * every eighth of the timeout, so the connection fails after between 1 and 1.25 times it of silence.
+     *
+     * @return the timeout
+     */
+    public Duration stallTimeout() {
+        return stallTimeout;
+    }
+
+    /**
      * The observer of requests, or null.
      *
      * @return the listener
@@ -387,6 +422,8 @@ public final class NbdClientConfig {
         private String tlsHostname;
         private SslProvider tlsProvider = SslProvider.JDK;
         private Duration requestTimeout = Duration.ZERO;
+        private int maxBlockStatusExtents = DEFAULT_MAX_BLOCK_STATUS_EXTENTS;
+        private Duration stallTimeout = DEFAULT_STALL_TIMEOUT;
         private NbdListener listener;
         private boolean debug;
 
@@ -417,6 +454,8 @@ public final class NbdClientConfig {
             tlsHostname = c.tlsHostname;
             tlsProvider = c.tlsProvider;
             requestTimeout = c.requestTimeout;
+            maxBlockStatusExtents = c.maxBlockStatusExtents;
+            stallTimeout = c.stallTimeout;
             listener = c.listener;
             debug = c.debug;
         }
@@ -544,11 +583,11 @@ public final class NbdClientConfig {
         /**
          * Sets the strict-mode checks.
          *
-         * @param flags a subset of {@link NbdStrict#ALL}
+         * @param flags a subset of {@link NbdStrict#ALL}, with or without {@link NbdStrict#EXTENTS}
          * @return this builder
          */
         public Builder strictMode(int flags) {
-            if ((flags & ~NbdStrict.ALL) != 0) {
+            if ((flags & ~(NbdStrict.ALL | NbdStrict.EXTENTS)) != 0) {
                 throw new IllegalArgumentException("strictMode has unknown bits: 0x" + Integer.toHexString(flags));
             }
             this.strictMode = flags;
@@ -722,6 +761,36 @@ public final class NbdClientConfig {
                 throw new IllegalArgumentException("requestTimeout must not be negative: " + timeout);
             }
             this.requestTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * Sets the cap on block status extents in one reply ({@link NbdClientConfig#maxBlockStatusExtents()}).
+         *
+         * @param extents at least 1
+         * @return this builder
+         */
+        public Builder maxBlockStatusExtents(int extents) {
+            if (extents < 1) {
+                throw new IllegalArgumentException("maxBlockStatusExtents must be at least 1: " + extents);
+            }
+            this.maxBlockStatusExtents = extents;
+            return this;
+        }
+
+        /**
+         * Sets how long the server may send nothing while requests are outstanding ({@link
+         * NbdClientConfig#stallTimeout()}).
+         *
+         * @param timeout positive, or {@link Duration#ZERO} for none
+         * @return this builder
+         */
+        public Builder stallTimeout(Duration timeout) {
+            Objects.requireNonNull(timeout, "stallTimeout");
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("stallTimeout must not be negative: " + timeout);
+            }
+            this.stallTimeout = timeout;
             return this;
         }
 

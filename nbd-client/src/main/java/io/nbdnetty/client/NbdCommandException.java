@@ -31,7 +31,7 @@ public class NbdCommandException extends NbdException {
     public NbdCommandException(NbdCommandType command, NbdErrno error, String serverMessage, long errorOffset) {
         super(command + " failed: " + error + " (" + error.description() + ")"
                 + (errorOffset >= 0 ? " at offset " + errorOffset : "")
-                + (serverMessage.isEmpty() ? "" : ": " + serverMessage));
+                + (serverMessage.isEmpty() ? "" : ": " + NbdStrings.shown(serverMessage)));
         this.command = command;
         this.error = error;
         this.serverMessage = serverMessage;

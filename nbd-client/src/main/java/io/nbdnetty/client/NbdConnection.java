@@ -128,6 +128,17 @@ public final class NbdConnection implements NbdBlockDevice {
     /** The timer of {@link #sweepTimeouts} while one is scheduled, else null (cancelled when the connection ends). */
     private io.netty.util.concurrent.ScheduledFuture<?> sweepTimer;
     private final Runnable sweepTask = this::sweepTimeouts;
+    /** The timer of {@link #checkStall} while one is scheduled, else null. */
+    private io.netty.util.concurrent.ScheduledFuture<?> stallTimer;
+    private final Runnable stallTask = this::checkStall;
+    /** Checks per stall timeout (see {@link #checkStall}). */
+    private static final int STALL_CHECKS = 8;
+    /** The reply decoder, once installed (its byte count is the stall timer's measure of progress). */
+    private NbdReplyDecoder replyDecoder;
+    /** The decoder's byte count at the last stall check that saw it change. */
+    private long stallBytes;
+    /** Stall checks in a row that saw no new byte, since then or since a request ended an idle spell. */
+    private int quietChecks;
     /** Requests and other work from other threads, on their way to the event loop: see {@link #handOver}. */
     private final Queue<Object> incoming = PlatformDependent.newMpscQueue();
     private final AtomicBoolean drainQueued = new AtomicBoolean();
@@ -203,9 +214,39 @@ public final class NbdConnection implements NbdBlockDevice {
         pipeline.replace("nbd-handshake", "nbd-transmission", transmission);
         pipeline.replace("nbd-handshake-encoder", "nbd-request-encoder", new NbdRequestEncoder(extended));
         // Replacing the decoder last hands any bytes it still holds to the reply decoder.
-        pipeline.replace(handshakeDecoder, "nbd-reply-decoder",
-                new NbdReplyDecoder(extended, this::simpleReplyDataLength, config.maxReplyPayloadLength(),
-                        transmission));
+        replyDecoder = new NbdReplyDecoder(extended, this::simpleReplyDataLength, config.maxReplyPayloadLength(),
+                transmission).maxBlockStatusDescriptors(config.maxBlockStatusExtents());
+        pipeline.replace(handshakeDecoder, "nbd-reply-decoder", replyDecoder);
+    }
+
+    /**
+     * The stall timer, every {@link #STALL_CHECKS}th of {@link NbdClientConfig#stallTimeout()} while requests are in
+     * flight: it compares the bytes the reply decoder has received (whole messages or not) with the last check, and
+     * fails the connection after {@link #STALL_CHECKS} + 1 checks in a row without a byte. So a connection fails after
+     * between 1 and 1.25 times the timeout of silence, never sooner; the data path pays one addition per socket
+     * read and nothing per request. With nothing in flight the timer stops; the next request starts it again.
+     */
+    private void checkStall() {
+        stallTimer = null;
+        if (failure != null || inFlightMap.isEmpty()) {
+            return;
+        }
+        long received = replyDecoder == null ? 0 : replyDecoder.bytesReceived();
+        if (received != stallBytes) {
+            stallBytes = received;
+            quietChecks = 0;
+        } else if (++quietChecks > STALL_CHECKS) {
+            handle.fail(new NbdTimeoutException("no reply from the server for "
+                    + NbdDurations.inWords(config.stallTimeout()) + " (" + inFlightMap.size()
+                    + " request(s) waiting)"));
+            return;
+        }
+        scheduleStallCheck();
+    }
+
+    private void scheduleStallCheck() {
+        stallTimer = loop.schedule(stallTask, Math.max(1, config.stallTimeout().toNanos() / STALL_CHECKS),
+                TimeUnit.NANOSECONDS);
     }
 
     // --------------------------------------------------------------------------------------------- information
@@ -848,6 +889,15 @@ public final class NbdConnection implements NbdBlockDevice {
         bytesSent += (extended ? NbdConstants.EXTENDED_REQUEST_HEADER_LENGTH : NbdConstants.REQUEST_HEADER_LENGTH)
                 + payloadLength;
         requestsSent++;
+        if (!config.stallTimeout().isZero()) {
+            if (inFlightMap.size() == 1) {
+                // The first request after an idle spell: the server had no reason to send anything until now.
+                quietChecks = 0;
+            }
+            if (stallTimer == null) {
+                scheduleStallCheck();
+            }
+        }
         boolean timed = !config.requestTimeout().isZero();
         if (timed || config.listener() != null) {
             // Only then: the request stays smaller without (it is allocated per request).
@@ -1032,6 +1082,10 @@ public final class NbdConnection implements NbdBlockDevice {
             // Nothing left to time out; on a caller's shared group the timer would keep this connection until it ran.
             sweepTimer.cancel(false);
             sweepTimer = null;
+        }
+        if (stallTimer != null) {
+            stallTimer.cancel(false);
+            stallTimer = null;
         }
         List<Request> all = new ArrayList<>(inFlightMap.values());
         all.sort(Comparator.comparingLong(r -> r.cookie)); // fail them in the order they were sent
@@ -1444,6 +1498,11 @@ public final class NbdConnection implements NbdBlockDevice {
         if (n == 0) {
             throw new NbdProtocolException("block status chunk without extents (cookie " + r.cookie + ")");
         }
+        r.a().extents += n;
+        if (r.a().extents > config.maxBlockStatusExtents()) {
+            throw new NbdProtocolException("the reply to NBD_CMD_BLOCK_STATUS (cookie " + r.cookie + ") holds more"
+                    + " than " + config.maxBlockStatusExtents() + " extents, the limit of one reply");
+        }
         boolean reqOne = (r.flags & NbdCommandFlags.REQ_ONE) != 0;
         if (reqOne && (n != 1 || Long.compareUnsigned(b.extentLength(0), r.length) > 0)) {
             throw new NbdProtocolException("block status with REQ_ONE must have one extent no longer than the request;"
@@ -1481,6 +1540,10 @@ public final class NbdConnection implements NbdBlockDevice {
     private void errorChunk(Request r, NbdErrorChunk e) throws NbdProtocolException {
         if (e.error().equals(NbdErrno.OK)) {
             throw new NbdProtocolException(e.type() + " with error 0 (cookie " + r.cookie + ")");
+        }
+        if (++r.a().errorChunks > maxErrorChunks(r)) {
+            throw new NbdProtocolException("the reply to " + r.type + " (cookie " + r.cookie + ") goes on with more"
+                    + " than " + maxErrorChunks(r) + " error chunks and no end");
         }
         long errorOffset = -1;
         if (e.hasErrorOffset()) {
@@ -1522,19 +1585,68 @@ public final class NbdConnection implements NbdBlockDevice {
             }
             Map<String, List<NbdExtent>> result = new LinkedHashMap<>();
             for (NbdMetaContext c : r.a().asked != null ? r.a().asked : contexts) {
-                NbdBlockStatusChunk b = r.a().status.get(c.id());
-                List<NbdExtent> extents = new ArrayList<>(b.extentCount());
-                long at = r.offset;
-                for (int i = 0; i < b.extentCount(); i++) {
-                    extents.add(new NbdExtent(at, b.extentLength(i), b.extentStatus(i)));
-                    at += b.extentLength(i);
-                }
-                result.put(c.name(), List.copyOf(extents));
+                result.put(c.name(), extentList(r, c, r.a().status.get(c.id())));
             }
             complete(r, new NbdBlockStatus(r.offset, result));
             return;
         }
         complete(r, null);
+    }
+
+    /**
+     * The most error chunks one reply may hold: 1,024, plus one per 512 bytes of a READ (a server may report each
+     * failed sector of a long READ on its own). Each error chunk is valid alone, so without a bound a server could
+     * keep one reply going for ever; past it the reply cannot be trusted to end, and the connection fails.
+     */
+    static long maxErrorChunks(Request r) {
+        return MAX_ERROR_CHUNKS + (r.type.equals(NbdCommandType.READ) ? r.length / 512 : 0);
+    }
+
+    /**
+     * Error chunks one reply may hold before the reply is taken as never ending (a protocol error): this many, plus
+     * one per 512 bytes of a READ.
+     */
+    public static final int MAX_ERROR_CHUNKS = 1024;
+
+    /**
+     * The extents of one context as the caller gets them: a view over the chunk as decoded, without a copy, ending
+     * at the end of the export. The spec lets the last extent run past the request, but past the end of the export
+     * there are no bytes to describe: such an extent is cut there and any after it dropped (and the listener told),
+     * or, with {@link NbdStrict#EXTENTS}, the reply is a protocol error.
+     */
+    private NbdExtentList extentList(Request r, NbdMetaContext c, NbdBlockStatusChunk b) throws NbdProtocolException {
+        long size = info.size();
+        int n = b.extentCount();
+        long at = r.offset;
+        for (int i = 0; i < n; i++) {
+            long len = b.extentLength(i);
+            if (at + len > size) {
+                long end = at;
+                for (int j = i; j < n; j++) {
+                    end += b.extentLength(j);
+                }
+                if ((config.strictMode() & NbdStrict.EXTENTS) != 0) {
+                    throw new NbdProtocolException("block status extents for " + c.name() + " run to offset "
+                            + end + ", past the end of the export (" + size + " bytes) (cookie " + r.cookie + ")");
+                }
+                NbdListener l = config.listener();
+                if (l != null) {
+                    try {
+                        l.extentsBeyondEnd(c.name(), r.offset, end, size);
+                    } catch (RuntimeException e) {
+                        LOG.warn("NbdListener threw", e);
+                    }
+                }
+                if (debug) {
+                    LOG.debug("{}: block status for {} ran to {}, cut at the end of the export ({})", channel,
+                            c.name(), end, size);
+                }
+                return at < size ? NbdExtentList.of(r.offset, b, i + 1, size - at, size)
+                        : NbdExtentList.of(r.offset, b, i, i == 0 ? 0 : b.extentLength(i - 1), at);
+            }
+            at += len;
+        }
+        return NbdExtentList.of(r.offset, b, n, b.extentLength(n - 1), at);
     }
 
     /** Hands over a complete structured READ: in the caller's buffer, the one chunk as it came, or the assembly. */

@@ -25,6 +25,10 @@ import java.util.function.Supplier;
  * <p>Opening: {@link #open(int, Supplier)} goes on with the connections that complete the handshake, at least one,
  * when the server accepts fewer than asked; {@link #openExactly(int, Supplier)} insists on all of them.
  *
+ * <p>A server that stops answering does not hang the pool: connections made with the default configuration fail
+ * after {@link NbdClientConfig#stallTimeout()} (60 s) without a byte while requests wait, and the requests on them
+ * fail with {@link NbdTimeoutException}.
+ *
  * <p>Thread-safe. The pool owns its handles and closes them.
  */
 public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {

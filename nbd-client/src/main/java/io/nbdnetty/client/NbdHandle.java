@@ -1454,7 +1454,7 @@ public final class NbdHandle implements AutoCloseable {
                     if (required) {
                         return CompletableFuture.<Boolean>failedFuture(new NbdOptionException(o.option(),
                                 o.replyType(), "TLS is required, but the server refused NBD_OPT_STARTTLS"
-                                + (o.serverMessage().isEmpty() ? "" : ": " + o.serverMessage())));
+                                + (o.serverMessage().isEmpty() ? "" : ": " + NbdStrings.shown(o.serverMessage()))));
                     }
                     return CompletableFuture.completedFuture(false);
                 }

@@ -28,4 +28,16 @@ public interface NbdListener {
      */
     default void connectionClosed(Throwable cause) {
     }
+
+    /**
+     * A block status reply described bytes past the end of the export, and the client cut it there (see {@link
+     * NbdStrict#EXTENTS}).
+     *
+     * @param context the metadata context
+     * @param offset the offset of the request
+     * @param end where the server's extents ended (exclusive)
+     * @param exportSize the size of the export, where they now end
+     */
+    default void extentsBeyondEnd(String context, long offset, long end, long exportSize) {
+    }
 }

@@ -26,7 +26,7 @@ public class NbdOptionException extends NbdException {
      */
     public NbdOptionException(NbdOption option, NbdOptionReplyType replyType, String serverMessage) {
         super("server refused " + option + " with " + replyType
-                + (serverMessage.isEmpty() ? "" : ": " + serverMessage));
+                + (serverMessage.isEmpty() ? "" : ": " + NbdStrings.shown(serverMessage)));
         this.option = option;
         this.replyType = replyType;
         this.serverMessage = serverMessage;

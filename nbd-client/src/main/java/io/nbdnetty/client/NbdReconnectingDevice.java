@@ -29,7 +29,8 @@ import java.util.function.Supplier;
  * is harmless unless another writer changed the range in between: with a single writer, it is safe. Write buffers
  * are kept (retained) until the write is acknowledged or finally fails. A request is retried at most
  * {@code maxAttempts} times. Errors the server reports ({@link NbdCommandException}) and request timeouts
- * ({@link NbdTimeoutException}) do not reconnect and are not retried: the connection is still alive.
+ * ({@link NbdTimeoutException}) do not reconnect and are not retried: the connection is still alive. A server that
+ * stalls ({@link NbdClientConfig#stallTimeout()}, 60 s by default) has lost its connection: that reconnects.
  *
  * <p>FLUSH is the exception. A flush on the new connection covers only writes the new server has acknowledged;
  * writes acknowledged by the dead connection and not covered by a successful flush (or sent with FUA) may have been
@@ -265,7 +266,10 @@ public final class NbdReconnectingDevice implements NbdBlockDevice, AutoCloseabl
                     return;
                 }
                 Throwable cause = NbdHandle.unwrap(e2);
-                boolean lost = cause instanceof NbdConnectionClosedException || cause instanceof NbdProtocolException;
+                // A stalled server (NbdClientConfig.stallTimeout) is lost too: its handle is dead, unlike after a
+                // request timeout.
+                boolean lost = cause instanceof NbdConnectionClosedException || cause instanceof NbdProtocolException
+                        || cause instanceof NbdTimeoutException && c.handle().state() == NbdState.DEAD;
                 if (!lost || isClosed()) {
                     result.completeExceptionally(cause);
                     return;

@@ -18,7 +18,14 @@ public final class NbdStrict {
     public static final int ALIGN = 0x10;
     /** Refuse payloads larger than the server's maximum (or 32 MiB if it gave none). */
     public static final int PAYLOAD = 0x20;
-    /** Every check. */
+    /**
+     * Refuse, as a protocol error, a block status reply whose extents run past the end of the export. Without it
+     * (the default: it is not part of {@link #ALL}) such an extent is cut at the end of the export, the extents after
+     * it are dropped, and {@link NbdListener#extentsBeyondEnd} is told; either way no extent handed to the caller
+     * describes a byte past the end of the export.
+     */
+    public static final int EXTENTS = 0x40;
+    /** Every check on requests (not {@link #EXTENTS}, which checks replies). */
     public static final int ALL = COMMANDS | FLAGS | BOUNDS | ZERO_SIZE | ALIGN | PAYLOAD;
 
     private NbdStrict() {

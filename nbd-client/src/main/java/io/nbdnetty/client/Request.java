@@ -62,6 +62,10 @@ class Request extends CompletableFuture<Object> {
          */
         java.util.List<NbdMetaContext> asked;
         boolean filterSent;
+        // BLOCK_STATUS: extents in the chunks so far, all contexts (bounded by maxBlockStatusExtents).
+        long extents;
+        // Error chunks so far (bounded: a reply of error chunks without DONE must not go on for ever).
+        int errorChunks;
         /** The first error chunk or simple error, if any. */
         NbdCommandException error;
     }

@@ -6,11 +6,15 @@ import java.util.Arrays;
  * A block status chunk: {@code NBD_REPLY_TYPE_BLOCK_STATUS} (32-bit extent lengths and flags) or {@code
  * NBD_REPLY_TYPE_BLOCK_STATUS_EXT} (64-bit, with a descriptor count), for one metadata context id.
  *
- * <p>Extents are kept in one {@code long[]} (length, status pairs) so that large replies cost one allocation.
+ * <p>Extents are kept in one primitive array of length, status pairs so that large replies cost one allocation: as
+ * decoded, the compact form in an {@code int[]} (8 bytes per descriptor, as on the wire), the extended form in a
+ * {@code long[]} (16).
  */
 public final class NbdBlockStatusChunk extends NbdReplyChunk {
     private final int contextId;
     private final long[] extents;
+    /** The compact form's 32-bit fields as decoded (read as unsigned), or null. */
+    private final int[] compact;
 
     /**
      * Creates the chunk.
@@ -40,6 +44,18 @@ public final class NbdBlockStatusChunk extends NbdReplyChunk {
         }
         this.contextId = contextId;
         this.extents = extents;
+        this.compact = null;
+    }
+
+    /** The compact form as decoded: 32-bit length, status pairs (unsigned), kept without a copy. */
+    NbdBlockStatusChunk(int flags, long cookie, long headerOffset, int contextId, int[] compact) {
+        super(flags, NbdReplyType.BLOCK_STATUS, cookie, headerOffset);
+        if (compact.length % 2 != 0) {
+            throw new IllegalArgumentException("extents must be length/status pairs: " + compact.length);
+        }
+        this.contextId = contextId;
+        this.extents = null;
+        this.compact = compact;
     }
 
     /**
@@ -66,7 +82,7 @@ public final class NbdBlockStatusChunk extends NbdReplyChunk {
      * @return the count
      */
     public int extentCount() {
-        return extents.length / 2;
+        return (compact != null ? compact.length : extents.length) / 2;
     }
 
     /**
@@ -76,7 +92,7 @@ public final class NbdBlockStatusChunk extends NbdReplyChunk {
      * @return the length in bytes
      */
     public long extentLength(int i) {
-        return extents[2 * i];
+        return compact != null ? Integer.toUnsignedLong(compact[2 * i]) : extents[2 * i];
     }
 
     /**
@@ -86,7 +102,7 @@ public final class NbdBlockStatusChunk extends NbdReplyChunk {
      * @return the flags (32 bits in the compact form)
      */
     public long extentStatus(int i) {
-        return extents[2 * i + 1];
+        return compact != null ? Integer.toUnsignedLong(compact[2 * i + 1]) : extents[2 * i + 1];
     }
 
     /**
@@ -95,24 +111,54 @@ public final class NbdBlockStatusChunk extends NbdReplyChunk {
      * @return the pairs
      */
     public long[] extents() {
-        return extents.clone();
+        if (compact == null) {
+            return extents.clone();
+        }
+        long[] pairs = new long[compact.length];
+        for (int i = 0; i < pairs.length; i++) {
+            pairs[i] = Integer.toUnsignedLong(compact[i]);
+        }
+        return pairs;
     }
 
     @Override
     public long payloadLength() {
-        return isExtended() ? 8L + 8L * extents.length : 4L + 4L * extents.length;
+        return isExtended() ? 8L + 16L * extentCount() : 4L + 8L * extentCount();
     }
 
     @Override
     public boolean equals(Object o) {
         return o instanceof NbdBlockStatusChunk c && c.flags() == flags() && c.type().equals(type())
                 && c.cookie() == cookie() && c.headerOffset() == headerOffset() && c.contextId == contextId
-                && Arrays.equals(c.extents, extents);
+                && sameExtents(c);
+    }
+
+    private boolean sameExtents(NbdBlockStatusChunk c) {
+        if (compact != null && c.compact != null) {
+            return Arrays.equals(compact, c.compact);
+        }
+        if (extents != null && c.extents != null) {
+            return Arrays.equals(extents, c.extents);
+        }
+        int n = extentCount();
+        if (n != c.extentCount()) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            if (extentLength(i) != c.extentLength(i) || extentStatus(i) != c.extentStatus(i)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override
     public int hashCode() {
-        return Long.hashCode(cookie()) * 31 + Arrays.hashCode(extents);
+        int h = Long.hashCode(cookie());
+        for (int i = 0; i < extentCount(); i++) {
+            h = h * 31 + Long.hashCode(extentLength(i)) * 17 + Long.hashCode(extentStatus(i));
+        }
+        return h;
     }
 
     @Override

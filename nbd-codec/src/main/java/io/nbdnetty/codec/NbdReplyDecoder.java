@@ -7,7 +7,6 @@ import io.netty.handler.codec.ByteToMessageDecoder;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.IntBuffer;
 import java.util.List;
 
 /**
@@ -86,6 +85,8 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
     private final PayloadLengthResolver resolver;
     private final int maxPayloadLength;
     private final DataSink sink;
+    private long maxBlockStatusDescriptors = Long.MAX_VALUE;
+    private long bytesReceived;
 
     private State state = State.HEADER;
     private long streamOffset;
@@ -137,12 +138,46 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
     }
 
     /**
+     * Sets the most descriptors one block status chunk may carry: a chunk header whose payload length announces
+     * more fails with {@link NbdBadLengthException} before any of the payload is buffered (default: only the payload
+     * limit applies). Call it before the decoder sees any input.
+     *
+     * @param max at least 1
+     * @return this decoder
+     */
+    public NbdReplyDecoder maxBlockStatusDescriptors(int max) {
+        if (max < 1) {
+            throw new IllegalArgumentException("maxBlockStatusDescriptors must be at least 1: " + max);
+        }
+        this.maxBlockStatusDescriptors = max;
+        return this;
+    }
+
+    /**
      * Returns how many bytes this decoder has consumed.
      *
      * @return the stream offset
      */
     public long streamOffset() {
         return streamOffset;
+    }
+
+    /**
+     * Returns how many bytes have reached this decoder, whole messages or not: what a caller watching for a server
+     * that stalls in the middle of a reply compares over time. Read it on the channel's event loop.
+     *
+     * @return the bytes received so far
+     */
+    public long bytesReceived() {
+        return bytesReceived;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        if (msg instanceof ByteBuf b) {
+            bytesReceived += b.readableBytes();
+        }
+        super.channelRead(ctx, msg);
     }
 
     @Override
@@ -282,6 +317,14 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
                     + Long.toUnsignedString(length) + " bytes exceeds the limit of " + maxPayloadLength, length,
                     streamOffset));
         }
+        if ((type == 5 || type == 6) && maxBlockStatusDescriptors != Long.MAX_VALUE) {
+            long descriptors = type == 5 ? (length - 4) / 8 : (length - 8) / 16;
+            if (descriptors > maxBlockStatusDescriptors) {
+                throw fail(new NbdBadLengthException(NbdReplyType.valueOf(type) + " chunk of " + descriptors
+                        + " extents exceeds the limit of " + maxBlockStatusDescriptors + " extents in one reply",
+                        length, streamOffset));
+            }
+        }
         NbdReplyType replyType = NbdReplyType.valueOf(type);
         if (!replyType.isError() && !isKnownChunkType(type)) {
             throw fail(new NbdUnknownReplyTypeException(replyType, cookie, streamOffset));
@@ -317,12 +360,10 @@ public final class NbdReplyDecoder extends ByteToMessageDecoder {
                 check(length >= 12 && (length - 4) % 8 == 0,
                         "NBD_REPLY_TYPE_BLOCK_STATUS payload must be 4 + a positive multiple of 8 bytes");
                 int contextId = in.readInt();
-                long[] extents = new long[(length - 4) / 4];
-                IntBuffer fields = view(in, extents.length * 4).asIntBuffer();
-                for (int i = 0; i < extents.length; i++) {
-                    extents[i] = Integer.toUnsignedLong(fields.get(i));
-                }
-                return new NbdBlockStatusChunk(flags, cookie, headerOffset, false, contextId, extents, true);
+                // As they came: 32-bit fields, 8 bytes per descriptor, one array.
+                int[] fields = new int[(length - 4) / 4];
+                view(in, fields.length * 4).asIntBuffer().get(fields);
+                return new NbdBlockStatusChunk(flags, cookie, headerOffset, contextId, fields);
             }
             case 6 -> {
                 check(extendedHeaders, "NBD_REPLY_TYPE_BLOCK_STATUS_EXT needs extended headers");

@@ -151,6 +151,52 @@ class MalformedInputTest {
         assertTrue(Long.compareUnsigned(e.length(), 1 << 20) > 0, "reports the length received: " + e.length());
     }
 
+    // The header alone (no payload fed) is enough: 3 descriptors (4 + 3 * 8 = 28 = 0x1c bytes) over a limit of 2.
+    @Test
+    void blockStatusChunkWithMoreDescriptorsThanTheLimitIsRefusedOnItsHeader() {
+        NbdBadLengthException e = assertRejected(NbdBadLengthException.class,
+                () -> new NbdReplyDecoder(false, c -> -1, 1 << 20).maxBlockStatusDescriptors(2), STRUCTURED_NONE,
+                hex("668e33ef 0001 0005 0000000000000001 0000001c"), 20);
+        assertEquals(28, e.length());
+        assertTrue(e.getMessage().contains("3 extents exceeds the limit of 2"), e.getMessage());
+        // BLOCK_STATUS_EXT: 8 + 3 * 16 = 56 = 0x38 bytes.
+        assertRejected(NbdBadLengthException.class,
+                () -> new NbdReplyDecoder(true, c -> -1, 1 << 20).maxBlockStatusDescriptors(2), EXTENDED_NONE,
+                hex("6e8a278c 0001 0006 0000000000000001 0000000000000000 0000000000000038"), 32);
+    }
+
+    @Test
+    void blockStatusChunkAtTheDescriptorLimitIsAcceptedWithItsUnsignedFields() {
+        // Two descriptors, the limit: lengths and statuses of 2^32 - 1 stay unsigned in the compact form.
+        Golden.assertDecodes(() -> new NbdReplyDecoder(false, c -> -1, 1 << 20).maxBlockStatusDescriptors(2),
+                NONE, List.of(), hex("668e33ef 0001 0005 0000000000000001 00000014 00000007",
+                        "ffffffff 00000003 00000200 ffffffff"),
+                new NbdBlockStatusChunk(1, 1, 0, false, 7, new long[] {0xffffffffL, 3, 512, 0xffffffffL}));
+    }
+
+    // What a stall timer watches: bytes count as they arrive, before any message is whole.
+    @Test
+    void bytesReceivedCountsHalfAMessage() {
+        NbdReplyDecoder d = new NbdReplyDecoder(false, c -> 4096, 1 << 20);
+        EmbeddedChannel ch = new EmbeddedChannel(d);
+        try {
+            // An OFFSET_DATA chunk (proto.md): 20-byte header, then offset and 4 bytes of data, in three reads.
+            assertFalse(ch.writeInbound(Wire.pooled(hex("668e33ef 0001 0001 00000000"))));
+            assertEquals(12, d.bytesReceived());
+            assertEquals(0, d.streamOffset());
+            assertFalse(ch.writeInbound(Wire.pooled(hex("00000001 0000000c 0000000000000000"))));
+            assertEquals(28, d.bytesReceived());
+            assertTrue(ch.writeInbound(Wire.pooled(hex("01020304"))));
+            assertEquals(32, d.bytesReceived());
+            assertEquals(32, d.streamOffset());
+            Object chunk = ch.readInbound();
+            assertInstanceOf(NbdOffsetDataChunk.class, chunk);
+            io.netty.util.ReferenceCountUtil.release(chunk);
+        } finally {
+            ch.finishAndReleaseAll();
+        }
+    }
+
     @Test
     void simpleReplyLongerThanTheLimitIsRefusedBeforeItsData() {
         // The resolver says the READ is 2 MiB; the limit is 1 MiB.

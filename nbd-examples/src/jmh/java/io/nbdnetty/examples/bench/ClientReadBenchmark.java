@@ -77,6 +77,10 @@ public class ClientReadBenchmark {
     @Param({"0"})
     public int timeoutMillis;
 
+    /** The stall timeout, in milliseconds (the default 60 s; 0: none, so no progress handler and no stall timer). */
+    @Param({"60000"})
+    public int stallMillis;
+
     private final ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
     private EmbeddedChannel channel;
     private ChannelPipeline pipeline;
@@ -93,7 +97,8 @@ public class ClientReadBenchmark {
         channel.config().setAllocator(alloc);
         pipeline = channel.pipeline();
         NbdClientConfig config = NbdClientConfig.builder().requestStructuredReplies(structured)
-                .requestExtendedHeaders(false).requestTimeout(java.time.Duration.ofMillis(timeoutMillis)).build();
+                .requestExtendedHeaders(false).requestTimeout(java.time.Duration.ofMillis(timeoutMillis))
+                .stallTimeout(java.time.Duration.ofMillis(stallMillis)).build();
         handle = NbdHandle.create(config);
         CompletableFuture<NbdConnection> ready = handle.connect(channel);
         channel.runPendingTasks();

@@ -93,6 +93,9 @@ public final class BenchCommand implements Callable<Integer> {
     @CommandLine.Mixin
     TransportOption transport = new TransportOption();
 
+    @CommandLine.Mixin
+    TimeoutOption timeout = new TimeoutOption();
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -149,7 +152,8 @@ public final class BenchCommand implements Callable<Integer> {
         EventLoopGroup group = transport.newGroup(Math.min(connections, Runtime.getRuntime().availableProcessors()));
         List<NbdConnection> conns = new ArrayList<>();
         try {
-            NbdClientConfig config = NbdClientConfig.builder().maxInFlightRequests(Math.max(iodepth, 1)).build();
+            NbdClientConfig config = timeout.apply(NbdClientConfig.builder()).maxInFlightRequests(Math.max(iodepth, 1))
+                    .build();
             openAll(uri, config, group, conns);
             NbdExportInfo info = conns.get(0).exportInfo();
             exportSize = info.size();

@@ -96,6 +96,9 @@ public final class CopyCommand implements Callable<Integer> {
     @CommandLine.Mixin
     TransportOption transport = new TransportOption();
 
+    @CommandLine.Mixin
+    TimeoutOption timeout = new TimeoutOption();
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -204,9 +207,10 @@ public final class CopyCommand implements Callable<Integer> {
         try {
             NbdConnection srcFirst = null;
             NbdConnection dstFirst = null;
-            NbdClientConfig srcConfig = NbdClientConfig.builder().maxInFlightRequests(requests)
+            NbdClientConfig srcConfig = timeout.apply(NbdClientConfig.builder()).maxInFlightRequests(requests)
                     .metaContexts(noExtents ? List.of() : List.of(NbdMetaContext.BASE_ALLOCATION)).build();
-            NbdClientConfig dstConfig = NbdClientConfig.builder().maxInFlightRequests(requests).build();
+            NbdClientConfig dstConfig = timeout.apply(NbdClientConfig.builder()).maxInFlightRequests(requests)
+                    .build();
             try {
                 long began = System.nanoTime();
                 if (srcUri != null) {

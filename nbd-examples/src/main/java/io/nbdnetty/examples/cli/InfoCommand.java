@@ -6,10 +6,11 @@ import io.nbdnetty.client.NbdConnection;
 import io.nbdnetty.client.NbdException;
 import io.nbdnetty.client.NbdExportEntry;
 import io.nbdnetty.client.NbdExportInfo;
-import io.nbdnetty.client.NbdExtent;
+import io.nbdnetty.client.NbdExtentList;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdMetaContext;
 import io.nbdnetty.client.NbdOptionException;
+import io.nbdnetty.client.NbdStrings;
 import io.nbdnetty.client.NbdUri;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoopGroup;
@@ -105,6 +106,9 @@ public final class InfoCommand implements Callable<Integer> {
     @CommandLine.Mixin
     TransportOption transport = new TransportOption();
 
+    @CommandLine.Mixin
+    TimeoutOption timeout = new TimeoutOption();
+
     @CommandLine.Spec
     CommandSpec spec;
 
@@ -181,7 +185,7 @@ public final class InfoCommand implements Callable<Integer> {
     private int transmissionMode(NbdUri uri, EventLoopGroup group) throws Exception {
         // Like nbdinfo 1.14, no extended headers; except for --map, where they let the server filter block status
         // down to the one context mapped (NBD_FLAG_BLOCK_STATUS_PAYLOAD), and extents may be longer than 4 GiB.
-        NbdClientConfig.Builder b = NbdClientConfig.builder().requestExtendedHeaders(map != null);
+        NbdClientConfig.Builder b = timeout.apply(NbdClientConfig.builder()).requestExtendedHeaders(map != null);
         if (map != null) {
             b.addMetaContext(map);
         }
@@ -260,83 +264,117 @@ public final class InfoCommand implements Callable<Integer> {
         long align = validBlockSizes(info) ? info.minimumBlockSize() : 512;
         long maxLen = 0xffffffffL - align + 1;
         long exportSize = conn.size();
-        List<long[]> entries = new ArrayList<>();
+        // The replies as the client handed them over (a compact view of each as decoded, 8 bytes per extent on a
+        // compact connection); the client has already cut an extent that ran past the end of the export, so the
+        // offsets printed never pass exportSize. Printed only when all are in, as nbdinfo does.
+        List<NbdExtentList> replies = new ArrayList<>();
         for (long offset = 0; offset < exportSize;) {
             NbdBlockStatus st = CliSupport.await(conn.blockStatus(offset, Math.min(exportSize - offset, maxLen), 0,
                     Set.of(map)));
-            List<NbdExtent> extents = st.extents(map);
+            NbdExtentList extents = st.extentList(map);
             if (extents.isEmpty()) {
                 throw new NbdException("--map: server did not return any extents");
             }
-            for (NbdExtent e : extents) {
-                entries.add(new long[] {e.length(), e.flags()});
-                offset += e.length();
-            }
+            replies.add(extents);
+            offset = extents.end();
         }
         if (totals) {
-            printTotals(entries, exportSize);
+            printTotals(replies, exportSize);
         } else {
-            printExtents(entries);
+            PrintWriter w = spec.commandLine().getOut();
+            printExtents(replies, w);
+            w.flush();
         }
     }
 
-    /** Coalesces runs of one type as nbdinfo does (offsets are the running sum of the lengths). */
-    private void printExtents(List<long[]> entries) {
+    /**
+     * Prints the extents as nbdinfo does, merging neighbours of one type (offsets are the running sum of the
+     * lengths), straight to the writer through one reusable line buffer: no object per extent or line.
+     */
+    void printExtents(List<NbdExtentList> replies, java.io.Writer w) throws java.io.IOException {
+        StringBuilder sb = new StringBuilder(16 * 1024);
+        char[] chars = new char[0];
         if (json) {
-            out.append("[\n");
+            sb.append("[\n");
         }
-        boolean[] comma = {false};
         long offset = 0;
-        int last = 0;
-        int i;
-        for (i = 0; i < entries.size(); i++) {
-            long type = entries.get(last)[1];
-            if (last != i && entries.get(i)[1] != type) {
-                long len = 0;
-                for (int j = last; j < i; j++) {
-                    len += entries.get(j)[0];
+        long runLength = 0;
+        long runType = 0;
+        boolean first = true;
+        for (NbdExtentList l : replies) {
+            for (int i = 0, n = l.size(); i < n; i++) {
+                long type = l.flags(i);
+                if (runLength > 0 && type != runType) {
+                    printRun(sb, offset, runLength, runType, first);
+                    first = false;
+                    offset += runLength;
+                    runLength = 0;
+                    if (sb.length() >= 8 * 1024) {
+                        chars = drain(sb, chars, w);
+                    }
                 }
-                printOneExtent(offset, len, type, comma);
-                offset += len;
-                last = i;
+                runType = type;
+                runLength += l.length(i);
             }
         }
-        if (last != i) {
-            long type = entries.get(last)[1];
-            long len = 0;
-            for (int j = last; j < i; j++) {
-                len += entries.get(j)[0];
-            }
-            printOneExtent(offset, len, type, comma);
+        if (runLength > 0) {
+            printRun(sb, offset, runLength, runType, first);
         }
         if (json) {
-            out.append("\n]\n");
+            sb.append("\n]\n");
         }
+        drain(sb, chars, w);
     }
 
-    private void printOneExtent(long offset, long len, long type, boolean[] comma) {
+    private void printRun(StringBuilder sb, long offset, long len, long type, boolean first) {
         String descr = extentDescription(map, type);
         if (!json) {
-            out.append(String.format(Locale.ROOT, "%10d  %10d  %3d", offset, len, type));
+            pad(sb, offset, 10).append("  ");
+            pad(sb, len, 10).append("  ");
+            pad(sb, type, 3);
             if (descr != null) {
-                out.append("  ").append(descr);
+                sb.append("  ").append(descr);
             }
-            out.append('\n');
+            sb.append('\n');
         } else {
-            if (comma[0]) {
-                out.append(",\n");
+            if (!first) {
+                sb.append(",\n");
             }
-            out.append("{ \"offset\": ").append(offset).append(", \"length\": ").append(len).append(", \"type\": ")
-                    .append(type);
+            sb.append("{ \"offset\": ").append(offset).append(", \"length\": ").append(len)
+                    .append(", \"type\": ").append(type);
             if (descr != null) {
-                out.append(", \"description\": ").append(jsonString(descr));
+                sb.append(", \"description\": ").append(jsonString(descr));
             }
-            out.append("}");
-            comma[0] = true;
+            sb.append("}");
         }
     }
 
-    private void printTotals(List<long[]> entries, long exportSize) {
+    /** Writes and empties the buffer, through a reused char array. */
+    private static char[] drain(StringBuilder sb, char[] chars, java.io.Writer w) throws java.io.IOException {
+        char[] c = chars.length >= sb.length() ? chars : new char[Math.max(sb.length(), 16 * 1024)];
+        sb.getChars(0, sb.length(), c, 0);
+        w.write(c, 0, sb.length());
+        sb.setLength(0);
+        return c;
+    }
+
+    /** C's {@code %Nd}: {@code v} right-aligned in {@code width} columns. */
+    static StringBuilder pad(StringBuilder sb, long v, int width) {
+        int digits = 1;
+        if (v < 0) {
+            digits = Long.toString(v).length();
+        } else {
+            for (long x = v; x >= 10; x /= 10) {
+                digits++;
+            }
+        }
+        for (int i = digits; i < width; i++) {
+            sb.append(' ');
+        }
+        return sb.append(v);
+    }
+
+    private void printTotals(List<NbdExtentList> replies, long exportSize) {
         if (exportSize == 0) {
             if (json) {
                 out.append("[]\n");
@@ -347,8 +385,20 @@ public final class InfoCommand implements Callable<Integer> {
             out.append("[\n");
         }
         Map<Long, Long> byType = new TreeMap<>();
-        for (long[] e : entries) {
-            byType.merge(e[1], e[0], Long::sum);
+        for (NbdExtentList l : replies) {
+            long runType = 0;
+            long runLength = 0;
+            for (int i = 0, n = l.size(); i < n; i++) {
+                if (runLength > 0 && l.flags(i) != runType) {
+                    byType.merge(runType, runLength, Long::sum);
+                    runLength = 0;
+                }
+                runType = l.flags(i);
+                runLength += l.length(i);
+            }
+            if (runLength > 0) {
+                byType.merge(runType, runLength, Long::sum);
+            }
         }
         boolean comma = false;
         for (Map.Entry<Long, Long> t : byType.entrySet()) {
@@ -417,7 +467,8 @@ public final class InfoCommand implements Callable<Integer> {
     }
 
     private NbdClientConfig optConfig() {
-        return NbdClientConfig.builder().optMode(true).fullInfo(true).requestExtendedHeaders(false).build();
+        return timeout.apply(NbdClientConfig.builder()).optMode(true).fullInfo(true).requestExtendedHeaders(false)
+                .build();
     }
 
     private static NbdHandle openNegotiating(NbdUri uri, NbdClientConfig config, EventLoopGroup group)
@@ -562,7 +613,9 @@ public final class InfoCommand implements Callable<Integer> {
             }
         }
         String content = probeContent ? content(h, info.size()) : null;
-        return new Facts(name, desc, info.size(), content, uriOf(h, uri), contexts, info, canDf(h, info),
+        // Server strings are shown at most 4,096 bytes long, as the protocol caps them (cut with "...").
+        return new Facts(NbdStrings.shown(name), NbdStrings.shown(desc), info.size(), content, uriOf(h, uri),
+                contexts == null ? null : contexts.stream().map(NbdStrings::shown).toList(), info, canDf(h, info),
                 validBlockSizes(info));
     }
 

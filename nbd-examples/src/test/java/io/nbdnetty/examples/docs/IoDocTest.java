@@ -4,10 +4,12 @@ import io.nbdnetty.client.NbdBlockStatus;
 import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdConnection;
 import io.nbdnetty.client.NbdExtent;
+import io.nbdnetty.client.NbdExtentList;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdMetaContext;
 import io.nbdnetty.client.NbdReadCallback;
 import io.nbdnetty.codec.NbdCommandFlags;
+import io.nbdnetty.codec.NbdStateFlags;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -130,5 +132,22 @@ class IoDocTest {
         // end::blockStatus[]
         extents[0] = status.extents(NbdMetaContext.BASE_ALLOCATION).size();
         assertTrue(extents[0] >= 2);
+    }
+
+    @Test
+    void extentList() throws Exception {
+        conn.write(1 << 20, Unpooled.wrappedBuffer(new byte[] {1, 2, 3})).get();
+        NbdBlockStatus status = conn.blockStatus(0, conn.size(), 0).get();
+        long[] dataBytes = new long[1];
+        // tag::extentList[]
+        NbdExtentList l = status.extentList(NbdMetaContext.BASE_ALLOCATION);
+        l.forEachExtent((offset, length, flags) -> {
+            if ((flags & NbdStateFlags.HOLE) == 0) {
+                dataBytes[0] += length;                   // no object per extent
+            }
+        });
+        // end::extentList[]
+        assertTrue(dataBytes[0] > 0 && dataBytes[0] < conn.size());
+        assertEquals(conn.size(), l.end());
     }
 }

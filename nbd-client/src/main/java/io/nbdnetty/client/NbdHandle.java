@@ -249,7 +249,8 @@ public final class NbdHandle implements AutoCloseable {
             ch = socket.getRemoteAddress() instanceof UnixDomainSocketAddress ? new NioDomainSocketChannel(socket)
                     : new NioSocketChannel(socket);
         } catch (IOException | RuntimeException e) {
-            return CompletableFuture.failedFuture(new NbdException("cannot adopt the socket channel: " + e, e));
+            return CompletableFuture.failedFuture(new NbdException("cannot adopt the socket channel: "
+                    + NbdErrors.inWords(e), e));
         }
         return connect(ch);
     }
@@ -285,7 +286,8 @@ public final class NbdHandle implements AutoCloseable {
         try {
             ch = Transports.epollChannelForFd(fd);
         } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(new NbdException("cannot adopt file descriptor " + fd + ": " + e,
+            return CompletableFuture.failedFuture(new NbdException("cannot adopt file descriptor " + fd + ": "
+                    + NbdErrors.inWords(e),
                     e));
         }
         return connect(ch);
@@ -382,7 +384,9 @@ public final class NbdHandle implements AutoCloseable {
         try {
             child = NbdCommandServer.start(command);
         } catch (IOException e) {
-            fail(new NbdException("cannot start " + command.get(0) + ": " + e.getMessage(), e));
+            String m = NbdErrors.inWords(e);
+            fail(new NbdConnectException(m.startsWith(command.get(0) + ": ") ? "cannot run " + m
+                    : "cannot start " + command.get(0) + ": " + m, e));
             shutdownPrivateGroup();
             return readyFuture;
         }
@@ -394,7 +398,8 @@ public final class NbdHandle implements AutoCloseable {
         });
         child.ready(config.handshakeTimeout()).whenComplete((path, e) -> {
             if (e != null) {
-                fail(new NbdException(unwrap(e).getMessage(), unwrap(e)));
+                fail(new NbdConnectException("cannot start " + String.join(" ", command) + ": "
+                        + NbdErrors.inWords(unwrap(e)), unwrap(e)));
                 shutdownPrivateGroup();
             } else {
                 dial(null, -1, path, String.join(" ", command));
@@ -435,7 +440,7 @@ public final class NbdHandle implements AutoCloseable {
                 if (f.isSuccess()) {
                     adoptDialled(f.channel());
                 } else {
-                    fail(new NbdConnectionClosedException("cannot connect to " + what + ": " + reason(f.cause()),
+                    fail(new NbdConnectException("cannot connect to " + what + ": " + reason(f.cause()),
                             f.cause()));
                     shutdownPrivateGroup();
                 }
@@ -450,7 +455,7 @@ public final class NbdHandle implements AutoCloseable {
             try {
                 a = InetAddress.getByName(host);
             } catch (UnknownHostException e) {
-                fail(new NbdConnectionClosedException("cannot connect to " + name + ": " + reason(e), e));
+                fail(new NbdConnectException("cannot connect to " + name + ": " + reason(e), e));
                 shutdownPrivateGroup();
                 return readyFuture;
             }
@@ -469,7 +474,7 @@ public final class NbdHandle implements AutoCloseable {
                     }
                 } catch (Throwable e) {
                     // Any failure (not only UnknownHostException) must end the handle, not leave it connecting.
-                    fail(new NbdConnectionClosedException("cannot connect to " + name + ": cannot resolve the host "
+                    fail(new NbdConnectException("cannot connect to " + name + ": cannot resolve the host "
                             + "name: " + reason(e), e));
                     shutdownPrivateGroup();
                     return;
@@ -512,11 +517,11 @@ public final class NbdHandle implements AutoCloseable {
                 tryAddresses(b, name, literal, addresses, i + 1, failures);
                 return;
             }
-            NbdConnectionClosedException e;
+            NbdConnectException e;
             if (literal) {
-                e = new NbdConnectionClosedException("cannot connect to " + name + ": " + why, cause);
+                e = new NbdConnectException("cannot connect to " + name + ": " + why, cause);
             } else if (failures.size() == 1) {
-                e = new NbdConnectionClosedException("cannot connect to " + name + ": its one address failed: "
+                e = new NbdConnectException("cannot connect to " + name + ": its one address failed: "
                         + failures.get(0).getMessage(), cause);
             } else {
                 StringBuilder m = new StringBuilder("cannot connect to ").append(name).append(": all ")
@@ -524,7 +529,7 @@ public final class NbdHandle implements AutoCloseable {
                 for (int k = 0; k < failures.size(); k++) {
                     m.append(k == 0 ? "" : "; ").append(failures.get(k).getMessage());
                 }
-                e = new NbdConnectionClosedException(m.toString(), cause);
+                e = new NbdConnectException(m.toString(), cause);
                 failures.forEach(e::addSuppressed);
             }
             fail(e);
@@ -568,7 +573,7 @@ public final class NbdHandle implements AutoCloseable {
     }
 
     private static String reason(Throwable c) {
-        return c.getMessage() != null ? c.getMessage() : c.toString();
+        return NbdErrors.inWords(c);
     }
 
     /** The reason without the address Netty appends to connect errors (the message names it already). */
@@ -1218,7 +1223,8 @@ public final class NbdHandle implements AutoCloseable {
                 fail(new NbdProtocolException("malformed handshake message from the server: " + cause.getMessage(),
                         cause));
             } else {
-                fail(new NbdConnectionClosedException("I/O error during the handshake: " + cause, cause));
+                fail(new NbdConnectionClosedException("I/O error during the handshake: " + NbdErrors.inWords(cause),
+                        cause));
             }
         }
 
@@ -1400,7 +1406,8 @@ public final class NbdHandle implements AutoCloseable {
                 String host = config.tlsHostname() != null ? config.tlsHostname() : dialledHost;
                 ssl = NbdTls.handler(config, ctx.alloc(), host, dialledPort);
             } catch (SSLException | RuntimeException e) {
-                return CompletableFuture.failedFuture(new NbdException("cannot set up TLS: " + e, e));
+                return CompletableFuture.failedFuture(new NbdException("cannot set up TLS: "
+                        + NbdErrors.inWords(e), e));
             }
             ctx.pipeline().addFirst("nbd-tls", ssl);
             ssl.handshakeFuture().addListener(f -> {
@@ -1413,7 +1420,8 @@ public final class NbdHandle implements AutoCloseable {
                     grantedContexts = List.of();
                     done.complete(true);
                 } else {
-                    done.completeExceptionally(new NbdException("TLS handshake failed: " + f.cause().getMessage(),
+                    done.completeExceptionally(new NbdException("TLS handshake failed: "
+                            + NbdErrors.inWords(f.cause()),
                             f.cause()));
                 }
             });

@@ -526,8 +526,31 @@ final class CopyEndpoints {
     private static final int S_IFREG = 0100000;
     private static final int S_IFBLK = 0060000;
 
-    /** Opens a local file, block device, character device or FIFO for reading. */
+    /** Opens a local file, block device, character device or FIFO for reading; errors name the file. */
     static Source openLocalSource(String name) throws IOException {
+        try {
+            if (!name.equals("-") && Files.isDirectory(Path.of(name))) {
+                throw new IOException(name + ": Is a directory");
+            }
+            return openLocalSource0(name);
+        } catch (IOException e) {
+            throw CliErrors.aboutFile(name, e);
+        }
+    }
+
+    /** Opens a local file, block device, character device or FIFO for writing; errors name the file. */
+    static Destination openLocalDestination(String name) throws IOException {
+        try {
+            if (!name.equals("-") && Files.isDirectory(Path.of(name))) {
+                throw new IOException(name + ": Is a directory");
+            }
+            return openLocalDestination0(name);
+        } catch (IOException e) {
+            throw CliErrors.aboutFile(name, e);
+        }
+    }
+
+    private static Source openLocalSource0(String name) throws IOException {
         if (name.equals("-")) {
             return new Stream("stdin", new java.io.FileInputStream(java.io.FileDescriptor.in), null);
         }
@@ -548,7 +571,7 @@ final class CopyEndpoints {
     }
 
     /** Opens (creating if need be) a local file, block device, character device or FIFO for writing. */
-    static Destination openLocalDestination(String name) throws IOException {
+    private static Destination openLocalDestination0(String name) throws IOException {
         if (name.equals("-")) {
             if (System.console() != null) {
                 throw new IOException("refusing to write to tty");

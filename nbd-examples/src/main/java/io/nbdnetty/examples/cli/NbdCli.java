@@ -112,7 +112,7 @@ public final class NbdCli implements Runnable {
         });
         cmd.setExecutionExceptionHandler((ex, c, parseResult) -> {
             PrintWriter err = c.getErr();
-            String message = ex.getMessage() != null ? ex.getMessage() : ex.toString();
+            String message = CliErrors.describe(ex);
             err.println(c.getCommandSpec().qualifiedName() + ": " + message);
             if (isDebug(c)) {
                 ex.printStackTrace(err);

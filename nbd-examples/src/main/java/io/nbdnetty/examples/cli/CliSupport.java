@@ -111,7 +111,7 @@ final class CliSupport {
         if (uri.transport() == NbdUri.Transport.VSOCK) {
             throw new NbdException(uri.scheme() + " URIs are not supported: this client has no AF_VSOCK transport");
         }
-        NbdHandle h = NbdHandle.create(config, group);
+        NbdHandle h = NbdHandle.create(VerboseOption.on() ? config.mutate().debug(true).build() : config, group);
         h.connect(uri);
         return h;
     }

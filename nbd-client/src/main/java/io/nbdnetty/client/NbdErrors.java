@@ -101,8 +101,8 @@ public final class NbdErrors {
             return pr.matches() ? pr.group(1) : clean(m);
         }
         if (t instanceof UnknownHostException) {
-            return "unknown host" + (m != null && m.contains(": ") ? " (" + m.substring(m.indexOf(": ") + 2) + ")"
-                    : "");
+            // The JDK's: "host: Name or service not known", or the bare host name.
+            return m == null || m.isBlank() ? "unknown host" : m.contains(": ") ? clean(m) : m + ": unknown host";
         }
         if (m != null) {
             Matcher ct = CONNECT_TIMEOUT.matcher(m);

@@ -33,7 +33,6 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.NetUtil;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
@@ -55,9 +54,17 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * An NBD client handle: created once, connected once on a socket that is already connected, then negotiated and used
- * through its {@link NbdConnection}. Like libnbd's {@code nbd_aio_connect_socket(3)}: {@code connect} returns at once,
- * never blocks and never dials; the handshake runs on the channel's event loop.
+ * An NBD client handle: created once, connected once, then negotiated and used through its {@link NbdConnection}.
+ * Every connect call returns at once and never blocks; the rest happens on the channel's event loop (and, to look up
+ * a host name, on a short-lived thread of the handle's own). Two kinds:
+ * <ul>
+ * <li>{@link #connect(Channel)}, {@link #connect(SocketChannel)} and {@link #connect(int)} (a file descriptor) take a socket that is
+ * already connected and only run the handshake on it, like libnbd's {@code nbd_aio_connect_socket(3)};</li>
+ * <li>{@link #connect(NbdUri)}, {@link #connectTcp(String, int)}, {@link #connectUnix(Path)} and {@link
+ * #connectCommand(List)} dial first (a TCP host, each of its addresses in turn, or a Unix socket, within {@link
+ * NbdClientConfig#connectTimeout()}), like libnbd's {@code nbd_aio_connect_uri(3)}; a dial that never connects fails
+ * with {@link NbdConnectException}.</li>
+ * </ul>
  *
  * <p>States ({@link #state()}): {@link NbdState#CREATED} until a connect call, {@link NbdState#CONNECTING} while the
  * handshake runs (or an option is in flight in opt mode), {@link NbdState#NEGOTIATING} in opt mode between options,
@@ -69,8 +76,9 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>Errors: calls return futures; a call made in a state that does not allow it returns a future failed with
  * {@link NbdStateException} and changes nothing. The handshake fails with {@link NbdOptionException} (an option
- * refused), {@link NbdProtocolException} (the server broke the protocol), {@link NbdConnectionClosedException} (the
- * server could not be reached or closed the connection), {@link NbdTimeoutException} ({@link
+ * refused), {@link NbdProtocolException} (the server broke the protocol), {@link NbdConnectException} (the server
+ * could not be reached: nothing was exchanged), {@link NbdConnectionClosedException} (the server closed the
+ * connection), {@link NbdTimeoutException} ({@link
  * NbdClientConfig#handshakeTimeout()}) or {@link NbdException} (TLS and local failures); the handle is then {@link
  * NbdState#DEAD}, except for opt-mode refusals after which the protocol allows another option (the handle is {@link
  * NbdState#NEGOTIATING} again).
@@ -301,8 +309,8 @@ public final class NbdHandle implements AutoCloseable {
      * <p>A TCP host is dialled as by {@link #connectTcp(String, int)}: each address of its name in turn.
      *
      * @param uri the URI, see {@link NbdUri#parse(String)}
-     * @return the same as {@link #connect(Channel)}; fails with {@link NbdConnectionClosedException} if the server
-     *     cannot be reached
+     * @return the same as {@link #connect(Channel)}; fails with {@link NbdConnectException} if the server cannot be
+     *     reached
      */
     public CompletableFuture<NbdConnection> connect(NbdUri uri) {
         Objects.requireNonNull(uri, "uri");
@@ -332,7 +340,7 @@ public final class NbdHandle implements AutoCloseable {
      * @param host the host name or address
      * @param port the port (the NBD default is 10809)
      * @return the same as {@link #connect(Channel)}; if the name cannot be looked up or no address connects, fails
-     *     with {@link NbdConnectionClosedException} naming the host, the port and each address with its failure
+     *     with {@link NbdConnectException} naming the host, the port and each address with its failure
      *     (each also a suppressed exception), and the handle is {@link NbdState#DEAD}
      */
     public CompletableFuture<NbdConnection> connectTcp(String host, int port) {
@@ -434,7 +442,11 @@ public final class NbdHandle implements AutoCloseable {
         Bootstrap b = new Bootstrap().group(group).channel(Transports.socketChannelType(group, socket != null))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeoutMillis)
-                .handler(DialPlaceholder.INSTANCE);
+                .handler(DialPlaceholder.INSTANCE)
+                // Addresses arrive resolved (names are looked up below, on a thread of the handle's own). Netty's
+                // resolver would also hook itself to the event loop's termination, which Netty then signals on its
+                // global executor, whose thread is not a daemon and holds the JVM up for a second after close().
+                .disableResolver();
         if (socket != null) {
             connecting(b.connect(Transports.unixAddress(group, socket))).addListener((ChannelFutureListener) f -> {
                 if (f.isSuccess()) {
@@ -1102,8 +1114,8 @@ public final class NbdHandle implements AutoCloseable {
     /**
      * Shuts the private group down (if any) and completes {@link #closeFuture} once it has terminated, the name
      * lookup (if any) has returned, and their threads have exited. Never waits itself: the waiting for the threads
-     * to exit (a moment, as they have finished their work) happens on Netty's global executor, never on a thread of
-     * the handle's own.
+     * to exit (a moment, as they have finished their work) happens on a short-lived daemon thread, never on a thread
+     * of the handle's own (nor on Netty's global executor, whose thread would hold up the JVM's exit).
      */
     private void shutdownPrivateGroup() {
         EventLoopGroup g = privateGroup;
@@ -1112,15 +1124,18 @@ public final class NbdHandle implements AutoCloseable {
             closeFuture.complete(null);
             return;
         }
-        CompletableFuture<Void> groupEnded = new CompletableFuture<>();
-        if (g == null) {
-            groupEnded.complete(null);
-        } else {
-            g.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> groupEnded.complete(null));
+        if (g != null) {
+            g.shutdownGracefully(0, 2, TimeUnit.SECONDS);
         }
         CompletableFuture<Void> lookupDone = lookup == null ? CompletableFuture.completedFuture(null) : lookupEnded;
-        CompletableFuture.allOf(groupEnded, lookupDone).whenComplete((v, e) ->
-                GlobalEventExecutor.INSTANCE.execute(this::awaitOwnThreadsThenComplete));
+        // A daemon thread of its own waits for the threads to exit (joins them), and ends as soon as it has completed
+        // closeFuture. Nothing waits on or listens to the group's termination future: Netty completes those on its
+        // global executor, whose thread is not a daemon and lingers for up to a second of quiet, holding up the
+        // JVM's exit after main returns.
+        Thread waiter = new Thread(() -> lookupDone.whenComplete((v, e) -> awaitOwnThreadsThenComplete()),
+                "nbd-close-waiter");
+        waiter.setDaemon(true);
+        waiter.start();
     }
 
     private void awaitOwnThreadsThenComplete() {

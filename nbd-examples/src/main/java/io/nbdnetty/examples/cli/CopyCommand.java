@@ -91,7 +91,8 @@ public final class CopyCommand implements Callable<Integer> {
     @Option(names = "--flush", description = "Flush the destination before exiting.")
     boolean flush;
 
-    @Option(names = "--no-extents", description = "Read everything: do not ask an NBD source for its extents.")
+    @Option(names = "--no-extents",
+            description = "Read everything: do not ask an NBD source for its extents, nor a file for its holes.")
     boolean noExtents;
 
     @picocli.CommandLine.Mixin
@@ -217,7 +218,7 @@ public final class CopyCommand implements Callable<Integer> {
                 if (srcUri != null) {
                     srcFirst = CliSupport.await(CliSupport.connect(srcUri, srcConfig, group));
                 } else {
-                    src = CopyEndpoints.openLocalSource(source);
+                    src = CopyEndpoints.openLocalSource(source, !noExtents);
                 }
                 if (destination.equals("null:")) {
                     dst = new CopyEndpoints.Null();

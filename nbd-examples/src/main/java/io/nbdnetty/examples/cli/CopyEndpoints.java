@@ -260,6 +260,8 @@ final class CopyEndpoints {
         private final boolean blockDevice;
         private final boolean writing;
         private long size;
+        /** Where a regular source file has holes (null: read everything). */
+        private FileExtents extents;
 
         LocalFile(Path path, FileChannel channel, boolean blockDevice, long size, boolean writing) {
             this.path = path;
@@ -282,6 +284,20 @@ final class CopyEndpoints {
         @Override
         public boolean stream() {
             return false;
+        }
+
+        /** Reads only the data of a sparse source file: its holes become zero regions (SEEK_DATA/SEEK_HOLE). */
+        LocalFile skippingHoles() {
+            if (!writing && !blockDevice) {
+                extents = FileExtents.open(path);
+            }
+            return this;
+        }
+
+        @Override
+        public List<Region> regions(long offset, long length) {
+            return extents != null ? extents.regions(offset, length)
+                    : List.of(new Region(offset, length, false));
         }
 
         @Override
@@ -378,6 +394,9 @@ final class CopyEndpoints {
 
         @Override
         public void close() throws IOException {
+            if (extents != null) {
+                extents.close();
+            }
             channel.close();
         }
 
@@ -528,6 +547,19 @@ final class CopyEndpoints {
 
     /** Opens a local file, block device, character device or FIFO for reading; errors name the file. */
     static Source openLocalSource(String name) throws IOException {
+        return openLocalSource(name, false);
+    }
+
+    /**
+     * Opens a local source; with {@code holes}, a sparse regular file is read only where it has data (its holes are
+     * zero regions, as nbdcopy does with SEEK_DATA/SEEK_HOLE).
+     */
+    static Source openLocalSource(String name, boolean holes) throws IOException {
+        Source s = openLocalSourceNamed(name);
+        return holes && s instanceof LocalFile f ? f.skippingHoles() : s;
+    }
+
+    private static Source openLocalSourceNamed(String name) throws IOException {
         try {
             if (!name.equals("-") && Files.isDirectory(Path.of(name))) {
                 throw new IOException(name + ": Is a directory");

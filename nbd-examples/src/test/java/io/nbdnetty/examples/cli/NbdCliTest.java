@@ -113,4 +113,24 @@ class NbdCliTest {
             assertTrue(r.err().startsWith("nbd info: cannot connect to "), opt + ": " + r.err());
         }
     }
+
+    /** -v prints the conversation on stderr (in a child JVM: it sets up the process's logging). */
+    @Test
+    void verboseInfoPrintsTheConversationOnStderr(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        try (io.nbdnetty.testing.peers.PeerServer server =
+                     io.nbdnetty.testing.peers.PeerServer.nbdkit("memory", "size=1M").start()) {
+            java.nio.file.Path out = dir.resolve("out");
+            java.nio.file.Path err = dir.resolve("err");
+            assertEquals(0, CliRun.child(null, out, err, "info", "-v", "--size", server.uri()));
+            assertEquals("1048576\n", java.nio.file.Files.readString(out));
+            List<String> lines = java.nio.file.Files.readAllLines(err);
+            assertTrue(lines.stream().allMatch(l -> l.startsWith("nbd: debug: ")), String.join("\n", lines));
+            assertTrue(lines.stream().anyMatch(l -> l.contains("send") && l.contains("NBD_OPT_GO")), lines.toString());
+            assertTrue(lines.stream().anyMatch(l -> l.contains("recv") && l.contains("NBD_OPT_GO")), lines.toString());
+            // Without -v: nothing on stderr.
+            assertEquals(0, CliRun.child(null, out, err, "info", "--size", server.uri()));
+            assertEquals("", java.nio.file.Files.readString(err));
+        }
+    }
 }

@@ -58,8 +58,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * Every connect call returns at once and never blocks; the rest happens on the channel's event loop (and, to look up
  * a host name, on a short-lived thread of the handle's own). Two kinds:
  * <ul>
- * <li>{@link #connect(Channel)}, {@link #connect(SocketChannel)} and {@link #connect(int)} (a file descriptor) take a socket that is
- * already connected and only run the handshake on it, like libnbd's {@code nbd_aio_connect_socket(3)};</li>
+ * <li>{@link #connect(Channel)}, {@link #connect(SocketChannel)} and {@link #connect(int)} (a file descriptor) take
+ * a socket that is already connected and only run the handshake on it, like libnbd's {@code
+ * nbd_aio_connect_socket(3)};</li>
  * <li>{@link #connect(NbdUri)}, {@link #connectTcp(String, int)}, {@link #connectUnix(Path)} and {@link
  * #connectCommand(List)} dial first (a TCP host, each of its addresses in turn, or a Unix socket, within {@link
  * NbdClientConfig#connectTimeout()}), like libnbd's {@code nbd_aio_connect_uri(3)}; a dial that never connects fails

@@ -42,13 +42,15 @@ public final class NbdCommandServer implements AutoCloseable {
      *
      * @param argv the command and its arguments
      * @return the server
-     * @throws IOException if socat cannot be started (it is not installed, say)
+     * @throws IOException if the command's program cannot be found or run ({@code "nosuchcmd: No such file or
+     *     directory"}), or socat cannot be started (it is not installed, say)
      */
     public static NbdCommandServer start(List<String> argv) throws IOException {
         List<String> command = List.copyOf(argv);
         if (command.isEmpty()) {
             throw new IllegalArgumentException("argv must not be empty");
         }
+        checkProgram(command.get(0));
         Path dir = Files.createTempDirectory("nbd-netty-cmd");
         Path script = dir.resolve("run");
         StringBuilder sb = new StringBuilder("#!/bin/sh\nexec");
@@ -66,8 +68,42 @@ public final class NbdCommandServer implements AutoCloseable {
         } catch (IOException e) {
             deleteTree(dir);
             throw new IOException("socat is needed to run a server as a subprocess, and it could not be started ("
-                    + e.getMessage() + ")", e);
+                    + NbdErrors.inWords(e) + ")", e);
         }
+    }
+
+    /**
+     * Fails as the shell would if a program cannot be run: {@code "nosuchcmd: No such file or directory"}, or
+     * {@code "Permission denied"} for a file that is not executable. A name without a slash is looked up on the
+     * PATH. Checked before socat starts, which would otherwise only fail once a connection arrives (and the server
+     * would appear to close the connection during the handshake).
+     */
+    private static void checkProgram(String program) throws IOException {
+        if (program.contains("/")) {
+            Path p = Path.of(program);
+            if (!Files.exists(p)) {
+                throw new IOException(program + ": No such file or directory");
+            }
+            if (Files.isDirectory(p)) {
+                throw new IOException(program + ": Is a directory");
+            }
+            if (!Files.isExecutable(p)) {
+                throw new IOException(program + ": Permission denied");
+            }
+            return;
+        }
+        String path = System.getenv("PATH");
+        boolean denied = false;
+        for (String d : (path == null ? "/usr/bin:/bin" : path).split(":")) {
+            Path p = Path.of(d.isEmpty() ? "." : d, program);
+            if (Files.isRegularFile(p)) {
+                if (Files.isExecutable(p)) {
+                    return;
+                }
+                denied = true;
+            }
+        }
+        throw new IOException(program + ": " + (denied ? "Permission denied" : "No such file or directory"));
     }
 
     /**

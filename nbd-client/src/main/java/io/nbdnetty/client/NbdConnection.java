@@ -925,7 +925,7 @@ public final class NbdConnection implements NbdBlockDevice {
             if (payload != null) {
                 payload.release();
             }
-            handle.fail(new NbdConnectionClosedException("could not send a request: " + e, e));
+            handle.fail(new NbdConnectionClosedException("could not send a request: " + NbdErrors.inWords(e), e));
             return;
         }
         if (copy) {
@@ -1751,7 +1751,8 @@ public final class NbdConnection implements NbdBlockDevice {
                 handle.fail(new NbdProtocolException("malformed reply from the server: " + cause.getMessage(),
                         cause));
             } else {
-                handle.fail(new NbdConnectionClosedException("I/O error on the connection: " + cause, cause));
+                handle.fail(new NbdConnectionClosedException("I/O error on the connection: "
+                        + NbdErrors.inWords(cause), cause));
             }
         }
 

@@ -33,7 +33,6 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.NetUtil;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
@@ -55,9 +54,18 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * An NBD client handle: created once, connected once on a socket that is already connected, then negotiated and used
- * through its {@link NbdConnection}. Like libnbd's {@code nbd_aio_connect_socket(3)}: {@code connect} returns at once,
- * never blocks and never dials; the handshake runs on the channel's event loop.
+ * An NBD client handle: created once, connected once, then negotiated and used through its {@link NbdConnection}.
+ * Every connect call returns at once and never blocks; the rest happens on the channel's event loop (and, to look up
+ * a host name, on a short-lived thread of the handle's own). Two kinds:
+ * <ul>
+ * <li>{@link #connect(Channel)}, {@link #connect(SocketChannel)} and {@link #connect(int)} (a file descriptor) take
+ * a socket that is already connected and only run the handshake on it, like libnbd's {@code
+ * nbd_aio_connect_socket(3)};</li>
+ * <li>{@link #connect(NbdUri)}, {@link #connectTcp(String, int)}, {@link #connectUnix(Path)} and {@link
+ * #connectCommand(List)} dial first (a TCP host, each of its addresses in turn, or a Unix socket, within {@link
+ * NbdClientConfig#connectTimeout()}), like libnbd's {@code nbd_aio_connect_uri(3)}; a dial that never connects fails
+ * with {@link NbdConnectException}.</li>
+ * </ul>
  *
  * <p>States ({@link #state()}): {@link NbdState#CREATED} until a connect call, {@link NbdState#CONNECTING} while the
  * handshake runs (or an option is in flight in opt mode), {@link NbdState#NEGOTIATING} in opt mode between options,
@@ -69,8 +77,9 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>Errors: calls return futures; a call made in a state that does not allow it returns a future failed with
  * {@link NbdStateException} and changes nothing. The handshake fails with {@link NbdOptionException} (an option
- * refused), {@link NbdProtocolException} (the server broke the protocol), {@link NbdConnectionClosedException} (the
- * server could not be reached or closed the connection), {@link NbdTimeoutException} ({@link
+ * refused), {@link NbdProtocolException} (the server broke the protocol), {@link NbdConnectException} (the server
+ * could not be reached: nothing was exchanged), {@link NbdConnectionClosedException} (the server closed the
+ * connection), {@link NbdTimeoutException} ({@link
  * NbdClientConfig#handshakeTimeout()}) or {@link NbdException} (TLS and local failures); the handle is then {@link
  * NbdState#DEAD}, except for opt-mode refusals after which the protocol allows another option (the handle is {@link
  * NbdState#NEGOTIATING} again).
@@ -255,7 +264,8 @@ public final class NbdHandle implements AutoCloseable {
             ch = socket.getRemoteAddress() instanceof UnixDomainSocketAddress ? new NioDomainSocketChannel(socket)
                     : new NioSocketChannel(socket);
         } catch (IOException | RuntimeException e) {
-            return CompletableFuture.failedFuture(new NbdException("cannot adopt the socket channel: " + e, e));
+            return CompletableFuture.failedFuture(new NbdException("cannot adopt the socket channel: "
+                    + NbdErrors.inWords(e), e));
         }
         return connect(ch);
     }
@@ -291,7 +301,8 @@ public final class NbdHandle implements AutoCloseable {
         try {
             ch = Transports.epollChannelForFd(fd);
         } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(new NbdException("cannot adopt file descriptor " + fd + ": " + e,
+            return CompletableFuture.failedFuture(new NbdException("cannot adopt file descriptor " + fd + ": "
+                    + NbdErrors.inWords(e),
                     e));
         }
         return connect(ch);
@@ -305,8 +316,8 @@ public final class NbdHandle implements AutoCloseable {
      * <p>A TCP host is dialled as by {@link #connectTcp(String, int)}: each address of its name in turn.
      *
      * @param uri the URI, see {@link NbdUri#parse(String)}
-     * @return the same as {@link #connect(Channel)}; fails with {@link NbdConnectionClosedException} if the server
-     *     cannot be reached
+     * @return the same as {@link #connect(Channel)}; fails with {@link NbdConnectException} if the server cannot be
+     *     reached
      */
     public CompletableFuture<NbdConnection> connect(NbdUri uri) {
         Objects.requireNonNull(uri, "uri");
@@ -335,7 +346,7 @@ public final class NbdHandle implements AutoCloseable {
      * @param host the host name or address
      * @param port the port (the NBD default is 10809)
      * @return the same as {@link #connect(Channel)}; if the name cannot be looked up or no address connects, fails
-     *     with {@link NbdConnectionClosedException} naming the host, the port and each address with its failure
+     *     with {@link NbdConnectException} naming the host, the port and each address with its failure
      *     (each also a suppressed exception), and the handle is {@link NbdState#DEAD}
      */
     public CompletableFuture<NbdConnection> connectTcp(String host, int port) {
@@ -450,7 +461,9 @@ public final class NbdHandle implements AutoCloseable {
         try {
             child = NbdCommandServer.start(command);
         } catch (IOException e) {
-            fail(new NbdException("cannot start " + command.get(0) + ": " + e.getMessage(), e));
+            String m = NbdErrors.inWords(e);
+            fail(new NbdConnectException(m.startsWith(command.get(0) + ": ") ? "cannot run " + m
+                    : "cannot start " + command.get(0) + ": " + m, e));
             shutdownPrivateGroup();
             return readyFuture;
         }
@@ -462,7 +475,8 @@ public final class NbdHandle implements AutoCloseable {
         });
         child.ready(config.handshakeTimeout()).whenComplete((path, e) -> {
             if (e != null) {
-                fail(new NbdException(unwrap(e).getMessage(), unwrap(e)));
+                fail(new NbdConnectException("cannot start " + String.join(" ", command) + ": "
+                        + NbdErrors.inWords(unwrap(e)), unwrap(e)));
                 shutdownPrivateGroup();
             } else {
                 dial(null, -1, path, String.join(" ", command));
@@ -497,13 +511,17 @@ public final class NbdHandle implements AutoCloseable {
         Bootstrap b = new Bootstrap().group(group).channel(Transports.socketChannelType(group, socket != null))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeoutMillis)
-                .handler(DialPlaceholder.INSTANCE);
+                .handler(DialPlaceholder.INSTANCE)
+                // Addresses arrive resolved (names are looked up below, on a thread of the handle's own). Netty's
+                // resolver would also hook itself to the event loop's termination, which Netty then signals on its
+                // global executor, whose thread is not a daemon and holds the JVM up for a second after close().
+                .disableResolver();
         if (socket != null) {
             connecting(b.connect(Transports.unixAddress(group, socket))).addListener((ChannelFutureListener) f -> {
                 if (f.isSuccess()) {
                     adoptDialled(f.channel());
                 } else {
-                    fail(new NbdConnectionClosedException("cannot connect to " + what + ": " + reason(f.cause()),
+                    fail(new NbdConnectException("cannot connect to " + what + ": " + reason(f.cause()),
                             f.cause()));
                     shutdownPrivateGroup();
                 }
@@ -518,7 +536,7 @@ public final class NbdHandle implements AutoCloseable {
             try {
                 a = InetAddress.getByName(host);
             } catch (UnknownHostException e) {
-                fail(new NbdConnectionClosedException("cannot connect to " + name + ": " + reason(e), e));
+                fail(new NbdConnectException("cannot connect to " + name + ": " + reason(e), e));
                 shutdownPrivateGroup();
                 return readyFuture;
             }
@@ -537,7 +555,7 @@ public final class NbdHandle implements AutoCloseable {
                     }
                 } catch (Throwable e) {
                     // Any failure (not only UnknownHostException) must end the handle, not leave it connecting.
-                    fail(new NbdConnectionClosedException("cannot connect to " + name + ": cannot resolve the host "
+                    fail(new NbdConnectException("cannot connect to " + name + ": cannot resolve the host "
                             + "name: " + reason(e), e));
                     shutdownPrivateGroup();
                     return;
@@ -580,11 +598,11 @@ public final class NbdHandle implements AutoCloseable {
                 tryAddresses(b, name, literal, addresses, i + 1, failures);
                 return;
             }
-            NbdConnectionClosedException e;
+            NbdConnectException e;
             if (literal) {
-                e = new NbdConnectionClosedException("cannot connect to " + name + ": " + why, cause);
+                e = new NbdConnectException("cannot connect to " + name + ": " + why, cause);
             } else if (failures.size() == 1) {
-                e = new NbdConnectionClosedException("cannot connect to " + name + ": its one address failed: "
+                e = new NbdConnectException("cannot connect to " + name + ": its one address failed: "
                         + failures.get(0).getMessage(), cause);
             } else {
                 StringBuilder m = new StringBuilder("cannot connect to ").append(name).append(": all ")
@@ -592,7 +610,7 @@ public final class NbdHandle implements AutoCloseable {
                 for (int k = 0; k < failures.size(); k++) {
                     m.append(k == 0 ? "" : "; ").append(failures.get(k).getMessage());
                 }
-                e = new NbdConnectionClosedException(m.toString(), cause);
+                e = new NbdConnectException(m.toString(), cause);
                 failures.forEach(e::addSuppressed);
             }
             fail(e);
@@ -636,7 +654,7 @@ public final class NbdHandle implements AutoCloseable {
     }
 
     private static String reason(Throwable c) {
-        return c.getMessage() != null ? c.getMessage() : c.toString();
+        return NbdErrors.inWords(c);
     }
 
     /** The reason without the address Netty appends to connect errors (the message names it already). */
@@ -1166,8 +1184,8 @@ public final class NbdHandle implements AutoCloseable {
     /**
      * Shuts the private group down (if any) and completes {@link #closeFuture} once it has terminated, the name
      * lookup (if any) has returned, and their threads have exited. Never waits itself: the waiting for the threads
-     * to exit (a moment, as they have finished their work) happens on Netty's global executor, never on a thread of
-     * the handle's own.
+     * to exit (a moment, as they have finished their work) happens on a short-lived daemon thread, never on a thread
+     * of the handle's own (nor on Netty's global executor, whose thread would hold up the JVM's exit).
      */
     private void shutdownPrivateGroup() {
         EventLoopGroup g = privateGroup;
@@ -1176,15 +1194,18 @@ public final class NbdHandle implements AutoCloseable {
             closeFuture.complete(null);
             return;
         }
-        CompletableFuture<Void> groupEnded = new CompletableFuture<>();
-        if (g == null) {
-            groupEnded.complete(null);
-        } else {
-            g.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> groupEnded.complete(null));
+        if (g != null) {
+            g.shutdownGracefully(0, 2, TimeUnit.SECONDS);
         }
         CompletableFuture<Void> lookupDone = lookup == null ? CompletableFuture.completedFuture(null) : lookupEnded;
-        CompletableFuture.allOf(groupEnded, lookupDone).whenComplete((v, e) ->
-                GlobalEventExecutor.INSTANCE.execute(this::awaitOwnThreadsThenComplete));
+        // A daemon thread of its own waits for the threads to exit (joins them), and ends as soon as it has completed
+        // closeFuture. Nothing waits on or listens to the group's termination future: Netty completes those on its
+        // global executor, whose thread is not a daemon and lingers for up to a second of quiet, holding up the
+        // JVM's exit after main returns.
+        Thread waiter = new Thread(() -> lookupDone.whenComplete((v, e) -> awaitOwnThreadsThenComplete()),
+                "nbd-close-waiter");
+        waiter.setDaemon(true);
+        waiter.start();
     }
 
     private void awaitOwnThreadsThenComplete() {
@@ -1287,7 +1308,8 @@ public final class NbdHandle implements AutoCloseable {
                 fail(new NbdProtocolException("malformed handshake message from the server: " + cause.getMessage(),
                         cause));
             } else {
-                fail(new NbdConnectionClosedException("I/O error during the handshake: " + cause, cause));
+                fail(new NbdConnectionClosedException("I/O error during the handshake: " + NbdErrors.inWords(cause),
+                        cause));
             }
         }
 
@@ -1469,7 +1491,8 @@ public final class NbdHandle implements AutoCloseable {
                 String host = config.tlsHostname() != null ? config.tlsHostname() : dialledHost;
                 ssl = NbdTls.handler(config, ctx.alloc(), host, dialledPort);
             } catch (SSLException | RuntimeException e) {
-                return CompletableFuture.failedFuture(new NbdException("cannot set up TLS: " + e, e));
+                return CompletableFuture.failedFuture(new NbdException("cannot set up TLS: "
+                        + NbdErrors.inWords(e), e));
             }
             ctx.pipeline().addFirst("nbd-tls", ssl);
             ssl.handshakeFuture().addListener(f -> {
@@ -1482,7 +1505,8 @@ public final class NbdHandle implements AutoCloseable {
                     grantedContexts = List.of();
                     done.complete(true);
                 } else {
-                    done.completeExceptionally(new NbdException("TLS handshake failed: " + f.cause().getMessage(),
+                    done.completeExceptionally(new NbdException("TLS handshake failed: "
+                            + NbdErrors.inWords(f.cause()),
                             f.cause()));
                 }
             });

@@ -163,6 +163,10 @@ public record NbdUri(String scheme, Transport transport, boolean tls, String hos
                 host = host.substring(1, host.length() - 1);
             }
             port = uri.getPort() >= 0 ? uri.getPort() : transport == Transport.TCP ? 10809 : 10809;
+            if (port > 65535) {
+                throw new IllegalArgumentException("invalid NBD URI '" + text + "': port " + port
+                        + " is out of range (1 to 65535)");
+            }
         }
         return new NbdUri(scheme, transport, tls, host, port, socket, exportName, query);
     }

@@ -4,7 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SingleThreadIoEventLoop;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -84,7 +84,10 @@ final class Transports {
         } else {
             t = NbdEventLoops.Transport.NIO;
         }
-        return new MultiThreadIoEventLoopGroup(1, threads,
+        // One loop on its own rather than a group of one: a group listens to its loop's termination, and Netty runs
+        // such listeners on its global executor, whose thread is not a daemon and would outlive close() for up to a
+        // second, holding up the JVM's exit.
+        return new SingleThreadIoEventLoop(null, threads,
                 NbdEventLoops.factory(t, NbdEventLoops.DEFAULT_BUSY_POLL.toNanos()));
     }
 

@@ -57,7 +57,7 @@ public final class BackupCommand implements Callable<Integer> {
     long timeoutSeconds;
 
     @Parameters(index = "0", paramLabel = "SRC-URI",
-            description = "The export to back up, e.g. nbd+unix:///disk?socket=/run/q.sock")
+            description = "The export to back up (an NBD URI).")
     String source;
 
     @Parameters(index = "1", paramLabel = "TARGET", description = "A file, or an NBD URI.")

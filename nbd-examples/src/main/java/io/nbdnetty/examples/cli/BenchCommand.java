@@ -46,7 +46,8 @@ import java.util.function.BiConsumer;
                 "Write modes overwrite the export's data."},
         footer = {"", "Examples:",
                 "  nbd bench --rw randread --bs 4K --iodepth 32 nbd://localhost",
-                "  nbd bench --rw randrw --rwmixread 70 --connections 4 --runtime 10 --json nbd://localhost/disk"})
+                "  nbd bench --rw randrw --rwmixread 70 --connections 4 --runtime 10 --json \\",
+                "      nbd://localhost/disk"})
 public final class BenchCommand implements Callable<Integer> {
     /** The workloads. */
     enum Rw {

@@ -108,7 +108,7 @@ final class CliSupport {
      * @throws NbdException if the URI cannot be used
      */
     static NbdHandle start(NbdUri uri, NbdClientConfig config, EventLoopGroup group) throws NbdException {
-        NbdHandle h = NbdHandle.create(config, group);
+        NbdHandle h = NbdHandle.create(VerboseOption.on() ? config.mutate().debug(true).build() : config, group);
         h.connect(uri);
         return h;
     }

@@ -56,7 +56,8 @@ public final class CopyCommand implements Callable<Integer> {
     /** How much of an NBD source one block status request plans at a time. */
     private static final long PLAN_BATCH = 1L << 30;
 
-    @Parameters(arity = "2..*", paramLabel = "SOURCE DESTINATION",
+    // Any number, so that one endpoint gets the same message as three (call() checks); the label is shown as it is.
+    @Parameters(arity = "0..*", paramLabel = "SOURCE DESTINATION", hideParamSyntax = true,
             description = "SOURCE: NBD URI, file, block device, - (stdin) or [ CMD ARGS ] (a server run for the copy, "
                     + "e.g. [ nbdkit memory 1G ]); DESTINATION: the same, or null:.")
     List<String> endpoints;
@@ -90,8 +91,12 @@ public final class CopyCommand implements Callable<Integer> {
     @Option(names = "--flush", description = "Flush the destination before exiting.")
     boolean flush;
 
-    @Option(names = "--no-extents", description = "Read everything: do not ask an NBD source for its extents.")
+    @Option(names = "--no-extents",
+            description = "Read everything: do not ask an NBD source for its extents, nor a file for its holes.")
     boolean noExtents;
+
+    @picocli.CommandLine.Mixin
+    VerboseOption verbose = new VerboseOption();
 
     @CommandLine.Mixin
     TransportOption transport = new TransportOption();
@@ -158,11 +163,15 @@ public final class CopyCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         int next;
+        if (endpoints == null) {
+            endpoints = List.of();
+        }
         try {
             next = CommandServer.startsAt(endpoints, 0) ? CommandServer.end(endpoints, 0) : 1;
             int after = CommandServer.startsAt(endpoints, next) ? CommandServer.end(endpoints, next) : next + 1;
-            if (after != endpoints.size()) {
-                throw new IllegalArgumentException("expected SOURCE and DESTINATION, got " + endpoints);
+            if (endpoints.size() < 2 || after != endpoints.size()) {
+                throw new IllegalArgumentException("expected SOURCE and DESTINATION, got "
+                        + (endpoints.isEmpty() ? "none" : endpoints));
             }
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
@@ -217,7 +226,7 @@ public final class CopyCommand implements Callable<Integer> {
                     srcFirst = CliSupport.await(CliSupport.connect(srcUri, srcConfig, group));
                     firstTook = Math.max(firstTook, System.nanoTime() - began);
                 } else {
-                    src = CopyEndpoints.openLocalSource(source);
+                    src = CopyEndpoints.openLocalSource(source, !noExtents);
                 }
                 if (destination.equals("null:")) {
                     dst = new CopyEndpoints.Null();

@@ -271,6 +271,8 @@ final class CopyEndpoints {
         private final boolean blockDevice;
         private final boolean writing;
         private long size;
+        /** Where a regular source file has holes (null: read everything). */
+        private FileExtents extents;
 
         LocalFile(Path path, FileChannel channel, boolean blockDevice, long size, boolean writing) {
             this.path = path;
@@ -293,6 +295,20 @@ final class CopyEndpoints {
         @Override
         public boolean stream() {
             return false;
+        }
+
+        /** Reads only the data of a sparse source file: its holes become zero regions (SEEK_DATA/SEEK_HOLE). */
+        LocalFile skippingHoles() {
+            if (!writing && !blockDevice) {
+                extents = FileExtents.open(path);
+            }
+            return this;
+        }
+
+        @Override
+        public List<Region> regions(long offset, long length) {
+            return extents != null ? extents.regions(offset, length)
+                    : List.of(new Region(offset, length, false));
         }
 
         @Override
@@ -389,6 +405,9 @@ final class CopyEndpoints {
 
         @Override
         public void close() throws IOException {
+            if (extents != null) {
+                extents.close();
+            }
             channel.close();
         }
 
@@ -537,8 +556,44 @@ final class CopyEndpoints {
     private static final int S_IFREG = 0100000;
     private static final int S_IFBLK = 0060000;
 
-    /** Opens a local file, block device, character device or FIFO for reading. */
+    /** Opens a local file, block device, character device or FIFO for reading; errors name the file. */
     static Source openLocalSource(String name) throws IOException {
+        return openLocalSource(name, false);
+    }
+
+    /**
+     * Opens a local source; with {@code holes}, a sparse regular file is read only where it has data (its holes are
+     * zero regions, as nbdcopy does with SEEK_DATA/SEEK_HOLE).
+     */
+    static Source openLocalSource(String name, boolean holes) throws IOException {
+        Source s = openLocalSourceNamed(name);
+        return holes && s instanceof LocalFile f ? f.skippingHoles() : s;
+    }
+
+    private static Source openLocalSourceNamed(String name) throws IOException {
+        try {
+            if (!name.equals("-") && Files.isDirectory(Path.of(name))) {
+                throw new IOException(name + ": Is a directory");
+            }
+            return openLocalSource0(name);
+        } catch (IOException e) {
+            throw CliErrors.aboutFile(name, e);
+        }
+    }
+
+    /** Opens a local file, block device, character device or FIFO for writing; errors name the file. */
+    static Destination openLocalDestination(String name) throws IOException {
+        try {
+            if (!name.equals("-") && Files.isDirectory(Path.of(name))) {
+                throw new IOException(name + ": Is a directory");
+            }
+            return openLocalDestination0(name);
+        } catch (IOException e) {
+            throw CliErrors.aboutFile(name, e);
+        }
+    }
+
+    private static Source openLocalSource0(String name) throws IOException {
         if (name.equals("-")) {
             return new Stream("stdin", new java.io.FileInputStream(java.io.FileDescriptor.in), null);
         }
@@ -559,7 +614,7 @@ final class CopyEndpoints {
     }
 
     /** Opens (creating if need be) a local file, block device, character device or FIFO for writing. */
-    static Destination openLocalDestination(String name) throws IOException {
+    private static Destination openLocalDestination0(String name) throws IOException {
         if (name.equals("-")) {
             if (System.console() != null) {
                 throw new IOException("refusing to write to tty");

@@ -75,6 +75,14 @@ public final class InfoCommand implements Callable<Integer> {
 
     String uriText;
 
+    @picocli.CommandLine.Mixin
+    VerboseOption verbose = new VerboseOption();
+
+    // nbdinfo's colour options: accepted (scripts pass them); this output has no colour to turn on or off.
+    @Option(names = {"--color", "--colour", "--no-color", "--no-colour"},
+            description = "Accepted for nbdinfo compatibility; the output has no colour.")
+    boolean color;
+
     @Option(names = "--json", description = "Print JSON, with nbdinfo's keys.")
     boolean json;
 

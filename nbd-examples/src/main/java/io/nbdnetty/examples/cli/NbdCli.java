@@ -18,7 +18,7 @@ import java.util.function.Supplier;
  */
 @Command(name = "nbd", mixinStandardHelpOptions = true, versionProvider = NbdCli.Version.class,
         description = "NBD (Network Block Device) tools built on nbd-netty.")
-public final class NbdCli implements Runnable {
+public final class NbdCli implements java.util.concurrent.Callable<Integer> {
     /** The version shown when the jar manifest has none. */
     public static final String VERSION = "0.1.0-SNAPSHOT";
 
@@ -112,7 +112,7 @@ public final class NbdCli implements Runnable {
         });
         cmd.setExecutionExceptionHandler((ex, c, parseResult) -> {
             PrintWriter err = c.getErr();
-            String message = ex.getMessage() != null ? ex.getMessage() : ex.toString();
+            String message = CliErrors.describe(ex);
             err.println(c.getCommandSpec().qualifiedName() + ": " + message);
             if (isDebug(c)) {
                 ex.printStackTrace(err);
@@ -134,9 +134,11 @@ public final class NbdCli implements Runnable {
     }
 
     @Override
-    public void run() {
-        // "nbd" alone: show what there is.
-        spec.commandLine().usage(spec.commandLine().getOut());
+    public Integer call() {
+        // "nbd" alone: show what there is, on stderr, and fail, as nbdinfo and nbdcopy do without arguments.
+        spec.commandLine().usage(spec.commandLine().getErr());
+        spec.commandLine().getErr().flush();
+        return 1;
     }
 
     /** Reads the version from the jar manifest, falling back to {@link #VERSION}. */

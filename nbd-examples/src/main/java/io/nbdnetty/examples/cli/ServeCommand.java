@@ -117,6 +117,9 @@ public final class ServeCommand implements Callable<Integer> {
         if (unix != null && port != null) {
             throw usage("--unix and --port are exclusive");
         }
+        if (port != null && (port < 0 || port > 65535)) {
+            throw usage("--port " + port + " is out of range (0 to 65535)");
+        }
         if (file != null && size != null) {
             throw usage("--size and --file are exclusive");
         }

@@ -170,7 +170,9 @@ public final class NbdServer implements AutoCloseable {
             throw new IOException("interrupted while binding " + address, e);
         } catch (Exception e) {
             // sync() rethrows the bind failure (a native or JDK IOException) unchecked.
-            throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
+            throw new IOException("cannot listen on " + (address instanceof InetSocketAddress inet
+                    ? io.netty.util.NetUtil.toSocketAddressString(inet.getHostString(), inet.getPort())
+                    : String.valueOf(socketFile)) + ": " + io.nbdnetty.client.NbdErrors.inWords(e), e);
         }
         serverChannels.add(channel);
         if (socketFile != null) {

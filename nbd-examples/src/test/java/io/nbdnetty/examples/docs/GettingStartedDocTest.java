@@ -128,4 +128,32 @@ class GettingStartedDocTest {
         // end::command[]
         assertTrue(true);
     }
+
+    @Test
+    void completeProjectsClassRuns() throws Exception {
+        try (PeerServer server = PeerServer.nbdkit("memory", "size=5M").start()) {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream stdout = System.out;
+            System.setOut(new java.io.PrintStream(out, true, StandardCharsets.UTF_8));
+            try {
+                Hello.main(new String[] {server.uri()});
+            } finally {
+                System.setOut(stdout);
+            }
+            assertEquals(server.uri() + ": 5242880 bytes\n", out.toString(StandardCharsets.UTF_8));
+        }
+    }
 }
+
+/** The one class of the complete project in docs/getting-started.md (names written out: the page shows no imports). */
+// tag::hello[]
+class Hello {
+    public static void main(String[] args) throws Exception {
+        try (io.nbdnetty.client.NbdHandle handle = io.nbdnetty.client.NbdHandle.create()) {
+            var conn = handle.connect(io.nbdnetty.client.NbdUri.parse(args[0])).get();
+            System.out.println(args[0] + ": " + conn.size() + " bytes");
+            conn.disconnect().get();
+        }
+    }
+}
+// end::hello[]

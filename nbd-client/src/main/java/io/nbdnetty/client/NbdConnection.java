@@ -19,7 +19,6 @@ import io.nbdnetty.codec.NbdReplyType;
 import io.nbdnetty.codec.NbdRequest;
 import io.nbdnetty.codec.NbdRequestEncoder;
 import io.nbdnetty.codec.NbdSimpleReply;
-import io.nbdnetty.codec.NbdTransmissionFlags;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;

@@ -202,7 +202,7 @@ public final class NbdErrors {
                 case "certificate_required" -> "the server requires a client certificate (put client-cert.pem and "
                         + "client-key.pem in the tls-certificates directory)";
                 case "bad_certificate", "unknown_ca", "certificate_unknown" ->
-                        "the server did not accept the client certificate";
+                    "the server did not accept the client certificate";
                 case "handshake_failure" -> "the server and the client have no TLS settings in common";
                 case "protocol_version" -> "the server and the client have no TLS version in common";
                 default -> "the server ended the TLS handshake (" + alert.replace('_', ' ') + ")";

@@ -41,8 +41,8 @@ import javax.net.ssl.SSLException;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.net.UnixDomainSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -88,7 +88,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * one (to register a channel that is not registered yet, or to dial) and shuts it down on {@link #close()}; like the
  * groups of {@link NbdEventLoops}, it polls briefly while replies are awaited ({@link
  * NbdEventLoops#DEFAULT_BUSY_POLL}). A handle made with {@link #create(NbdClientConfig, EventLoopGroup)} registers
- * channels on the given group and never shuts it down. Dialling a host name looks it up on a short-lived thread of the handle's own ({@code nbd-netty-lookup}), as
+ * channels on the given group and never shuts it down. Dialling a host name looks it up on a short-lived thread of
+ * the handle's own ({@code nbd-netty-lookup}), as
  * the lookup blocks. {@link #closeFuture()} completes only once the threads the handle started have exited.
  * The group's transport decides the channels it dials with: epoll, io_uring or NIO ({@link NbdEventLoops.Transport}).
  */
@@ -1051,7 +1052,8 @@ public final class NbdHandle implements AutoCloseable {
             // Each option gets the handshake timeout: a server that never answers must not hang the caller.
             ScheduledFuture<?> timer = config.handshakeTimeout().isZero() ? null : h.ctx.executor().schedule(
                     () -> fail(new NbdTimeoutException("the server did not answer the option within "
-                            + NbdDurations.inWords(config.handshakeTimeout()))), config.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS);
+                            + NbdDurations.inWords(config.handshakeTimeout()))), config.handshakeTimeout().toNanos(),
+                    TimeUnit.NANOSECONDS);
             f.whenComplete((v, e) -> {
                 if (timer != null) {
                     timer.cancel(false);
@@ -1252,8 +1254,8 @@ public final class NbdHandle implements AutoCloseable {
             this.ctx = ctx;
             if (!config.handshakeTimeout().isZero()) {
                 timeout = ctx.executor().schedule(() -> fail(new NbdTimeoutException("the handshake did not finish "
-                        + "within " + NbdDurations.inWords(config.handshakeTimeout()))), config.handshakeTimeout().toNanos(),
-                        TimeUnit.NANOSECONDS);
+                        + "within " + NbdDurations.inWords(config.handshakeTimeout()))),
+                        config.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS);
             }
         }
 

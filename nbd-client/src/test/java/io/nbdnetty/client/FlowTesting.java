@@ -131,7 +131,8 @@ public final class FlowTesting {
                             demand.decrementAndGet();
                             int i = next.getAndIncrement();
                             emitted.incrementAndGet();
-                            s.onNext(io.netty.buffer.ByteBufAllocator.DEFAULT.buffer(size).writeBytes(bufferBytes(seed, i, size)));
+                            s.onNext(io.netty.buffer.ByteBufAllocator.DEFAULT.buffer(size)
+                                    .writeBytes(bufferBytes(seed, i, size)));
                         }
                         if (!cancelled.get() && next.get() == count) {
                             next.incrementAndGet();

@@ -267,7 +267,8 @@ class NbdStreamsTest {
 
     @Test
     void extentsOfSparseRandomHonourDemandOneAtATime() throws Exception {
-        try (PeerServer server = PeerServer.nbdkit("sparse-random", "size=256M", "seed=11", "runlength=262144", "percent=30").readOnly().start();
+        try (PeerServer server = PeerServer.nbdkit("sparse-random", "size=256M", "seed=11", "runlength=262144",
+                "percent=30").readOnly().start();
              NbdHandle h = NbdHandle.create(config())) {
             NbdConnection c = await(h.connect(UnixSockets.connect(server.socketPath())));
             CountingDevice dev = new CountingDevice(c);

@@ -134,7 +134,8 @@ class DataSinkTest {
     @Test
     void extendedNoneChunksCarryTheirHeaderOffset() {
         EmbeddedChannel ch = channelTakingNone(true);
-        ch.writeInbound(Wire.buf(hex("6e8a278c | 0001 | 0000 | 0102030405060708 | 0000000000001000 | 0000000000000000")));
+        ch.writeInbound(Wire.buf(hex(
+                "6e8a278c | 0001 | 0000 | 0102030405060708 | 0000000000001000 | 0000000000000000")));
         drain(ch);
         assertEquals(List.of("none 1 102030405060708 4096"), seen);
         ch.finishAndReleaseAll();

@@ -1,8 +1,8 @@
 package io.nbdnetty.codec;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 import static io.nbdnetty.codec.Wire.ascii;
 import static io.nbdnetty.codec.Wire.hex;

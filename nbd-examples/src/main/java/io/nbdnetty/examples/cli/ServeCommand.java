@@ -6,10 +6,10 @@ import io.nbdnetty.examples.server.NbdExport;
 import io.nbdnetty.examples.server.NbdServer;
 import io.netty.channel.unix.DomainSocketAddress;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
 import java.io.PrintWriter;

@@ -61,7 +61,8 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>Handshake (proto.md, "Option types"): {@code EXPORT_NAME}, {@code ABORT}, {@code LIST}, {@code INFO}, {@code GO},
  * {@code STRUCTURED_REPLY}, {@code EXTENDED_HEADERS}, {@code LIST_META_CONTEXT} and {@code SET_META_CONTEXT} (for
- * {@code base:allocation} and {@code qemu:allocation-depth}); {@code STARTTLS} is refused with {@code NBD_REP_ERR_POLICY}, other options with {@code
+ * {@code base:allocation} and {@code qemu:allocation-depth}); {@code STARTTLS} is refused with
+ * {@code NBD_REP_ERR_POLICY}, other options with {@code
  * NBD_REP_ERR_UNSUP}. The empty export name selects the export named "" if there is one, else the first export.
  */
 public final class NbdServer implements AutoCloseable {

@@ -1,6 +1,5 @@
 package io.nbdnetty.examples.docs;
 
-import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdCommandException;
 import io.nbdnetty.client.NbdConnection;
 import io.nbdnetty.client.NbdConnectionClosedException;

@@ -7,8 +7,8 @@ package io.nbdnetty.codec;
 public final class NbdUnknownReplyTypeException extends NbdDecoderException {
     private static final long serialVersionUID = 1L;
 
-    /** The type, part of the serial form. */
-    private final NbdReplyType type;
+    /** The type's code, part of the serial form (an int: {@link NbdReplyType} is not serializable). */
+    private final int typeCode;
 
     /**
      * Creates an exception.
@@ -20,7 +20,7 @@ public final class NbdUnknownReplyTypeException extends NbdDecoderException {
     public NbdUnknownReplyTypeException(NbdReplyType type, long cookie, long streamOffset) {
         super("unknown non-error reply chunk type " + type + " for cookie " + Long.toUnsignedString(cookie),
                 streamOffset);
-        this.type = type;
+        this.typeCode = type.code();
     }
 
     /**
@@ -29,6 +29,6 @@ public final class NbdUnknownReplyTypeException extends NbdDecoderException {
      * @return the reply type
      */
     public NbdReplyType type() {
-        return type;
+        return NbdReplyType.valueOf(typeCode);
     }
 }

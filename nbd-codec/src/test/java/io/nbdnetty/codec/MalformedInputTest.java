@@ -8,6 +8,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.util.List;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
@@ -291,6 +295,20 @@ class MalformedInputTest {
         NbdUnknownReplyTypeException e = assertRejected(NbdUnknownReplyTypeException.class, replies(false),
                 STRUCTURED_NONE, hex("668e33ef 0001 0003 0000000000000001 00000000"), 20);
         assertEquals(NbdReplyType.valueOf(3), e.type());
+    }
+
+    @Test
+    void unknownReplyTypeExceptionSerializesWithItsType() throws Exception {
+        NbdUnknownReplyTypeException e = new NbdUnknownReplyTypeException(NbdReplyType.valueOf(0x7fff), 1, 20);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+            out.writeObject(e);
+        }
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+            NbdUnknownReplyTypeException back = (NbdUnknownReplyTypeException) in.readObject();
+            assertEquals(0x7fff, back.type().code());
+            assertEquals(e.getMessage(), back.getMessage());
+        }
     }
 
     @Test

@@ -1,5 +1,8 @@
 package io.nbdnetty.client;
 
+import io.nbdnetty.client.internal.ConnectionOwner;
+import io.nbdnetty.client.internal.NbdSession;
+import io.nbdnetty.client.internal.PipelineNames;
 import io.nbdnetty.codec.NbdBareOption;
 import io.nbdnetty.codec.NbdClientFlags;
 import io.nbdnetty.codec.NbdClientFlagsMessage;
@@ -129,6 +132,23 @@ public final class NbdHandle implements AutoCloseable {
     private volatile boolean tlsNegotiated;
     private volatile String dialledHost;
     private volatile int dialledPort = -1;
+    /** What the transmission phase tells this handle: the one close and fail path is {@link #fail}. */
+    private final ConnectionOwner owner = new ConnectionOwner() {
+        @Override
+        public void fail(Throwable cause) {
+            NbdHandle.this.fail(cause);
+        }
+
+        @Override
+        public void markClosed() {
+            NbdHandle.this.markClosed();
+        }
+
+        @Override
+        public void close() {
+            closeAsync();
+        }
+    };
 
     private NbdHandle(NbdClientConfig config, EventLoopGroup sharedGroup) {
         this.config = Objects.requireNonNull(config, "config");
@@ -213,9 +233,9 @@ public final class NbdHandle implements AutoCloseable {
         channel.config().setRecvByteBufAllocator(new AdaptiveRecvByteBufAllocator(512, 16 * 1024, 256 * 1024));
         Handshake h = new Handshake();
         this.handshake = h;
-        channel.pipeline().addLast("nbd-handshake-decoder", h.decoder)
-                .addLast("nbd-handshake-encoder", NbdHandshakeEncoder.INSTANCE)
-                .addLast("nbd-handshake", h);
+        channel.pipeline().addLast(PipelineNames.HANDSHAKE_DECODER, h.decoder)
+                .addLast(PipelineNames.HANDSHAKE_ENCODER, NbdHandshakeEncoder.INSTANCE)
+                .addLast(PipelineNames.HANDSHAKE, h);
         channel.closeFuture().addListener(f -> onChannelClosed());
         if (!channel.isRegistered()) {
             EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroup(channel);
@@ -1494,7 +1514,7 @@ public final class NbdHandle implements AutoCloseable {
                 return CompletableFuture.failedFuture(new NbdException("cannot set up TLS: "
                         + NbdErrors.inWords(e), e));
             }
-            ctx.pipeline().addFirst("nbd-tls", ssl);
+            ctx.pipeline().addFirst(PipelineNames.TLS, ssl);
             ssl.handshakeFuture().addListener(f -> {
                 if (f.isSuccess()) {
                     decoder.tlsEstablished();
@@ -1650,7 +1670,8 @@ public final class NbdHandle implements AutoCloseable {
             }
             NbdReplyStyle style = extendedHeaders ? NbdReplyStyle.EXTENDED
                     : structuredReplies ? NbdReplyStyle.STRUCTURED : NbdReplyStyle.SIMPLE;
-            NbdConnection c = new NbdConnection(NbdHandle.this, config, info, style, contexts, ctx.channel());
+            NbdConnection c = new NbdConnection(NbdHandle.this, owner,
+                    new NbdSession(config, info, style, contexts), ctx.channel());
             connection = c;
             c.install(ctx.pipeline(), decoder);
             if (state.compareAndSet(NbdState.CONNECTING, NbdState.READY)) {

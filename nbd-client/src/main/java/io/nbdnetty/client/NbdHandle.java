@@ -1,26 +1,12 @@
 package io.nbdnetty.client;
 
-import io.nbdnetty.client.internal.ConnectionOwner;
+import io.nbdnetty.client.internal.NegotiationHandler;
+import io.nbdnetty.client.internal.NegotiationOwner;
 import io.nbdnetty.client.internal.NbdSession;
 import io.nbdnetty.client.internal.PipelineNames;
-import io.nbdnetty.codec.NbdBareOption;
-import io.nbdnetty.codec.NbdClientFlags;
-import io.nbdnetty.codec.NbdClientFlagsMessage;
 import io.nbdnetty.codec.NbdClientHandshakeDecoder;
-import io.nbdnetty.codec.NbdDecoderException;
-import io.nbdnetty.codec.NbdExportInfoOption;
-import io.nbdnetty.codec.NbdExportNameOption;
-import io.nbdnetty.codec.NbdExportNameReply;
 import io.nbdnetty.codec.NbdHandshakeEncoder;
-import io.nbdnetty.codec.NbdHandshakeFlags;
-import io.nbdnetty.codec.NbdInfoType;
-import io.nbdnetty.codec.NbdMetaContextOption;
-import io.nbdnetty.codec.NbdNewstyleGreeting;
-import io.nbdnetty.codec.NbdOldstyleGreeting;
 import io.nbdnetty.codec.NbdOption;
-import io.nbdnetty.codec.NbdOptionReply;
-import io.nbdnetty.codec.NbdOptionReplyType;
-import io.nbdnetty.codec.NbdTransmissionFlags;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
@@ -33,14 +19,11 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.ssl.SslHandler;
 import io.netty.util.NetUtil;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
-import javax.net.ssl.SSLException;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -52,7 +35,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -118,22 +100,15 @@ public final class NbdHandle implements AutoCloseable {
     private volatile Channel channel;
     /** The channel of the connect in progress while dialling, so that closing can abort it. */
     private volatile Channel dialling;
-    private volatile Handshake handshake;
+    private volatile NegotiationHandler handshake;
     private volatile NbdConnection connection;
 
     private volatile String exportName;
     private volatile List<String> metaContexts;
-    private volatile String protocol;
-    private volatile boolean structuredReplies;
-    private volatile boolean extendedHeaders;
-    private volatile List<NbdMetaContext> grantedContexts = List.of();
-    private volatile String contextsExport;
-    private volatile NbdExportInfo exportInfo;
-    private volatile boolean tlsNegotiated;
     private volatile String dialledHost;
     private volatile int dialledPort = -1;
-    /** What the transmission phase tells this handle: the one close and fail path is {@link #fail}. */
-    private final ConnectionOwner owner = new ConnectionOwner() {
+    /** What the handshake and the transmission phase tell this handle: the one close and fail path is {@link #fail}. */
+    private final NegotiationOwner owner = new NegotiationOwner() {
         @Override
         public void fail(Throwable cause) {
             NbdHandle.this.fail(cause);
@@ -147,6 +122,61 @@ public final class NbdHandle implements AutoCloseable {
         @Override
         public void close() {
             closeAsync();
+        }
+
+        @Override
+        public NbdState state() {
+            return state.get();
+        }
+
+        @Override
+        public String exportName() {
+            return exportName;
+        }
+
+        @Override
+        public List<String> metaContexts() {
+            return metaContexts;
+        }
+
+        @Override
+        public String dialledHost() {
+            return dialledHost;
+        }
+
+        @Override
+        public int dialledPort() {
+            return dialledPort;
+        }
+
+        @Override
+        public void negotiating() {
+            if (state.compareAndSet(NbdState.CONNECTING, NbdState.NEGOTIATING)) {
+                negotiatingFuture.complete(NbdHandle.this);
+            }
+        }
+
+        @Override
+        public void optModeUnavailable(NbdException why) {
+            negotiatingFuture.completeExceptionally(why);
+        }
+
+        @Override
+        public NbdConnection transmission(NbdSession session, ChannelHandlerContext ctx,
+                NbdClientHandshakeDecoder decoder) {
+            NbdConnection c = new NbdConnection(NbdHandle.this, this, session, ctx.channel());
+            connection = c;
+            c.install(ctx.pipeline(), decoder);
+            if (state.compareAndSet(NbdState.CONNECTING, NbdState.READY)) {
+                negotiatingFuture.complete(NbdHandle.this);
+                readyFuture.complete(c);
+            }
+            return c;
+        }
+
+        @Override
+        public CompletableFuture<NbdConnection> readyFuture() {
+            return readyFuture;
         }
     };
 
@@ -231,7 +261,7 @@ public final class NbdHandle implements AutoCloseable {
         this.channel = channel;
         // Larger socket reads for large replies (the reply decoder keeps them as components, without copying).
         channel.config().setRecvByteBufAllocator(new AdaptiveRecvByteBufAllocator(512, 16 * 1024, 256 * 1024));
-        Handshake h = new Handshake();
+        NegotiationHandler h = new NegotiationHandler(owner, config);
         this.handshake = h;
         channel.pipeline().addLast(PipelineNames.HANDSHAKE_DECODER, h.decoder)
                 .addLast(PipelineNames.HANDSHAKE_ENCODER, NbdHandshakeEncoder.INSTANCE)
@@ -822,7 +852,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return the information, or null if none yet
      */
     public NbdExportInfo exportInfo() {
-        return exportInfo;
+        NegotiationHandler h = handshake;
+        return h == null ? null : h.exportInfo();
     }
 
     /**
@@ -832,7 +863,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return the protocol, or null before the greeting
      */
     public String protocol() {
-        return protocol;
+        NegotiationHandler h = handshake;
+        return h == null ? null : h.protocol();
     }
 
     /**
@@ -841,7 +873,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return the setting
      */
     public boolean structuredRepliesNegotiated() {
-        return structuredReplies;
+        NegotiationHandler h = handshake;
+        return h != null && h.structuredRepliesNegotiated();
     }
 
     /**
@@ -850,7 +883,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return the setting
      */
     public boolean extendedHeadersNegotiated() {
-        return extendedHeaders;
+        NegotiationHandler h = handshake;
+        return h != null && h.extendedHeadersNegotiated();
     }
 
     /**
@@ -859,7 +893,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return the contexts, in the order the server sent them
      */
     public List<NbdMetaContext> metaContextsNegotiated() {
-        return grantedContexts;
+        NegotiationHandler h = handshake;
+        return h == null ? List.of() : h.grantedContexts();
     }
 
     /**
@@ -945,8 +980,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with the exports, in the server's order
      */
     public CompletableFuture<List<NbdExportEntry>> optList() {
-        return optCall(h -> h.exchange(
-                new OptionExchange.ExportList(NbdBareOption.LIST, MAX_LISTED_EXPORTS)).result);
+        return optCall(h -> h.list(MAX_LISTED_EXPORTS));
     }
 
     /**
@@ -984,7 +1018,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return true once TLS is up
      */
     public boolean tlsNegotiated() {
-        return tlsNegotiated;
+        NegotiationHandler h = handshake;
+        return h != null && h.tlsNegotiated();
     }
 
     /**
@@ -1052,7 +1087,7 @@ public final class NbdHandle implements AutoCloseable {
     }
 
     private interface OptCall<T> {
-        CompletableFuture<T> start(Handshake h);
+        CompletableFuture<T> start(NegotiationHandler h);
     }
 
     private <T> CompletableFuture<T> optCall(OptCall<T> call) {
@@ -1060,8 +1095,8 @@ public final class NbdHandle implements AutoCloseable {
             return CompletableFuture.failedFuture(new NbdStateException(state.get(), "the handle must be negotiating"));
         }
         CompletableFuture<T> result = new CompletableFuture<>();
-        Handshake h = handshake;
-        h.ctx.executor().execute(() -> {
+        NegotiationHandler h = handshake;
+        h.executor().execute(() -> {
             CompletableFuture<T> f;
             try {
                 f = call.start(h);
@@ -1069,7 +1104,7 @@ public final class NbdHandle implements AutoCloseable {
                 f = CompletableFuture.failedFuture(e);
             }
             // Each option gets the handshake timeout: a server that never answers must not hang the caller.
-            ScheduledFuture<?> timer = config.handshakeTimeout().isZero() ? null : h.ctx.executor().schedule(
+            ScheduledFuture<?> timer = config.handshakeTimeout().isZero() ? null : h.executor().schedule(
                     () -> fail(new NbdTimeoutException("the server did not answer the option within "
                             + NbdDurations.inWords(config.handshakeTimeout()))), config.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS);
             f.whenComplete((v, e) -> {
@@ -1088,7 +1123,7 @@ public final class NbdHandle implements AutoCloseable {
     }
 
     static Throwable unwrap(Throwable e) {
-        return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+        return NegotiationHandler.unwrap(e);
     }
 
     // ----------------------------------------------------------------------------------------------------- close
@@ -1110,7 +1145,7 @@ public final class NbdHandle implements AutoCloseable {
             if (c != null) {
                 c.failAll(cause);
             }
-            Handshake h = handshake;
+            NegotiationHandler h = handshake;
             if (h != null) {
                 h.failCurrent(cause);
             }
@@ -1159,7 +1194,7 @@ public final class NbdHandle implements AutoCloseable {
             return;
         }
         failFutures(cause);
-        Handshake h = handshake;
+        NegotiationHandler h = handshake;
         if (h != null) {
             h.failCurrent(cause);
         }
@@ -1181,8 +1216,8 @@ public final class NbdHandle implements AutoCloseable {
     }
 
     private void onChannelClosed() {
-        Handshake h = handshake;
-        if (connection == null && h != null && h.ctx != null && h.ctx.executor().inEventLoop()) {
+        NegotiationHandler h = handshake;
+        if (connection == null && h != null && h.executor() != null && h.executor().inEventLoop()) {
             // The close future fires before channelInactive: let the handshake say what it was waiting for (and
             // treat a close after NBD_OPT_ABORT as the acknowledgement) before the generic failure below.
             h.onClosed();
@@ -1252,432 +1287,5 @@ public final class NbdHandle implements AutoCloseable {
     public String toString() {
         return "NbdHandle[" + state() + ", export=\"" + exportName + "\""
                 + (channel != null ? ", " + channel : "") + "]";
-    }
-
-    // ------------------------------------------------------------------------------------------------- handshake
-
-    /** Drives the handshake on the event loop; replaced by the transmission handlers at go. */
-    private final class Handshake extends ChannelInboundHandlerAdapter {
-        final NbdClientHandshakeDecoder decoder = new NbdClientHandshakeDecoder(config.maxOptionReplyLength());
-        ChannelHandlerContext ctx;
-        private OptionExchange<?> current;
-        private CompletableFuture<NbdExportNameReply> exportNameReply;
-        private ScheduledFuture<?> timeout;
-        private boolean fixedNewstyle;
-        private boolean noZeroes;
-        private boolean aborting;
-
-        @Override
-        public void handlerAdded(ChannelHandlerContext ctx) {
-            this.ctx = ctx;
-            if (!config.handshakeTimeout().isZero()) {
-                timeout = ctx.executor().schedule(() -> fail(new NbdTimeoutException("the handshake did not finish "
-                        + "within " + NbdDurations.inWords(config.handshakeTimeout()))), config.handshakeTimeout().toNanos(),
-                        TimeUnit.NANOSECONDS);
-            }
-        }
-
-        @Override
-        public void handlerRemoved(ChannelHandlerContext ctx) {
-            cancelTimeout();
-        }
-
-        private void cancelTimeout() {
-            if (timeout != null) {
-                timeout.cancel(false);
-                timeout = null;
-            }
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (config.debug() && LOG.isDebugEnabled()) {
-                LOG.debug("{}: recv {}", ctx.channel(), msg);
-            }
-            try {
-                if (msg instanceof NbdOptionReply reply) {
-                    onOptionReply(reply);
-                } else if (msg instanceof NbdNewstyleGreeting g) {
-                    onNewstyle(g);
-                } else if (msg instanceof NbdOldstyleGreeting g) {
-                    onOldstyle(g);
-                } else if (msg instanceof NbdExportNameReply r) {
-                    CompletableFuture<NbdExportNameReply> f = exportNameReply;
-                    exportNameReply = null;
-                    if (f == null) {
-                        throw new NbdProtocolException("unexpected export name reply");
-                    }
-                    f.complete(r);
-                } else {
-                    throw new NbdProtocolException("unexpected message in the handshake: " + msg);
-                }
-            } catch (NbdProtocolException e) {
-                fail(e);
-            } finally {
-                ReferenceCountUtil.release(msg);
-            }
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (aborting && current != null && cause instanceof IOException) {
-                // nbd-server answers NBD_OPT_ABORT by closing with a reset: the session is over, as asked.
-                onClosed();
-                ctx.close();
-            } else if (cause instanceof NbdDecoderException) {
-                fail(new NbdProtocolException("malformed handshake message from the server: " + cause.getMessage(),
-                        cause));
-            } else {
-                fail(new NbdConnectionClosedException("I/O error during the handshake: " + NbdErrors.inWords(cause),
-                        cause));
-            }
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext ctx) {
-            onClosed();
-        }
-
-        /** The channel closed during the handshake; idempotent. On the event loop. */
-        void onClosed() {
-            if (aborting && current != null) {
-                // Some servers (nbd-server) close instead of acknowledging NBD_OPT_ABORT.
-                ((OptionExchange<?>) current).result.complete(null);
-                current = null;
-                return;
-            }
-            String waiting = current != null ? " while waiting for the reply to " + current.option()
-                    : exportNameReply != null ? " after NBD_OPT_EXPORT_NAME (unknown export?)" : "";
-            fail(new NbdConnectionClosedException("the server closed the connection during the handshake"
-                    + waiting));
-        }
-
-        void failCurrent(Throwable cause) {
-            cancelTimeout();
-            OptionExchange<?> c = current;
-            current = null;
-            if (c != null) {
-                c.result.completeExceptionally(cause);
-            }
-            CompletableFuture<NbdExportNameReply> f = exportNameReply;
-            exportNameReply = null;
-            if (f != null) {
-                f.completeExceptionally(cause);
-            }
-        }
-
-        private void onOptionReply(NbdOptionReply reply) throws NbdProtocolException {
-            OptionExchange<?> c = current;
-            if (c == null) {
-                throw new NbdProtocolException("server sent " + reply.type() + " for " + reply.option()
-                        + " when no option was in flight");
-            }
-            // Cleared first: completing the exchange may start the next option at once.
-            current = null;
-            boolean finished;
-            try {
-                finished = c.onReply(reply);
-            } catch (NbdProtocolException e) {
-                c.result.completeExceptionally(e);
-                throw e;
-            }
-            if (!finished) {
-                current = c;
-            }
-        }
-
-        private void onOldstyle(NbdOldstyleGreeting g) {
-            protocol = "oldstyle";
-            NbdExportInfo info = new NbdExportInfo(g.exportSize(), g.transmissionFlags(), 1, 4096,
-                    NbdExportInfo.DEFAULT_MAXIMUM_PAYLOAD, false, "", null);
-            if (g.exportSize() < 0) {
-                fail(new NbdProtocolException("export size " + Long.toUnsignedString(g.exportSize())
-                        + " is larger than this client supports"));
-                return;
-            }
-            enterTransmission(info);
-        }
-
-        private void onNewstyle(NbdNewstyleGreeting g) {
-            int serverFlags = g.handshakeFlags();
-            fixedNewstyle = (serverFlags & NbdHandshakeFlags.FIXED_NEWSTYLE) != 0
-                    && (config.handshakeFlags() & NbdHandshakeFlags.FIXED_NEWSTYLE) != 0;
-            noZeroes = (serverFlags & NbdHandshakeFlags.NO_ZEROES) != 0
-                    && (config.handshakeFlags() & NbdHandshakeFlags.NO_ZEROES) != 0;
-            protocol = fixedNewstyle ? "newstyle-fixed" : "newstyle";
-            int clientFlags = (fixedNewstyle ? NbdClientFlags.FIXED_NEWSTYLE : 0)
-                    | (noZeroes ? NbdClientFlags.NO_ZEROES : 0);
-            write(new NbdClientFlagsMessage(clientFlags));
-            if (!fixedNewstyle && config.tls() == NbdTlsMode.REQUIRE) {
-                fail(new NbdException("TLS is required, but the server does not support fixed newstyle "
-                        + "negotiation, so NBD_OPT_STARTTLS cannot be sent"));
-                return;
-            }
-            if (!fixedNewstyle) {
-                // Without fixed newstyle the only safe option is EXPORT_NAME; opt mode cannot work.
-                negotiatingFuture.completeExceptionally(new NbdException(
-                        "the server does not support fixed newstyle negotiation, so opt mode is unavailable"));
-                exportName().whenComplete(this::afterGo);
-                return;
-            }
-            CompletableFuture<Boolean> stage = config.tls() == NbdTlsMode.DISABLE
-                    ? CompletableFuture.completedFuture(false) : startTls(config.tls() == NbdTlsMode.REQUIRE);
-            if (config.requestExtendedHeaders()) {
-                stage = stage.thenCompose(x -> extendedHeaders());
-            }
-            if (config.requestStructuredReplies()) {
-                stage = stage.thenCompose(x -> extendedHeaders ? CompletableFuture.completedFuture(true)
-                        : structuredReply());
-            }
-            stage.whenComplete((x, e) -> {
-                if (e != null) {
-                    fail(unwrap(e));
-                } else if (config.optMode()) {
-                    cancelTimeout();
-                    if (state.compareAndSet(NbdState.CONNECTING, NbdState.NEGOTIATING)) {
-                        negotiatingFuture.complete(NbdHandle.this);
-                    }
-                } else {
-                    go().whenComplete((conn, err) -> {
-                        if (err != null) {
-                            fail(unwrap(err));
-                        }
-                    });
-                }
-            });
-        }
-
-        private void write(Object msg) {
-            if (config.debug() && LOG.isDebugEnabled()) {
-                LOG.debug("{}: send {}", ctx.channel(), msg);
-            }
-            ctx.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
-                if (!f.isSuccess()) {
-                    fail(new NbdException("could not send " + msg + ": " + f.cause(), f.cause()));
-                }
-            });
-        }
-
-        <T> OptionExchange<T> exchange(OptionExchange<T> ex) {
-            if (current != null || exportNameReply != null) {
-                ex.result.completeExceptionally(new IllegalStateException("an option is already in flight"));
-                return ex;
-            }
-            current = ex;
-            write(ex.request);
-            return ex;
-        }
-
-        /** Sends an option answered by ACK; an error reply means "not supported" (false). */
-        private CompletableFuture<Boolean> ackOrRefusal(NbdBareOption option) {
-            return exchange(new OptionExchange.Ack(option)).result.handle((ok, e) -> {
-                if (e == null) {
-                    return true;
-                }
-                if (unwrap(e) instanceof NbdOptionException) {
-                    return false;
-                }
-                throw new CompletionException(unwrap(e));
-            });
-        }
-
-        /** NBD_OPT_STARTTLS, then the TLS handshake; true once TLS is up, false if refused and not required. */
-        CompletableFuture<Boolean> startTls(boolean required) {
-            if (tlsNegotiated) {
-                return CompletableFuture.failedFuture(new NbdStateException(state.get(),
-                        "TLS is already negotiated"));
-            }
-            return exchange(new OptionExchange.Ack(NbdBareOption.STARTTLS)).result.handle((ok, e) -> {
-                Throwable cause = e == null ? null : unwrap(e);
-                if (cause == null) {
-                    return installTls();
-                }
-                if (cause instanceof NbdOptionException o) {
-                    if (required) {
-                        return CompletableFuture.<Boolean>failedFuture(new NbdOptionException(o.option(),
-                                o.replyType(), "TLS is required, but the server refused NBD_OPT_STARTTLS"
-                                + (o.serverMessage().isEmpty() ? "" : ": " + NbdStrings.shown(o.serverMessage()))));
-                    }
-                    return CompletableFuture.completedFuture(false);
-                }
-                return CompletableFuture.<Boolean>failedFuture(cause);
-            }).thenCompose(f -> f);
-        }
-
-        private CompletableFuture<Boolean> installTls() {
-            CompletableFuture<Boolean> done = new CompletableFuture<>();
-            SslHandler ssl;
-            try {
-                String host = config.tlsHostname() != null ? config.tlsHostname() : dialledHost;
-                ssl = NbdTls.handler(config, ctx.alloc(), host, dialledPort);
-            } catch (SSLException | RuntimeException e) {
-                return CompletableFuture.failedFuture(new NbdException("cannot set up TLS: "
-                        + NbdErrors.inWords(e), e));
-            }
-            ctx.pipeline().addFirst(PipelineNames.TLS, ssl);
-            ssl.handshakeFuture().addListener(f -> {
-                if (f.isSuccess()) {
-                    decoder.tlsEstablished();
-                    tlsNegotiated = true;
-                    // The spec: nothing negotiated before STARTTLS survives it.
-                    structuredReplies = false;
-                    extendedHeaders = false;
-                    grantedContexts = List.of();
-                    done.complete(true);
-                } else {
-                    done.completeExceptionally(new NbdException("TLS handshake failed: "
-                            + NbdErrors.inWords(f.cause()),
-                            f.cause()));
-                }
-            });
-            return done;
-        }
-
-        CompletableFuture<Boolean> extendedHeaders() {
-            return ackOrRefusal(NbdBareOption.EXTENDED_HEADERS).thenApply(ok -> {
-                if (ok) {
-                    extendedHeaders = true;
-                    // Extended headers supersede structured replies, and need contexts negotiated again.
-                    structuredReplies = true;
-                    grantedContexts = List.of();
-                }
-                return ok;
-            });
-        }
-
-        CompletableFuture<Boolean> structuredReply() {
-            return ackOrRefusal(NbdBareOption.STRUCTURED_REPLY).thenApply(ok -> {
-                if (ok) {
-                    structuredReplies = true;
-                    grantedContexts = List.of();
-                }
-                return ok;
-            });
-        }
-
-        CompletableFuture<List<NbdMetaContext>> metaContexts(NbdOption option, List<String> queries) {
-            boolean set = option.equals(NbdOption.SET_META_CONTEXT);
-            String export = exportName;
-            CompletableFuture<List<NbdMetaContext>> f = exchange(new OptionExchange.MetaContexts(
-                    new NbdMetaContextOption(option, export, queries), set, MAX_META_CONTEXTS)).result;
-            if (set) {
-                f = f.whenComplete((contexts, e) -> {
-                    grantedContexts = e == null ? contexts : List.of();
-                    contextsExport = e == null ? export : null;
-                });
-            }
-            return f;
-        }
-
-        private NbdExportInfoOption infoOption(NbdOption option) {
-            List<NbdInfoType> requests = new ArrayList<>();
-            if (config.fullInfo()) {
-                requests.add(NbdInfoType.NAME);
-                requests.add(NbdInfoType.DESCRIPTION);
-            }
-            if (config.requestBlockSize()) {
-                requests.add(NbdInfoType.BLOCK_SIZE);
-            }
-            return new NbdExportInfoOption(option, exportName, requests);
-        }
-
-        /** Negotiates the configured contexts first when they apply (failures there are not fatal). */
-        private CompletableFuture<?> contextsBefore() {
-            if (!structuredReplies || !config.requestMetaContext() || metaContexts.isEmpty()) {
-                return CompletableFuture.completedFuture(null);
-            }
-            return metaContexts(NbdOption.SET_META_CONTEXT, metaContexts).handle((c, e) -> {
-                Throwable cause = e == null ? null : unwrap(e);
-                if (cause != null && !(cause instanceof NbdOptionException)) {
-                    throw new CompletionException(cause);
-                }
-                return null;
-            });
-        }
-
-        CompletableFuture<NbdExportInfo> info() {
-            return contextsBefore().thenCompose(x -> exchange(new OptionExchange.Info(infoOption(NbdOption.INFO),
-                    exportName)).result).thenApply(info -> {
-                        exportInfo = info;
-                        return info;
-                    });
-        }
-
-        CompletableFuture<NbdConnection> go() {
-            return contextsBefore().thenCompose(x -> exchange(new OptionExchange.Info(infoOption(NbdOption.GO),
-                    exportName)).result).handle((info, e) -> {
-                        Throwable cause = e == null ? null : unwrap(e);
-                        if (cause == null) {
-                            enterTransmission(info);
-                            return readyFuture;
-                        }
-                        if (cause instanceof NbdOptionException o && o.replyType().equals(
-                                NbdOptionReplyType.ERR_UNSUP)) {
-                            // An old server without NBD_OPT_GO: fall back to NBD_OPT_EXPORT_NAME.
-                            return exportName().whenComplete(this::afterGo);
-                        }
-                        return CompletableFuture.<NbdConnection>failedFuture(cause);
-                    }).thenCompose(f -> f);
-        }
-
-        private CompletableFuture<NbdConnection> exportName() {
-            exportNameReply = new CompletableFuture<>();
-            CompletableFuture<NbdExportNameReply> f = exportNameReply;
-            decoder.expectExportNameReply(!noZeroes);
-            write(new NbdExportNameOption(exportName));
-            return f.thenApply(r -> {
-                if (r.exportSize() < 0) {
-                    throw new CompletionException(new NbdProtocolException("export size "
-                            + Long.toUnsignedString(r.exportSize()) + " is larger than this client supports"));
-                }
-                enterTransmission(new NbdExportInfo(r.exportSize(), r.transmissionFlags(), 1, 4096,
-                        NbdExportInfo.DEFAULT_MAXIMUM_PAYLOAD, false, exportName, null));
-                return connection;
-            });
-        }
-
-        private void afterGo(NbdConnection c, Throwable e) {
-            if (e != null) {
-                fail(unwrap(e));
-            }
-        }
-
-        CompletableFuture<Void> abort() {
-            aborting = true;
-            return exchange(new OptionExchange.Ack(NbdBareOption.ABORT)).result.handle((ok, e) -> {
-                markClosed();
-                ctx.channel().close();
-                Throwable cause = e == null ? null : unwrap(e);
-                if (cause != null && !(cause instanceof NbdOptionException)) {
-                    throw new CompletionException(cause);
-                }
-                return null;
-            });
-        }
-
-        private void enterTransmission(NbdExportInfo info) {
-            cancelTimeout();
-            if ((info.transmissionFlags() & NbdTransmissionFlags.HAS_FLAGS) == 0 && !"oldstyle".equals(protocol)) {
-                // The spec requires HAS_FLAGS; without it no other flag can be trusted.
-                info = new NbdExportInfo(info.size(), 0, info.minimumBlockSize(), info.preferredBlockSize(),
-                        info.maximumBlockSize(), info.blockSizeAdvertised(), info.canonicalName(),
-                        info.description());
-            }
-            exportInfo = info;
-            List<NbdMetaContext> contexts = exportName.equals(contextsExport) ? grantedContexts : List.of();
-            if (!exportName.equals(contextsExport)) {
-                grantedContexts = List.of();
-            }
-            NbdReplyStyle style = extendedHeaders ? NbdReplyStyle.EXTENDED
-                    : structuredReplies ? NbdReplyStyle.STRUCTURED : NbdReplyStyle.SIMPLE;
-            NbdConnection c = new NbdConnection(NbdHandle.this, owner,
-                    new NbdSession(config, info, style, contexts), ctx.channel());
-            connection = c;
-            c.install(ctx.pipeline(), decoder);
-            if (state.compareAndSet(NbdState.CONNECTING, NbdState.READY)) {
-                negotiatingFuture.complete(NbdHandle.this);
-                readyFuture.complete(c);
-            }
-        }
     }
 }

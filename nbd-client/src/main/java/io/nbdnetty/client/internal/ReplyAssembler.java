@@ -441,7 +441,8 @@ abstract class ReplyAssembler extends ChannelDuplexHandler implements NbdReplyDe
      * there are no bytes to describe: such an extent is cut there and any after it dropped (and the listener told),
      * or, with {@link NbdStrict#EXTENTS}, the reply is a protocol error.
      */
-    private List<NbdExtent> extentList(Request<?> r, NbdMetaContext c, NbdBlockStatusChunk b) throws NbdProtocolException {
+    private List<NbdExtent> extentList(Request<?> r, NbdMetaContext c, NbdBlockStatusChunk b)
+            throws NbdProtocolException {
         long size = info.size();
         int n = b.extentCount();
         long at = r.offset;

@@ -85,7 +85,6 @@ public final class TransmissionHandler extends ReplyAssembler {
     private volatile long requestsCompleted;
     private volatile long requestsFailed;
 
-
     /**
      * The transmission phase of one connection.
      *
@@ -104,24 +103,14 @@ public final class TransmissionHandler extends ReplyAssembler {
         this.timeouts = new RequestTimeouts(this, config, loop);
     }
 
-    /**
-     * The event loop of the connection.
-     *
-     * @return the loop
-     */
+    /** @return the event loop of the connection */
     public EventLoop eventLoop() {
         return loop;
     }
 
     /**
-     * Reads into a new buffer and calls {@code callback} with it: the request object comes from a pool of finished
-     * ones when called on the event loop (no allocation per read). Any thread.
-     *
-     * @param offset the offset
-     * @param length the length
-     * @param flags the command flags
-     * @param callback called once with the data or the error
-     * @param allowedFlags the command flags READ takes
+     * {@link io.nbdnetty.client.NbdConnection#read(long, int, int, NbdReadCallback)}, READ taking {@code
+     * allowedFlags}: the request comes from a pool of finished ones on the event loop (no allocation per read).
      */
     public void read(long offset, int length, int flags, NbdReadCallback callback, int allowedFlags) {
         Request.CallbackRead r = loop.inEventLoop() ? readPool.pollLast() : null;
@@ -138,21 +127,13 @@ public final class TransmissionHandler extends ReplyAssembler {
         owner.fail(cause);
     }
 
-    /**
-     * The counters, for {@link io.nbdnetty.client.NbdConnection#stats()}.
-     *
-     * @return the stats now
-     */
+    /** @return the counters now, for {@link io.nbdnetty.client.NbdConnection#stats()} */
     public NbdStats stats() {
         return new NbdStats(bytesSent, bytesReceived, requestsSent, chunksReceived, requestsCompleted,
                 requestsFailed, inFlight, queued);
     }
 
-    /**
-     * Requests in flight now.
-     *
-     * @return how many
-     */
+    /** @return how many requests are in flight now */
     public int inFlight() {
         return inFlight;
     }
@@ -203,13 +184,7 @@ public final class TransmissionHandler extends ReplyAssembler {
         return disconnectFuture;
     }
 
-    /**
-     * Soft disconnect with a deadline: like {@link #disconnect()}, but if the requests in flight have not completed
-     * within {@code timeout}, the handle is closed at once (they fail with {@link NbdConnectionClosedException}).
-     *
-     * @param timeout how long to wait for requests in flight
-     * @return completes when the connection is closed
-     */
+    /** See {@link io.nbdnetty.client.NbdConnection#disconnect(java.time.Duration)}; the owner closes at the end. */
     public CompletableFuture<Void> disconnect(java.time.Duration timeout) {
         CompletableFuture<Void> f = disconnect();
         runOnLoop(() -> {

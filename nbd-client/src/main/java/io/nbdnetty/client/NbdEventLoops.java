@@ -1,15 +1,11 @@
 package io.nbdnetty.client;
 
-import io.nbdnetty.client.internal.BusyPollStrategy;
+import io.nbdnetty.client.internal.Transports;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 
-import java.nio.channels.spi.SelectorProvider;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Objects;
@@ -176,24 +172,7 @@ public final class NbdEventLoops {
                     + " transport is not available here: " + (c.getMessage() != null ? c.getMessage() : c), c);
         }
         return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("nbd-netty", true),
-                factory(transport, spin));
+                Transports.factory(transport, spin));
     }
 
-    /**
-     * The I/O handlers of a transport, polling for {@code spinNanos} where that is not zero; io_uring's never poll,
-     * whatever {@code spinNanos} says.
-     */
-    static IoHandlerFactory factory(Transport transport, long spinNanos) {
-        switch (transport) {
-            case EPOLL:
-                return spinNanos == 0 ? EpollIoHandler.newFactory()
-                        : EpollIoHandler.newFactory(0, () -> new BusyPollStrategy(spinNanos, System::nanoTime));
-            case IO_URING:
-                return Transports.ioUringFactory();
-            default:
-                return spinNanos == 0 ? NioIoHandler.newFactory()
-                        : NioIoHandler.newFactory(SelectorProvider.provider(),
-                                () -> new BusyPollStrategy(spinNanos, System::nanoTime));
-        }
-    }
 }

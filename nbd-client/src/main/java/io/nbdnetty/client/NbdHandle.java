@@ -1,21 +1,19 @@
 package io.nbdnetty.client;
 
 import io.nbdnetty.client.internal.NegotiationHandler;
-import io.nbdnetty.client.internal.NegotiationOwner;
+import io.nbdnetty.client.internal.Dialler;
+import io.nbdnetty.client.internal.HandleOwner;
 import io.nbdnetty.client.internal.NbdSession;
 import io.nbdnetty.client.internal.PipelineNames;
+import io.nbdnetty.client.internal.Transports;
+import io.nbdnetty.client.internal.VsockTransport;
 import io.nbdnetty.codec.NbdClientHandshakeDecoder;
 import io.nbdnetty.codec.NbdHandshakeEncoder;
 import io.nbdnetty.codec.NbdOption;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
@@ -25,13 +23,9 @@ import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -86,29 +80,21 @@ public final class NbdHandle implements AutoCloseable {
 
     private volatile NbdClientConfig config;
     private final EventLoopGroup sharedGroup;
+    /** Dials, and owns the handle's own threads (its private event loop, its name lookup). */
+    private final Dialler dialler;
     private final AtomicReference<NbdState> state = new AtomicReference<>(NbdState.CREATED);
     private final CompletableFuture<NbdHandle> negotiatingFuture = new CompletableFuture<>();
     private final CompletableFuture<NbdConnection> readyFuture = new CompletableFuture<>();
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
 
-    private volatile EventLoopGroup privateGroup;
-    private final Transports.TrackedThreads privateThreads = new Transports.TrackedThreads();
-    /** The thread looking up a host name, if one was started; it ends when the lookup returns. */
-    private volatile Thread lookupThread;
-    private final CompletableFuture<Void> lookupEnded = new CompletableFuture<>();
-    private volatile HostResolver resolver = InetAddress::getAllByName;
     private volatile Channel channel;
-    /** The channel of the connect in progress while dialling, so that closing can abort it. */
-    private volatile Channel dialling;
     private volatile NegotiationHandler handshake;
     private volatile NbdConnection connection;
 
     private volatile String exportName;
     private volatile List<String> metaContexts;
-    private volatile String dialledHost;
-    private volatile int dialledPort = -1;
     /** What the handshake and the transmission phase tell this handle: the one close and fail path is {@link #fail}. */
-    private final NegotiationOwner owner = new NegotiationOwner() {
+    private final HandleOwner owner = new HandleOwner() {
         @Override
         public void fail(Throwable cause) {
             NbdHandle.this.fail(cause);
@@ -141,12 +127,12 @@ public final class NbdHandle implements AutoCloseable {
 
         @Override
         public String dialledHost() {
-            return dialledHost;
+            return dialler.dialledHost();
         }
 
         @Override
         public int dialledPort() {
-            return dialledPort;
+            return dialler.dialledPort();
         }
 
         @Override
@@ -178,11 +164,27 @@ public final class NbdHandle implements AutoCloseable {
         public CompletableFuture<NbdConnection> readyFuture() {
             return readyFuture;
         }
+
+        @Override
+        public NbdClientConfig config() {
+            return config;
+        }
+
+        @Override
+        public void adopt(Channel channel) {
+            NbdHandle.this.adopt(channel);
+        }
+
+        @Override
+        public CompletableFuture<Void> closeFuture() {
+            return closeFuture;
+        }
     };
 
     private NbdHandle(NbdClientConfig config, EventLoopGroup sharedGroup) {
         this.config = Objects.requireNonNull(config, "config");
         this.sharedGroup = sharedGroup;
+        this.dialler = new Dialler(owner, sharedGroup);
         this.exportName = config.exportName();
         this.metaContexts = config.metaContexts();
         // Cancelling the connect future abandons the handshake: close, or the connection would stay half open.
@@ -268,7 +270,7 @@ public final class NbdHandle implements AutoCloseable {
                 .addLast(PipelineNames.HANDSHAKE, h);
         channel.closeFuture().addListener(f -> onChannelClosed());
         if (!channel.isRegistered()) {
-            EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroup(channel);
+            EventLoopGroup group = dialler.group(channel);
             group.register(channel).addListener((ChannelFutureListener) f -> {
                 if (!f.isSuccess()) {
                     fail(new NbdException("could not register the channel on an event loop: " + f.cause(),
@@ -378,12 +380,12 @@ public final class NbdHandle implements AutoCloseable {
         config = uri.configure(config);
         exportName = config.exportName();
         if (uri.transport() == NbdUri.Transport.UNIX) {
-            return dial(null, -1, uri.socket(), uri.toString());
+            return dialler.dial(null, -1, uri.socket(), uri.toString());
         }
         if (uri.transport() == NbdUri.Transport.VSOCK) {
-            return dialVsock(uri.vsockCid(), uri.port(), uri.toString());
+            return dialler.dialVsock(uri.vsockCid(), uri.port(), uri.toString());
         }
-        return dial(uri.host(), uri.port(), null, uri.toString());
+        return dialler.dial(uri.host(), uri.port(), null, uri.toString());
     }
 
     /**
@@ -405,7 +407,7 @@ public final class NbdHandle implements AutoCloseable {
             return CompletableFuture.failedFuture(
                     new NbdStateException(state.get(), "the handle must be newly created"));
         }
-        return dial(host, port, null, NetUtil.toSocketAddressString(host, port));
+        return dialler.dial(host, port, null, NetUtil.toSocketAddressString(host, port));
     }
 
     /**
@@ -420,7 +422,7 @@ public final class NbdHandle implements AutoCloseable {
             return CompletableFuture.failedFuture(
                     new NbdStateException(state.get(), "the handle must be newly created"));
         }
-        return dial(null, -1, socket, socket.toString());
+        return dialler.dial(null, -1, socket, socket.toString());
     }
 
     /**
@@ -443,48 +445,9 @@ public final class NbdHandle implements AutoCloseable {
             return CompletableFuture.failedFuture(
                     new NbdStateException(state.get(), "the handle must be newly created"));
         }
-        return dialVsock(cid, port, VsockTransport.describe(cid, port));
+        return dialler.dialVsock(cid, port, VsockTransport.describe(cid, port));
     }
 
-    /** Dials a vsock address; the state is already CONNECTING. */
-    private CompletableFuture<NbdConnection> dialVsock(int cid, int port, String what) {
-        String name = VsockTransport.describe(cid, port);
-        name = name.equals(what) ? name : name + " (" + what + ")";
-        String unavailable = VsockTransport.unavailable(sharedGroup);
-        if (unavailable != null) {
-            fail(new NbdConnectionClosedException("cannot connect to " + name + ": " + unavailable));
-            shutdownPrivateGroup();
-            return readyFuture;
-        }
-        EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroup(null);
-        long timeoutMillis = Math.min(config.connectTimeout().toMillis(), Integer.MAX_VALUE);
-        String target = name;
-        Bootstrap b = new Bootstrap().group(group)
-                .channelFactory(VsockTransport.Channel::new)
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeoutMillis)
-                .handler(DialPlaceholder.INSTANCE);
-        ChannelFuture f;
-        try {
-            f = b.connect(new io.netty.channel.epoll.VSockAddress(cid, port));
-        } catch (RuntimeException e) {
-            // The socket itself could not be made (a kernel without AF_VSOCK fails here).
-            fail(new NbdConnectionClosedException("cannot connect to " + target + ": "
-                    + VsockTransport.reason(e), e));
-            shutdownPrivateGroup();
-            return readyFuture;
-        }
-        connecting(f).addListener((ChannelFutureListener) done -> {
-            if (done.isSuccess()) {
-                adoptDialled(done.channel());
-            } else {
-                fail(new NbdConnectionClosedException("cannot connect to " + target + ": "
-                        + VsockTransport.reason(done.cause()), done.cause()));
-                shutdownPrivateGroup();
-            }
-        });
-        return readyFuture;
-    }
 
     /**
      * Convenience, like libnbd's {@code connect_command}: runs a server as a subprocess whose standard input and
@@ -507,224 +470,22 @@ public final class NbdHandle implements AutoCloseable {
             return CompletableFuture.failedFuture(
                     new NbdStateException(state.get(), "the handle must be newly created"));
         }
-        NbdCommandServer child;
-        try {
-            child = NbdCommandServer.start(command);
-        } catch (IOException e) {
-            String m = NbdErrors.inWords(e);
-            fail(new NbdConnectException(m.startsWith(command.get(0) + ": ") ? "cannot run " + m
-                    : "cannot start " + command.get(0) + ": " + m, e));
-            shutdownPrivateGroup();
-            return readyFuture;
-        }
-        closeFuture.whenComplete((v, e) -> child.close());
-        readyFuture.whenComplete((c, e) -> {
-            if (e != null) {
-                child.close();
-            }
-        });
-        child.ready(config.handshakeTimeout()).whenComplete((path, e) -> {
-            if (e != null) {
-                fail(new NbdConnectException("cannot start " + String.join(" ", command) + ": "
-                        + NbdErrors.inWords(unwrap(e)), unwrap(e)));
-                shutdownPrivateGroup();
-            } else {
-                dial(null, -1, path, String.join(" ", command));
-            }
-        });
-        return readyFuture;
+        return dialler.command(command);
     }
 
-    /** Looks up every address of a host name, in the order to try them; tests stand in for DNS with their own. */
-    interface HostResolver {
-        InetAddress[] resolve(String host) throws UnknownHostException;
-    }
-
-    /** Replaces the name lookup of {@link #connectTcp} and {@code nbd://} URIs (tests only); before connecting. */
-    NbdHandle resolver(HostResolver resolver) {
-        this.resolver = Objects.requireNonNull(resolver, "resolver");
-        return this;
-    }
-
-    /**
-     * Dials a Unix socket ({@code socket}) or a TCP host; the state is already CONNECTING. A host name is looked up
-     * on a thread of its own (the lookup blocks, so never on an event loop), and its addresses are tried in turn, as
-     * libnbd does with getaddrinfo's list, each within the connect timeout.
-     */
-    private CompletableFuture<NbdConnection> dial(String host, int port, Path socket, String what) {
-        dialledHost = host;
-        dialledPort = port;
-        EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroup(null);
-        // AUTO_READ stays off until the handshake handlers are in place (adopt turns it on): otherwise the
-        // server's greeting could be read, and dropped, between the connect and the listener below.
-        long timeoutMillis = Math.min(config.connectTimeout().toMillis(), Integer.MAX_VALUE);
-        Bootstrap b = new Bootstrap().group(group).channel(Transports.socketChannelType(group, socket != null))
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeoutMillis)
-                .handler(DialPlaceholder.INSTANCE)
-                // Addresses arrive resolved (names are looked up below, on a thread of the handle's own). Netty's
-                // resolver would also hook itself to the event loop's termination, which Netty then signals on its
-                // global executor, whose thread is not a daemon and holds the JVM up for a second after close().
-                .disableResolver();
-        if (socket != null) {
-            connecting(b.connect(Transports.unixAddress(group, socket))).addListener((ChannelFutureListener) f -> {
-                if (f.isSuccess()) {
-                    adoptDialled(f.channel());
-                } else {
-                    fail(new NbdConnectException("cannot connect to " + what + ": " + reason(f.cause()),
-                            f.cause()));
-                    shutdownPrivateGroup();
-                }
-            });
-            return readyFuture;
-        }
-        String target = NetUtil.toSocketAddressString(host, port);
-        String name = target.equals(what) ? target : target + " (" + what + ")";
-        if (NetUtil.isValidIpV4Address(host) || NetUtil.isValidIpV6Address(host)) {
-            // An address, not a name: the JDK parses it without a lookup.
-            InetAddress a;
-            try {
-                a = InetAddress.getByName(host);
-            } catch (UnknownHostException e) {
-                fail(new NbdConnectException("cannot connect to " + name + ": " + reason(e), e));
-                shutdownPrivateGroup();
-                return readyFuture;
-            }
-            tryAddresses(b, name, true, List.of(new InetSocketAddress(a, port)), 0, new ArrayList<>());
-            return readyFuture;
-        }
-        Thread t = new Thread(() -> {
-            try {
-                List<InetSocketAddress> addresses = new ArrayList<>();
-                try {
-                    for (InetAddress a : resolver.resolve(host)) {
-                        addresses.add(new InetSocketAddress(a, port));
-                    }
-                    if (addresses.isEmpty()) {
-                        throw new UnknownHostException(host + ": no addresses");
-                    }
-                } catch (Throwable e) {
-                    // Any failure (not only UnknownHostException) must end the handle, not leave it connecting.
-                    fail(new NbdConnectException("cannot connect to " + name + ": cannot resolve the host "
-                            + "name: " + reason(e), e));
-                    shutdownPrivateGroup();
-                    return;
-                }
-                tryAddresses(b, name, false, addresses, 0, new ArrayList<>());
-            } finally {
-                lookupEnded.complete(null);
-            }
-        }, "nbd-netty-lookup");
-        t.setDaemon(true);
-        lookupThread = t;
-        t.start();
-        return readyFuture;
-    }
-
-    /**
-     * Connects to addresses[i], then to the next ones while each fails; fails the handle when none is left, with an
-     * error that names the host (or address) and port, and each address with its failure.
-     */
-    private void tryAddresses(Bootstrap b, String name, boolean literal, List<InetSocketAddress> addresses, int i,
-            List<Throwable> failures) {
-        if (state.get() != NbdState.CONNECTING) {
-            // Closed while dialling: no more attempts.
-            shutdownPrivateGroup();
-            return;
-        }
-        InetSocketAddress address = addresses.get(i);
-        connecting(b.connect(address)).addListener((ChannelFutureListener) f -> {
-            if (f.isSuccess()) {
-                adoptDialled(f.channel());
-                return;
-            }
-            Throwable cause = f.cause();
-            String why = reason(cause, address);
-            failures.add(new NbdConnectionClosedException(addressString(address) + ": " + why, cause));
-            if (i + 1 < addresses.size()) {
-                if (config.debug() && LOG.isDebugEnabled()) {
-                    LOG.debug("cannot connect to {}: {}; trying the next address", addressString(address), why);
-                }
-                tryAddresses(b, name, literal, addresses, i + 1, failures);
-                return;
-            }
-            NbdConnectException e;
-            if (literal) {
-                e = new NbdConnectException("cannot connect to " + name + ": " + why, cause);
-            } else if (failures.size() == 1) {
-                e = new NbdConnectException("cannot connect to " + name + ": its one address failed: "
-                        + failures.get(0).getMessage(), cause);
-            } else {
-                StringBuilder m = new StringBuilder("cannot connect to ").append(name).append(": all ")
-                        .append(failures.size()).append(" of its addresses failed: ");
-                for (int k = 0; k < failures.size(); k++) {
-                    m.append(k == 0 ? "" : "; ").append(failures.get(k).getMessage());
-                }
-                e = new NbdConnectException(m.toString(), cause);
-                failures.forEach(e::addSuppressed);
-            }
-            fail(e);
-            shutdownPrivateGroup();
-        });
-    }
-
-    /**
-     * Notes a connect in progress so that {@link #closeAsync()} can abort it (a connect to an address that does not
-     * answer could otherwise hold the close up for the whole connect timeout). closeAsync sets the state before it
-     * reads this, this reads the state after setting it: one of the two closes the channel.
-     */
-    private ChannelFuture connecting(ChannelFuture f) {
-        dialling = f.channel();
-        if (state.get() != NbdState.CONNECTING) {
-            f.channel().close();
-        }
-        return f;
-    }
-
-    /** Takes over a channel this handle dialled; closes it again if the handle was closed meanwhile. */
-    private void adoptDialled(Channel ch) {
-        dialling = null;
-        ch.pipeline().remove(DialPlaceholder.INSTANCE);
-        adopt(ch);
-        // closeAsync reads the channel after setting the state, adopt sets the channel before this reads the
-        // state: one of the two sees the other and closes it (onChannelClosed then ends the rest).
-        if (state.get() != NbdState.CONNECTING) {
-            ch.close();
-        }
-    }
-
-    /** The handler a Bootstrap requires until the handshake's take over; shared by a dial's attempts. */
-    @ChannelHandler.Sharable
-    private static final class DialPlaceholder extends ChannelInboundHandlerAdapter {
-        static final DialPlaceholder INSTANCE = new DialPlaceholder();
-    }
-
-    private static String addressString(InetSocketAddress a) {
-        return NetUtil.toSocketAddressString(NetUtil.toAddressString(a.getAddress()), a.getPort());
-    }
-
-    private static String reason(Throwable c) {
-        return NbdErrors.inWords(c);
-    }
-
-    /** The reason without the address Netty appends to connect errors (the message names it already). */
-    private static String reason(Throwable c, InetSocketAddress address) {
-        String r = reason(c);
-        String suffix = ": " + address;
-        return r.endsWith(suffix) && r.length() > suffix.length() ? r.substring(0, r.length() - suffix.length()) : r;
-    }
 
     /** The channel, once a connect call has one (null before); for tests in this package. */
     Channel channel() {
         return channel;
     }
 
-    /** The private group, made on first need: for this channel's transport, or the best one here for null. */
-    private synchronized EventLoopGroup privateGroup(Channel ch) {
-        if (privateGroup == null) {
-            privateGroup = Transports.newPrivateGroup(ch, privateThreads);
-        }
-        return privateGroup;
+    /** Looks host names up for {@link #connectTcp} and {@link #connect(NbdUri)} (tests replace the JDK's). */
+    interface HostResolver extends Dialler.HostResolver {
+    }
+
+    NbdHandle resolver(HostResolver resolver) {
+        dialler.resolver(resolver);
+        return this;
     }
 
     // ----------------------------------------------------------------------------------------------------- state
@@ -1151,12 +912,9 @@ public final class NbdHandle implements AutoCloseable {
             }
             ch.close();
         } else {
-            Channel d = dialling;
-            if (d != null) {
-                d.close(); // the connect fails, and the dial ends the rest
-            }
+            dialler.abort(); // the connect fails, and the dial ends the rest
             if (previous == NbdState.CREATED || previous == NbdState.CLOSED) {
-                shutdownPrivateGroup();
+                dialler.shutdown();
             }
         }
         return closeFuture;
@@ -1170,7 +928,7 @@ public final class NbdHandle implements AutoCloseable {
     public void close() {
         CompletableFuture<Void> f = closeAsync();
         Channel ch = channel;
-        if (ch != null && ch.eventLoop().inEventLoop() || isOwnThread(Thread.currentThread())) {
+        if (ch != null && ch.eventLoop().inEventLoop() || dialler.isOwnThread(Thread.currentThread())) {
             return;
         }
         try {
@@ -1228,60 +986,9 @@ public final class NbdHandle implements AutoCloseable {
                     ? "the server closed the connection"
                     : "the server closed the connection during the handshake"));
         }
-        shutdownPrivateGroup();
+        dialler.shutdown();
     }
 
-    /** Whether a thread is one this handle started: its private event loop or its name lookup. */
-    private boolean isOwnThread(Thread t) {
-        return t == lookupThread || privateThreads.threads().contains(t);
-    }
-
-    /**
-     * Shuts the private group down (if any) and completes {@link #closeFuture} once it has terminated, the name
-     * lookup (if any) has returned, and their threads have exited. Never waits itself: the waiting for the threads
-     * to exit (a moment, as they have finished their work) happens on a short-lived daemon thread, never on a thread
-     * of the handle's own (nor on Netty's global executor, whose thread would hold up the JVM's exit).
-     */
-    private void shutdownPrivateGroup() {
-        EventLoopGroup g = privateGroup;
-        Thread lookup = lookupThread;
-        if (g == null && lookup == null) {
-            closeFuture.complete(null);
-            return;
-        }
-        if (g != null) {
-            g.shutdownGracefully(0, 2, TimeUnit.SECONDS);
-        }
-        CompletableFuture<Void> lookupDone = lookup == null ? CompletableFuture.completedFuture(null) : lookupEnded;
-        // A daemon thread of its own waits for the threads to exit (joins them), and ends as soon as it has completed
-        // closeFuture. Nothing waits on or listens to the group's termination future: Netty completes those on its
-        // global executor, whose thread is not a daemon and lingers for up to a second of quiet, holding up the
-        // JVM's exit after main returns.
-        Thread waiter = new Thread(() -> lookupDone.whenComplete((v, e) -> awaitOwnThreadsThenComplete()),
-                "nbd-close-waiter");
-        waiter.setDaemon(true);
-        waiter.start();
-    }
-
-    private void awaitOwnThreadsThenComplete() {
-        List<Thread> threads = new ArrayList<>(privateThreads.threads());
-        Thread lookup = lookupThread;
-        if (lookup != null) {
-            threads.add(lookup);
-        }
-        try {
-            for (Thread t : threads) {
-                if (t != Thread.currentThread()) {
-                    // Each has finished its work (the group terminated, the lookup returned): it is exiting.
-                    t.join(TimeUnit.SECONDS.toMillis(2));
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            closeFuture.complete(null);
-        }
-    }
 
     @Override
     public String toString() {

@@ -1,15 +1,11 @@
 package io.nbdnetty.client;
 
-import io.nbdnetty.client.internal.ConnectionOwner;
 import io.nbdnetty.client.internal.NbdSession;
 import io.nbdnetty.client.internal.Request;
 import io.nbdnetty.client.internal.TransmissionHandler;
-import io.nbdnetty.codec.NbdClientHandshakeDecoder;
 import io.nbdnetty.codec.NbdCommandFlags;
 import io.nbdnetty.codec.NbdCommandType;
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
 
 import java.util.ArrayList;
@@ -72,27 +68,17 @@ public final class NbdConnection implements NbdBlockDevice {
     /** The transmission phase: the pipeline's last handler and the owner of every request. */
     private final TransmissionHandler transmission;
 
-    NbdConnection(NbdHandle handle, ConnectionOwner owner, NbdSession session, Channel channel) {
+    NbdConnection(NbdHandle handle, NbdSession session, TransmissionHandler transmission) {
         this.handle = handle;
         this.info = session.info();
         this.style = session.style();
         this.contexts = session.contexts();
-        this.transmission = new TransmissionHandler(owner, session, channel, NbdExtentList::of);
+        this.transmission = transmission;
     }
 
     /** The event loop this connection runs on. */
     EventLoop eventLoop() {
         return transmission.eventLoop();
-    }
-
-    /** Replaces the handshake handlers with the transmission ones; on the event loop, inside the handshake. */
-    void install(ChannelPipeline pipeline, NbdClientHandshakeDecoder handshakeDecoder) {
-        transmission.install(pipeline, handshakeDecoder);
-    }
-
-    /** Fails every request in flight or queued; from the handle, on any thread. */
-    void failAll(Throwable cause) {
-        transmission.failAll(cause);
     }
 
     // --------------------------------------------------------------------------------------------- information

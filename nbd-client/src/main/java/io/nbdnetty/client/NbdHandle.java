@@ -2,35 +2,20 @@ package io.nbdnetty.client;
 
 import io.nbdnetty.client.internal.NegotiationHandler;
 import io.nbdnetty.client.internal.Dialler;
-import io.nbdnetty.client.internal.HandleOwner;
-import io.nbdnetty.client.internal.NbdSession;
-import io.nbdnetty.client.internal.PipelineNames;
-import io.nbdnetty.client.internal.Transports;
+import io.nbdnetty.client.internal.HandleCore;
 import io.nbdnetty.client.internal.VsockTransport;
-import io.nbdnetty.codec.NbdClientHandshakeDecoder;
-import io.nbdnetty.codec.NbdHandshakeEncoder;
 import io.nbdnetty.codec.NbdOption;
-import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.nio.NioDomainSocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.NetUtil;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
-import java.io.IOException;
-import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * An NBD client handle: created once, connected once, then negotiated and used through its {@link NbdConnection}.
@@ -78,121 +63,13 @@ public final class NbdHandle implements AutoCloseable {
     /** The most metadata contexts one option may return (each at most about 4 KiB). */
     public static final int MAX_META_CONTEXTS = 1024;
 
-    private volatile NbdClientConfig config;
-    private final EventLoopGroup sharedGroup;
-    /** Dials, and owns the handle's own threads (its private event loop, its name lookup). */
-    private final Dialler dialler;
-    private final AtomicReference<NbdState> state = new AtomicReference<>(NbdState.CREATED);
-    private final CompletableFuture<NbdHandle> negotiatingFuture = new CompletableFuture<>();
-    private final CompletableFuture<NbdConnection> readyFuture = new CompletableFuture<>();
-    private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
+    /** The state, the lifecycle and the one close and fail path. */
+    private final HandleCore core;
 
-    private volatile Channel channel;
-    private volatile NegotiationHandler handshake;
-    private volatile NbdConnection connection;
-
-    private volatile String exportName;
-    private volatile List<String> metaContexts;
-    /** What the handshake and the transmission phase tell this handle: the one close and fail path is {@link #fail}. */
-    private final HandleOwner owner = new HandleOwner() {
-        @Override
-        public void fail(Throwable cause) {
-            NbdHandle.this.fail(cause);
-        }
-
-        @Override
-        public void markClosed() {
-            NbdHandle.this.markClosed();
-        }
-
-        @Override
-        public void close() {
-            closeAsync();
-        }
-
-        @Override
-        public NbdState state() {
-            return state.get();
-        }
-
-        @Override
-        public String exportName() {
-            return exportName;
-        }
-
-        @Override
-        public List<String> metaContexts() {
-            return metaContexts;
-        }
-
-        @Override
-        public String dialledHost() {
-            return dialler.dialledHost();
-        }
-
-        @Override
-        public int dialledPort() {
-            return dialler.dialledPort();
-        }
-
-        @Override
-        public void negotiating() {
-            if (state.compareAndSet(NbdState.CONNECTING, NbdState.NEGOTIATING)) {
-                negotiatingFuture.complete(NbdHandle.this);
-            }
-        }
-
-        @Override
-        public void optModeUnavailable(NbdException why) {
-            negotiatingFuture.completeExceptionally(why);
-        }
-
-        @Override
-        public NbdConnection transmission(NbdSession session, ChannelHandlerContext ctx,
-                NbdClientHandshakeDecoder decoder) {
-            NbdConnection c = new NbdConnection(NbdHandle.this, this, session, ctx.channel());
-            connection = c;
-            c.install(ctx.pipeline(), decoder);
-            if (state.compareAndSet(NbdState.CONNECTING, NbdState.READY)) {
-                negotiatingFuture.complete(NbdHandle.this);
-                readyFuture.complete(c);
-            }
-            return c;
-        }
-
-        @Override
-        public CompletableFuture<NbdConnection> readyFuture() {
-            return readyFuture;
-        }
-
-        @Override
-        public NbdClientConfig config() {
-            return config;
-        }
-
-        @Override
-        public void adopt(Channel channel) {
-            NbdHandle.this.adopt(channel);
-        }
-
-        @Override
-        public CompletableFuture<Void> closeFuture() {
-            return closeFuture;
-        }
-    };
 
     private NbdHandle(NbdClientConfig config, EventLoopGroup sharedGroup) {
-        this.config = Objects.requireNonNull(config, "config");
-        this.sharedGroup = sharedGroup;
-        this.dialler = new Dialler(owner, sharedGroup);
-        this.exportName = config.exportName();
-        this.metaContexts = config.metaContexts();
-        // Cancelling the connect future abandons the handshake: close, or the connection would stay half open.
-        readyFuture.whenComplete((c, e) -> {
-            if (e instanceof java.util.concurrent.CancellationException) {
-                closeAsync();
-            }
-        });
+        this.core = new HandleCore(this, Objects.requireNonNull(config, "config"), sharedGroup, NbdExtentList::of,
+                (session, transmission) -> new NbdConnection(this, session, transmission));
     }
 
     /**
@@ -231,7 +108,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the configuration
      */
     public NbdClientConfig config() {
-        return config;
+        return core.config();
     }
 
     // ------------------------------------------------------------------------------------------------ connecting
@@ -250,44 +127,9 @@ public final class NbdHandle implements AutoCloseable {
      *     after {@link #optGo()})
      */
     public CompletableFuture<NbdConnection> connect(Channel channel) {
-        Objects.requireNonNull(channel, "channel");
-        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
-        }
-        return adopt(channel);
+        return core.connect(channel);
     }
 
-    /** Installs the handshake on a channel; the state is already CONNECTING. */
-    private CompletableFuture<NbdConnection> adopt(Channel channel) {
-        this.channel = channel;
-        // Larger socket reads for large replies (the reply decoder keeps them as components, without copying).
-        channel.config().setRecvByteBufAllocator(new AdaptiveRecvByteBufAllocator(512, 16 * 1024, 256 * 1024));
-        NegotiationHandler h = new NegotiationHandler(owner, config);
-        this.handshake = h;
-        channel.pipeline().addLast(PipelineNames.HANDSHAKE_DECODER, h.decoder)
-                .addLast(PipelineNames.HANDSHAKE_ENCODER, NbdHandshakeEncoder.INSTANCE)
-                .addLast(PipelineNames.HANDSHAKE, h);
-        channel.closeFuture().addListener(f -> onChannelClosed());
-        if (!channel.isRegistered()) {
-            EventLoopGroup group = dialler.group(channel);
-            group.register(channel).addListener((ChannelFutureListener) f -> {
-                if (!f.isSuccess()) {
-                    fail(new NbdException("could not register the channel on an event loop: " + f.cause(),
-                            f.cause()));
-                    channel.unsafe().closeForcibly();
-                } else {
-                    channel.config().setAutoRead(true);
-                }
-            });
-        } else {
-            // A registered channel may have been set up with AUTO_READ off (the safe way to hand it over before
-            // the server's greeting is read): the handshake needs reading to start. Runs after the handlers are
-            // added, as both go through the channel's event loop.
-            channel.eventLoop().execute(() -> channel.config().setAutoRead(true));
-        }
-        return readyFuture;
-    }
 
     /**
      * Starts the handshake on a connected {@link SocketChannel} (TCP or Unix domain). The channel is adopted by
@@ -297,29 +139,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the same as {@link #connect(Channel)}
      */
     public CompletableFuture<NbdConnection> connect(SocketChannel socket) {
-        Objects.requireNonNull(socket, "socket");
-        if (state.get() != NbdState.CREATED) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
-        }
-        if (sharedGroup instanceof io.netty.channel.IoEventLoopGroup g
-                && !g.isIoType(io.netty.channel.nio.NioIoHandler.class)) {
-            return CompletableFuture.failedFuture(new NbdException("a java.nio SocketChannel needs Netty's NIO "
-                    + "transport, but this handle's event loop group is not an NIO group; pass a file descriptor "
-                    + "or create the handle with an NIO group"));
-        }
-        Channel ch;
-        try {
-            if (!socket.isConnected()) {
-                return CompletableFuture.failedFuture(new NbdException("the socket channel is not connected"));
-            }
-            ch = socket.getRemoteAddress() instanceof UnixDomainSocketAddress ? new NioDomainSocketChannel(socket)
-                    : new NioSocketChannel(socket);
-        } catch (IOException | RuntimeException e) {
-            return CompletableFuture.failedFuture(new NbdException("cannot adopt the socket channel: "
-                    + NbdErrors.inWords(e), e));
-        }
-        return connect(ch);
+        return core.connect(socket);
     }
 
     /**
@@ -331,33 +151,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the same as {@link #connect(Channel)}
      */
     public CompletableFuture<NbdConnection> connect(int fd) {
-        if (state.get() != NbdState.CREATED) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
-        }
-        if (!Transports.epollAvailable()) {
-            return CompletableFuture.failedFuture(new NbdException(
-                    "connecting a file descriptor needs Netty's epoll transport, which is not available here"));
-        }
-        if (sharedGroup != null && Transports.isIoUring(sharedGroup)) {
-            return CompletableFuture.failedFuture(new NbdException("a file descriptor cannot be adopted by an "
-                    + "io_uring event loop group: Netty's io_uring transport has no channel for an existing "
-                    + "descriptor; create the handle with an epoll group (NbdEventLoops.newGroup) for connect(fd)"));
-        }
-        if (sharedGroup instanceof io.netty.channel.IoEventLoopGroup g
-                && !g.isIoType(io.netty.channel.epoll.EpollIoHandler.class)) {
-            return CompletableFuture.failedFuture(new NbdException("a file descriptor needs Netty's epoll "
-                    + "transport, but this handle's event loop group is not an epoll group"));
-        }
-        Channel ch;
-        try {
-            ch = Transports.epollChannelForFd(fd);
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(new NbdException("cannot adopt file descriptor " + fd + ": "
-                    + NbdErrors.inWords(e),
-                    e));
-        }
-        return connect(ch);
+        return core.connect(fd);
     }
 
     /**
@@ -373,19 +167,17 @@ public final class NbdHandle implements AutoCloseable {
      */
     public CompletableFuture<NbdConnection> connect(NbdUri uri) {
         Objects.requireNonNull(uri, "uri");
-        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
+        if (!core.start()) {
+            return core.notCreated();
         }
-        config = uri.configure(config);
-        exportName = config.exportName();
+        core.configure(uri.configure(core.config()));
         if (uri.transport() == NbdUri.Transport.UNIX) {
-            return dialler.dial(null, -1, uri.socket(), uri.toString());
+            return core.dialler().dial(null, -1, uri.socket(), uri.toString());
         }
         if (uri.transport() == NbdUri.Transport.VSOCK) {
-            return dialler.dialVsock(uri.vsockCid(), uri.port(), uri.toString());
+            return core.dialler().dialVsock(uri.vsockCid(), uri.port(), uri.toString());
         }
-        return dialler.dial(uri.host(), uri.port(), null, uri.toString());
+        return core.dialler().dial(uri.host(), uri.port(), null, uri.toString());
     }
 
     /**
@@ -403,11 +195,10 @@ public final class NbdHandle implements AutoCloseable {
      */
     public CompletableFuture<NbdConnection> connectTcp(String host, int port) {
         Objects.requireNonNull(host, "host");
-        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
+        if (!core.start()) {
+            return core.notCreated();
         }
-        return dialler.dial(host, port, null, NetUtil.toSocketAddressString(host, port));
+        return core.dialler().dial(host, port, null, NetUtil.toSocketAddressString(host, port));
     }
 
     /**
@@ -418,11 +209,10 @@ public final class NbdHandle implements AutoCloseable {
      */
     public CompletableFuture<NbdConnection> connectUnix(Path socket) {
         Objects.requireNonNull(socket, "socket");
-        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
+        if (!core.start()) {
+            return core.notCreated();
         }
-        return dialler.dial(null, -1, socket, socket.toString());
+        return core.dialler().dial(null, -1, socket, socket.toString());
     }
 
     /**
@@ -441,11 +231,10 @@ public final class NbdHandle implements AutoCloseable {
      * @return the same as {@link #connect(Channel)}
      */
     public CompletableFuture<NbdConnection> connectVsock(int cid, int port) {
-        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
+        if (!core.start()) {
+            return core.notCreated();
         }
-        return dialler.dialVsock(cid, port, VsockTransport.describe(cid, port));
+        return core.dialler().dialVsock(cid, port, VsockTransport.describe(cid, port));
     }
 
 
@@ -466,17 +255,16 @@ public final class NbdHandle implements AutoCloseable {
         if (command.isEmpty()) {
             throw new IllegalArgumentException("argv must not be empty");
         }
-        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
+        if (!core.start()) {
+            return core.notCreated();
         }
-        return dialler.command(command);
+        return core.dialler().command(command);
     }
 
 
     /** The channel, once a connect call has one (null before); for tests in this package. */
     Channel channel() {
-        return channel;
+        return core.channel();
     }
 
     /** Looks host names up for {@link #connectTcp} and {@link #connect(NbdUri)} (tests replace the JDK's). */
@@ -484,7 +272,7 @@ public final class NbdHandle implements AutoCloseable {
     }
 
     NbdHandle resolver(HostResolver resolver) {
-        dialler.resolver(resolver);
+        core.dialler().resolver(resolver);
         return this;
     }
 
@@ -496,8 +284,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return the state
      */
     public NbdState state() {
-        NbdState s = state.get();
-        NbdConnection c = connection;
+        NbdState s = core.state();
+        NbdConnection c = core.connection();
         if (s == NbdState.READY && c != null && c.inFlight() > 0) {
             return NbdState.PROCESSING;
         }
@@ -510,7 +298,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return whether the handle is newly created
      */
     public boolean isCreated() {
-        return state.get() == NbdState.CREATED;
+        return core.state() == NbdState.CREATED;
     }
 
     /**
@@ -519,7 +307,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return whether the handshake (or an option) is in progress
      */
     public boolean isConnecting() {
-        return state.get() == NbdState.CONNECTING;
+        return core.state() == NbdState.CONNECTING;
     }
 
     /**
@@ -528,7 +316,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return whether opt mode waits for the next option
      */
     public boolean isNegotiating() {
-        return state.get() == NbdState.NEGOTIATING;
+        return core.state() == NbdState.NEGOTIATING;
     }
 
     /**
@@ -537,7 +325,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return whether commands may be issued
      */
     public boolean isReady() {
-        return state.get() == NbdState.READY;
+        return core.state() == NbdState.READY;
     }
 
     /**
@@ -555,7 +343,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return whether a fatal error ended the connection
      */
     public boolean isDead() {
-        return state.get() == NbdState.DEAD;
+        return core.state() == NbdState.DEAD;
     }
 
     /**
@@ -564,7 +352,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return whether the handle was shut down
      */
     public boolean isClosed() {
-        return state.get() == NbdState.CLOSED;
+        return core.state() == NbdState.CLOSED;
     }
 
     /**
@@ -575,7 +363,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the future, completed with this handle
      */
     public CompletableFuture<NbdHandle> negotiatingFuture() {
-        return negotiatingFuture;
+        return core.negotiatingFuture();
     }
 
     /**
@@ -585,7 +373,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the future
      */
     public CompletableFuture<NbdConnection> readyFuture() {
-        return readyFuture;
+        return core.readyFuture();
     }
 
     /**
@@ -595,7 +383,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the future
      */
     public CompletableFuture<Void> closeFuture() {
-        return closeFuture;
+        return core.closeFuture();
     }
 
     /**
@@ -604,7 +392,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the connection, or null before the transmission phase
      */
     public NbdConnection connection() {
-        return connection;
+        return core.connection();
     }
 
     /**
@@ -613,7 +401,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the information, or null if none yet
      */
     public NbdExportInfo exportInfo() {
-        NegotiationHandler h = handshake;
+        NegotiationHandler h = core.handshake();
         return h == null ? null : h.exportInfo();
     }
 
@@ -624,7 +412,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the protocol, or null before the greeting
      */
     public String protocol() {
-        NegotiationHandler h = handshake;
+        NegotiationHandler h = core.handshake();
         return h == null ? null : h.protocol();
     }
 
@@ -634,7 +422,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the setting
      */
     public boolean structuredRepliesNegotiated() {
-        NegotiationHandler h = handshake;
+        NegotiationHandler h = core.handshake();
         return h != null && h.structuredRepliesNegotiated();
     }
 
@@ -644,7 +432,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the setting
      */
     public boolean extendedHeadersNegotiated() {
-        NegotiationHandler h = handshake;
+        NegotiationHandler h = core.handshake();
         return h != null && h.extendedHeadersNegotiated();
     }
 
@@ -654,7 +442,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the contexts, in the order the server sent them
      */
     public List<NbdMetaContext> metaContextsNegotiated() {
-        NegotiationHandler h = handshake;
+        NegotiationHandler h = core.handshake();
         return h == null ? List.of() : h.grantedContexts();
     }
 
@@ -664,7 +452,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the export name
      */
     public String exportName() {
-        return exportName;
+        return core.exportName();
     }
 
     /**
@@ -676,11 +464,11 @@ public final class NbdHandle implements AutoCloseable {
      */
     public void setExportName(String name) throws NbdStateException {
         String checked = NbdClientConfig.builder().exportName(name).build().exportName();
-        NbdState s = state.get();
+        NbdState s = core.state();
         if (s != NbdState.CREATED && s != NbdState.NEGOTIATING) {
             throw new NbdStateException(s, "the handle must be newly created or negotiating");
         }
-        exportName = checked;
+        core.exportName(checked);
     }
 
     /**
@@ -692,11 +480,11 @@ public final class NbdHandle implements AutoCloseable {
      */
     public void setMetaContexts(List<String> names) throws NbdStateException {
         List<String> checked = NbdClientConfig.builder().metaContexts(names).build().metaContexts();
-        NbdState s = state.get();
+        NbdState s = core.state();
         if (s != NbdState.CREATED && s != NbdState.NEGOTIATING) {
             throw new NbdStateException(s, "the handle must be newly created or negotiating");
         }
-        metaContexts = checked;
+        core.metaContexts(checked);
     }
 
     // -------------------------------------------------------------------------------------------------- opt mode
@@ -714,7 +502,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with the connection (the same as {@link #readyFuture()})
      */
     public CompletableFuture<NbdConnection> optGo() {
-        return optCall(h -> h.go());
+        return core.optCall(h -> h.go());
     }
 
     /**
@@ -728,7 +516,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with the information (also kept as {@link #exportInfo()})
      */
     public CompletableFuture<NbdExportInfo> optInfo() {
-        return optCall(h -> h.info());
+        return core.optCall(h -> h.info());
     }
 
     /**
@@ -741,7 +529,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with the exports, in the server's order
      */
     public CompletableFuture<List<NbdExportEntry>> optList() {
-        return optCall(h -> h.list(MAX_LISTED_EXPORTS));
+        return core.optCall(h -> h.list(MAX_LISTED_EXPORTS));
     }
 
     /**
@@ -755,7 +543,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes when the server acknowledged (or closed the connection, which some servers do instead)
      */
     public CompletableFuture<Void> optAbort() {
-        return optCall(h -> h.abort());
+        return core.optCall(h -> h.abort());
     }
 
     /**
@@ -770,7 +558,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with true once TLS is up, false if the server refused; fails if the TLS handshake fails
      */
     public CompletableFuture<Boolean> optStartTls() {
-        return optCall(h -> h.startTls(false));
+        return core.optCall(h -> h.startTls(false));
     }
 
     /**
@@ -779,7 +567,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return true once TLS is up
      */
     public boolean tlsNegotiated() {
-        NegotiationHandler h = handshake;
+        NegotiationHandler h = core.handshake();
         return h != null && h.tlsNegotiated();
     }
 
@@ -793,7 +581,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with true if the server agreed, false if it refused
      */
     public CompletableFuture<Boolean> optStructuredReply() {
-        return optCall(h -> h.structuredReply());
+        return core.optCall(h -> h.structuredReply());
     }
 
     /**
@@ -806,7 +594,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with true if the server agreed, false if it refused
      */
     public CompletableFuture<Boolean> optExtendedHeaders() {
-        return optCall(h -> h.extendedHeaders());
+        return core.optCall(h -> h.extendedHeaders());
     }
 
     /**
@@ -822,7 +610,7 @@ public final class NbdHandle implements AutoCloseable {
      */
     public CompletableFuture<List<NbdMetaContext>> optListMetaContexts(List<String> queries) {
         List<String> q = List.copyOf(queries);
-        return optCall(h -> h.metaContexts(NbdOption.LIST_META_CONTEXT, q));
+        return core.optCall(h -> h.metaContexts(NbdOption.LIST_META_CONTEXT, q));
     }
 
     /**
@@ -839,49 +627,15 @@ public final class NbdHandle implements AutoCloseable {
      */
     public CompletableFuture<List<NbdMetaContext>> optSetMetaContexts(List<String> names) {
         List<String> q = List.copyOf(names);
-        if (state.get() == NbdState.NEGOTIATING) {
+        if (core.state() == NbdState.NEGOTIATING) {
             // As libnbd's opt_set_meta_context: these become the handle's contexts, which go and info request
             // again (see NbdClientConfig#requestMetaContext).
-            metaContexts = NbdClientConfig.builder().metaContexts(q).build().metaContexts();
+            core.metaContexts(NbdClientConfig.builder().metaContexts(q).build().metaContexts());
         }
-        return optCall(h -> h.metaContexts(NbdOption.SET_META_CONTEXT, q));
+        return core.optCall(h -> h.metaContexts(NbdOption.SET_META_CONTEXT, q));
     }
 
-    private interface OptCall<T> {
-        CompletableFuture<T> start(NegotiationHandler h);
-    }
 
-    private <T> CompletableFuture<T> optCall(OptCall<T> call) {
-        if (!state.compareAndSet(NbdState.NEGOTIATING, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(new NbdStateException(state.get(), "the handle must be negotiating"));
-        }
-        CompletableFuture<T> result = new CompletableFuture<>();
-        NegotiationHandler h = handshake;
-        h.executor().execute(() -> {
-            CompletableFuture<T> f;
-            try {
-                f = call.start(h);
-            } catch (RuntimeException e) {
-                f = CompletableFuture.failedFuture(e);
-            }
-            // Each option gets the handshake timeout: a server that never answers must not hang the caller.
-            ScheduledFuture<?> timer = config.handshakeTimeout().isZero() ? null : h.executor().schedule(
-                    () -> fail(new NbdTimeoutException("the server did not answer the option within "
-                            + NbdDurations.inWords(config.handshakeTimeout()))), config.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS);
-            f.whenComplete((v, e) -> {
-                if (timer != null) {
-                    timer.cancel(false);
-                }
-                state.compareAndSet(NbdState.CONNECTING, NbdState.NEGOTIATING);
-                if (e != null) {
-                    result.completeExceptionally(unwrap(e));
-                } else {
-                    result.complete(v);
-                }
-            });
-        });
-        return result;
-    }
 
     static Throwable unwrap(Throwable e) {
         return NegotiationHandler.unwrap(e);
@@ -897,27 +651,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return {@link #closeFuture()}: completes when the channel is closed and the handle's own threads have exited
      */
     public CompletableFuture<Void> closeAsync() {
-        NbdState previous = state.getAndUpdate(s -> s == NbdState.DEAD ? s : NbdState.CLOSED);
-        NbdConnectionClosedException cause = new NbdConnectionClosedException("the handle was closed");
-        failFutures(cause);
-        Channel ch = channel;
-        if (ch != null) {
-            NbdConnection c = connection;
-            if (c != null) {
-                c.failAll(cause);
-            }
-            NegotiationHandler h = handshake;
-            if (h != null) {
-                h.failCurrent(cause);
-            }
-            ch.close();
-        } else {
-            dialler.abort(); // the connect fails, and the dial ends the rest
-            if (previous == NbdState.CREATED || previous == NbdState.CLOSED) {
-                dialler.shutdown();
-            }
-        }
-        return closeFuture;
+        return core.closeAsync();
     }
 
     /**
@@ -926,73 +660,17 @@ public final class NbdHandle implements AutoCloseable {
      */
     @Override
     public void close() {
-        CompletableFuture<Void> f = closeAsync();
-        Channel ch = channel;
-        if (ch != null && ch.eventLoop().inEventLoop() || dialler.isOwnThread(Thread.currentThread())) {
-            return;
-        }
-        try {
-            f.get(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (Exception e) {
-            // Closing is best effort; the channel close itself does not fail.
-        }
+        core.close();
     }
 
-    private void failFutures(Throwable cause) {
-        negotiatingFuture.completeExceptionally(cause);
-        readyFuture.completeExceptionally(cause);
-    }
 
-    /** Moves to DEAD (unless already closed), fails everything with the cause and closes the channel. */
-    void fail(Throwable cause) {
-        NbdState previous = state.getAndUpdate(s -> s == NbdState.CLOSED ? s : NbdState.DEAD);
-        if (previous == NbdState.DEAD || previous == NbdState.CLOSED) {
-            return;
-        }
-        failFutures(cause);
-        NegotiationHandler h = handshake;
-        if (h != null) {
-            h.failCurrent(cause);
-        }
-        NbdConnection c = connection;
-        if (c != null) {
-            c.failAll(cause);
-        }
-        Channel ch = channel;
-        if (ch != null) {
-            ch.close();
-        }
-    }
 
-    /** After a clean NBD_CMD_DISC or NBD_OPT_ABORT. */
-    void markClosed() {
-        state.getAndUpdate(s -> s == NbdState.DEAD ? s : NbdState.CLOSED);
-        // After NBD_OPT_ABORT the transmission phase never comes: readyFuture must not stay pending.
-        failFutures(new NbdConnectionClosedException("the session ended before the transmission phase"));
-    }
 
-    private void onChannelClosed() {
-        NegotiationHandler h = handshake;
-        if (connection == null && h != null && h.executor() != null && h.executor().inEventLoop()) {
-            // The close future fires before channelInactive: let the handshake say what it was waiting for (and
-            // treat a close after NBD_OPT_ABORT as the acknowledgement) before the generic failure below.
-            h.onClosed();
-        }
-        NbdState s = state.get();
-        if (s != NbdState.CLOSED && s != NbdState.DEAD) {
-            fail(new NbdConnectionClosedException(s == NbdState.READY
-                    ? "the server closed the connection"
-                    : "the server closed the connection during the handshake"));
-        }
-        dialler.shutdown();
-    }
 
 
     @Override
     public String toString() {
-        return "NbdHandle[" + state() + ", export=\"" + exportName + "\""
-                + (channel != null ? ", " + channel : "") + "]";
+        Channel ch = core.channel();
+        return "NbdHandle[" + state() + ", export=\"" + core.exportName() + "\"" + (ch != null ? ", " + ch : "") + "]";
     }
 }

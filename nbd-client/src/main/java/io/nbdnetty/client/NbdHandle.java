@@ -1,15 +1,13 @@
 package io.nbdnetty.client;
 
-import io.nbdnetty.client.internal.NegotiationHandler;
 import io.nbdnetty.client.internal.Dialler;
 import io.nbdnetty.client.internal.HandleCore;
+import io.nbdnetty.client.internal.NegotiationHandler;
 import io.nbdnetty.client.internal.VsockTransport;
 import io.nbdnetty.codec.NbdOption;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.NetUtil;
-import io.netty.util.internal.logging.InternalLogger;
-import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
@@ -57,7 +55,6 @@ import java.util.concurrent.CompletableFuture;
  * The group's transport decides the channels it dials with: epoll, io_uring or NIO ({@link NbdEventLoops.Transport}).
  */
 public final class NbdHandle implements AutoCloseable {
-    private static final InternalLogger LOG = InternalLoggerFactory.getInstance(NbdHandle.class);
     /** The most exports NBD_OPT_LIST may return (each reply is at most about 8 KiB): bounds a hostile server. */
     public static final int MAX_LISTED_EXPORTS = 10_000;
     /** The most metadata contexts one option may return (each at most about 4 KiB). */
@@ -65,7 +62,6 @@ public final class NbdHandle implements AutoCloseable {
 
     /** The state, the lifecycle and the one close and fail path. */
     private final HandleCore core;
-
 
     private NbdHandle(NbdClientConfig config, EventLoopGroup sharedGroup) {
         this.core = new HandleCore(this, Objects.requireNonNull(config, "config"), sharedGroup, NbdExtentList::of,

@@ -41,7 +41,7 @@ public class Request<T> extends CompletableFuture<T> {
     /** What a reply that is not the common case gathers; null until needed (most replies never need it). */
     private Assembly assembly;
 
-    /** When a request was sent, and whether its timeout has passed (see {@code NbdConnection.sweepTimeouts}). */
+    /** When a request was sent, and whether its timeout has passed (see {@code RequestTimeouts.sweepTimeouts}). */
     static final class Timing {
         long sentNanos;
         boolean expired;
@@ -52,7 +52,7 @@ public class Request<T> extends CompletableFuture<T> {
      * small (it is allocated per request).
      */
     static final class Assembly {
-        // READ: the content chunks seen so far (see NbdConnection.content): the first one's range and retained data
+        // READ: the content chunks seen so far (see ReplyAssembler.content): the first one's range and retained data
         // (null for a hole), then, from the second on, the coverage bitmap and the assembly buffer (or, for a
         // caller's destination, where in it the READ starts).
         int contentChunks;

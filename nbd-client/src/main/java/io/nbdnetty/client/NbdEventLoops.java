@@ -1,22 +1,15 @@
 package io.nbdnetty.client;
 
+import io.nbdnetty.client.internal.Transports;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.SelectStrategy;
 import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.util.IntSupplier;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.concurrent.FastThreadLocal;
 
-import java.nio.channels.spi.SelectorProvider;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.function.LongSupplier;
 
 /**
  * Event loop groups for sharing between many handles ({@link NbdHandle#create(NbdClientConfig, EventLoopGroup)}):
@@ -179,107 +172,7 @@ public final class NbdEventLoops {
                     + " transport is not available here: " + (c.getMessage() != null ? c.getMessage() : c), c);
         }
         return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("nbd-netty", true),
-                factory(transport, spin));
+                Transports.factory(transport, spin));
     }
 
-    /**
-     * The I/O handlers of a transport, polling for {@code spinNanos} where that is not zero; io_uring's never poll,
-     * whatever {@code spinNanos} says.
-     */
-    static IoHandlerFactory factory(Transport transport, long spinNanos) {
-        switch (transport) {
-            case EPOLL:
-                return spinNanos == 0 ? EpollIoHandler.newFactory()
-                        : EpollIoHandler.newFactory(0, () -> new BusyPollStrategy(spinNanos, System::nanoTime));
-            case IO_URING:
-                return Transports.ioUringFactory();
-            default:
-                return spinNanos == 0 ? NioIoHandler.newFactory()
-                        : NioIoHandler.newFactory(SelectorProvider.provider(),
-                                () -> new BusyPollStrategy(spinNanos, System::nanoTime));
-        }
-    }
-
-    /**
-     * Netty's select strategy with busy polling: with tasks waiting, a non-blocking poll (as Netty's default); with
-     * none, while a connection of the loop awaits replies, non-blocking polls until {@code spinNanos} have passed
-     * since the loop last found work, then a blocking one; with none awaiting replies, a blocking one at once. Event
-     * loop only, like every select strategy. The connections on the loop find it with {@link #current()}.
-     */
-    static final class BusyPollStrategy implements SelectStrategy {
-        /** The strategy of the current event loop thread, set on its first use there. */
-        private static final FastThreadLocal<BusyPollStrategy> CURRENT = new FastThreadLocal<>();
-
-        private final long spinNanos;
-        private final LongSupplier clock;
-        private long until;
-        private boolean polling;
-        private boolean registered;
-        /** Connections on this loop with requests in flight: see {@link #awaitingReplies(boolean)}. */
-        private int awaiting;
-
-        BusyPollStrategy(long spinNanos, LongSupplier clock) {
-            this.spinNanos = spinNanos;
-            this.clock = clock;
-        }
-
-        /**
-         * The strategy of the event loop the caller runs on.
-         *
-         * @return the strategy, or null if the current thread's loop has none (not one of our groups)
-         */
-        static BusyPollStrategy current() {
-            return CURRENT.getIfExists();
-        }
-
-        /**
-         * Counts a connection of this loop that starts ({@code true}) or stops ({@code false}) awaiting replies; the
-         * loop polls only while at least one does. Event loop only.
-         *
-         * @param now whether the connection now has requests in flight
-         */
-        void awaitingReplies(boolean now) {
-            awaiting += now ? 1 : -1;
-        }
-
-        /**
-         * How many connections on this loop await replies. Event loop only.
-         *
-         * @return the count
-         */
-        int awaiting() {
-            return awaiting;
-        }
-
-        @Override
-        public int calculateStrategy(IntSupplier selectNow, boolean hasTasks) throws Exception {
-            if (!registered) {
-                registered = true;
-                CURRENT.set(this);
-            }
-            if (hasTasks) {
-                polling = false;
-                return selectNow.get();
-            }
-            if (awaiting <= 0) {
-                polling = false;
-                return SELECT;
-            }
-            long now = clock.getAsLong();
-            if (!polling) {
-                polling = true;
-                until = now + spinNanos;
-            }
-            if (now - until < 0) {
-                int ready = selectNow.get();
-                if (ready > 0) {
-                    polling = false; // work found: the next wait polls afresh
-                    return ready;
-                }
-                return CONTINUE;
-            }
-            polling = false;
-            return SELECT;
-        }
-    }
 }

@@ -1,57 +1,19 @@
 package io.nbdnetty.client;
 
-import io.nbdnetty.codec.NbdBareOption;
-import io.nbdnetty.codec.NbdClientFlags;
-import io.nbdnetty.codec.NbdClientFlagsMessage;
-import io.nbdnetty.codec.NbdClientHandshakeDecoder;
-import io.nbdnetty.codec.NbdDecoderException;
-import io.nbdnetty.codec.NbdExportInfoOption;
-import io.nbdnetty.codec.NbdExportNameOption;
-import io.nbdnetty.codec.NbdExportNameReply;
-import io.nbdnetty.codec.NbdHandshakeEncoder;
-import io.nbdnetty.codec.NbdHandshakeFlags;
-import io.nbdnetty.codec.NbdInfoType;
-import io.nbdnetty.codec.NbdMetaContextOption;
-import io.nbdnetty.codec.NbdNewstyleGreeting;
-import io.nbdnetty.codec.NbdOldstyleGreeting;
+import io.nbdnetty.client.internal.Dialler;
+import io.nbdnetty.client.internal.HandleCore;
+import io.nbdnetty.client.internal.NegotiationHandler;
+import io.nbdnetty.client.internal.VsockTransport;
 import io.nbdnetty.codec.NbdOption;
-import io.nbdnetty.codec.NbdOptionReply;
-import io.nbdnetty.codec.NbdOptionReplyType;
-import io.nbdnetty.codec.NbdTransmissionFlags;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.nio.NioDomainSocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.ssl.SslHandler;
 import io.netty.util.NetUtil;
-import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.ScheduledFuture;
-import io.netty.util.internal.logging.InternalLogger;
-import io.netty.util.internal.logging.InternalLoggerFactory;
 
-import javax.net.ssl.SSLException;
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.UnixDomainSocketAddress;
-import java.net.UnknownHostException;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * An NBD client handle: created once, connected once, then negotiated and used through its {@link NbdConnection}.
@@ -89,59 +51,22 @@ import java.util.concurrent.atomic.AtomicReference;
  * groups of {@link NbdEventLoops}, it polls briefly while replies are awaited ({@link
  * NbdEventLoops#DEFAULT_BUSY_POLL}). A handle made with {@link #create(NbdClientConfig, EventLoopGroup)} registers
  * channels on the given group and never shuts it down. Dialling a host name looks it up on a short-lived thread of
- * the handle's own ({@code nbd-netty-lookup}), as
- * the lookup blocks. {@link #closeFuture()} completes only once the threads the handle started have exited.
- * The group's transport decides the channels it dials with: epoll, io_uring or NIO ({@link NbdEventLoops.Transport}).
+ * the handle's own ({@code nbd-netty-lookup}), as the lookup blocks. {@link #closeFuture()} completes only once the
+ * threads the handle started have exited. The group's transport decides the channels it dials with: epoll, io_uring
+ * or NIO ({@link NbdEventLoops.Transport}).
  */
 public final class NbdHandle implements AutoCloseable {
-    private static final InternalLogger LOG = InternalLoggerFactory.getInstance(NbdHandle.class);
     /** The most exports NBD_OPT_LIST may return (each reply is at most about 8 KiB): bounds a hostile server. */
     public static final int MAX_LISTED_EXPORTS = 10_000;
     /** The most metadata contexts one option may return (each at most about 4 KiB). */
     public static final int MAX_META_CONTEXTS = 1024;
 
-    private volatile NbdClientConfig config;
-    private final EventLoopGroup sharedGroup;
-    private final AtomicReference<NbdState> state = new AtomicReference<>(NbdState.CREATED);
-    private final CompletableFuture<NbdHandle> negotiatingFuture = new CompletableFuture<>();
-    private final CompletableFuture<NbdConnection> readyFuture = new CompletableFuture<>();
-    private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
-
-    private volatile EventLoopGroup privateGroup;
-    private final Transports.TrackedThreads privateThreads = new Transports.TrackedThreads();
-    /** The thread looking up a host name, if one was started; it ends when the lookup returns. */
-    private volatile Thread lookupThread;
-    private final CompletableFuture<Void> lookupEnded = new CompletableFuture<>();
-    private volatile HostResolver resolver = InetAddress::getAllByName;
-    private volatile Channel channel;
-    /** The channel of the connect in progress while dialling, so that closing can abort it. */
-    private volatile Channel dialling;
-    private volatile Handshake handshake;
-    private volatile NbdConnection connection;
-
-    private volatile String exportName;
-    private volatile List<String> metaContexts;
-    private volatile String protocol;
-    private volatile boolean structuredReplies;
-    private volatile boolean extendedHeaders;
-    private volatile List<NbdMetaContext> grantedContexts = List.of();
-    private volatile String contextsExport;
-    private volatile NbdExportInfo exportInfo;
-    private volatile boolean tlsNegotiated;
-    private volatile String dialledHost;
-    private volatile int dialledPort = -1;
+    /** The state, the lifecycle and the one close and fail path. */
+    private final HandleCore core;
 
     private NbdHandle(NbdClientConfig config, EventLoopGroup sharedGroup) {
-        this.config = Objects.requireNonNull(config, "config");
-        this.sharedGroup = sharedGroup;
-        this.exportName = config.exportName();
-        this.metaContexts = config.metaContexts();
-        // Cancelling the connect future abandons the handshake: close, or the connection would stay half open.
-        readyFuture.whenComplete((c, e) -> {
-            if (e instanceof java.util.concurrent.CancellationException) {
-                closeAsync();
-            }
-        });
+        this.core = new HandleCore(this, Objects.requireNonNull(config, "config"), sharedGroup, NbdExtentList::of,
+                (session, transmission) -> new NbdConnection(this, session, transmission));
     }
 
     /**
@@ -180,7 +105,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the configuration
      */
     public NbdClientConfig config() {
-        return config;
+        return core.config();
     }
 
     // ------------------------------------------------------------------------------------------------ connecting
@@ -199,44 +124,9 @@ public final class NbdHandle implements AutoCloseable {
      *     after {@link #optGo()})
      */
     public CompletableFuture<NbdConnection> connect(Channel channel) {
-        Objects.requireNonNull(channel, "channel");
-        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
-        }
-        return adopt(channel);
+        return core.connect(channel);
     }
 
-    /** Installs the handshake on a channel; the state is already CONNECTING. */
-    private CompletableFuture<NbdConnection> adopt(Channel channel) {
-        this.channel = channel;
-        // Larger socket reads for large replies (the reply decoder keeps them as components, without copying).
-        channel.config().setRecvByteBufAllocator(new AdaptiveRecvByteBufAllocator(512, 16 * 1024, 256 * 1024));
-        Handshake h = new Handshake();
-        this.handshake = h;
-        channel.pipeline().addLast("nbd-handshake-decoder", h.decoder)
-                .addLast("nbd-handshake-encoder", NbdHandshakeEncoder.INSTANCE)
-                .addLast("nbd-handshake", h);
-        channel.closeFuture().addListener(f -> onChannelClosed());
-        if (!channel.isRegistered()) {
-            EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroup(channel);
-            group.register(channel).addListener((ChannelFutureListener) f -> {
-                if (!f.isSuccess()) {
-                    fail(new NbdException("could not register the channel on an event loop: " + f.cause(),
-                            f.cause()));
-                    channel.unsafe().closeForcibly();
-                } else {
-                    channel.config().setAutoRead(true);
-                }
-            });
-        } else {
-            // A registered channel may have been set up with AUTO_READ off (the safe way to hand it over before
-            // the server's greeting is read): the handshake needs reading to start. Runs after the handlers are
-            // added, as both go through the channel's event loop.
-            channel.eventLoop().execute(() -> channel.config().setAutoRead(true));
-        }
-        return readyFuture;
-    }
 
     /**
      * Starts the handshake on a connected {@link SocketChannel} (TCP or Unix domain). The channel is adopted by
@@ -246,29 +136,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the same as {@link #connect(Channel)}
      */
     public CompletableFuture<NbdConnection> connect(SocketChannel socket) {
-        Objects.requireNonNull(socket, "socket");
-        if (state.get() != NbdState.CREATED) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
-        }
-        if (sharedGroup instanceof io.netty.channel.IoEventLoopGroup g
-                && !g.isIoType(io.netty.channel.nio.NioIoHandler.class)) {
-            return CompletableFuture.failedFuture(new NbdException("a java.nio SocketChannel needs Netty's NIO "
-                    + "transport, but this handle's event loop group is not an NIO group; pass a file descriptor "
-                    + "or create the handle with an NIO group"));
-        }
-        Channel ch;
-        try {
-            if (!socket.isConnected()) {
-                return CompletableFuture.failedFuture(new NbdException("the socket channel is not connected"));
-            }
-            ch = socket.getRemoteAddress() instanceof UnixDomainSocketAddress ? new NioDomainSocketChannel(socket)
-                    : new NioSocketChannel(socket);
-        } catch (IOException | RuntimeException e) {
-            return CompletableFuture.failedFuture(new NbdException("cannot adopt the socket channel: "
-                    + NbdErrors.inWords(e), e));
-        }
-        return connect(ch);
+        return core.connect(socket);
     }
 
     /**
@@ -280,33 +148,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the same as {@link #connect(Channel)}
      */
     public CompletableFuture<NbdConnection> connect(int fd) {
-        if (state.get() != NbdState.CREATED) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
-        }
-        if (!Transports.epollAvailable()) {
-            return CompletableFuture.failedFuture(new NbdException(
-                    "connecting a file descriptor needs Netty's epoll transport, which is not available here"));
-        }
-        if (sharedGroup != null && Transports.isIoUring(sharedGroup)) {
-            return CompletableFuture.failedFuture(new NbdException("a file descriptor cannot be adopted by an "
-                    + "io_uring event loop group: Netty's io_uring transport has no channel for an existing "
-                    + "descriptor; create the handle with an epoll group (NbdEventLoops.newGroup) for connect(fd)"));
-        }
-        if (sharedGroup instanceof io.netty.channel.IoEventLoopGroup g
-                && !g.isIoType(io.netty.channel.epoll.EpollIoHandler.class)) {
-            return CompletableFuture.failedFuture(new NbdException("a file descriptor needs Netty's epoll "
-                    + "transport, but this handle's event loop group is not an epoll group"));
-        }
-        Channel ch;
-        try {
-            ch = Transports.epollChannelForFd(fd);
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(new NbdException("cannot adopt file descriptor " + fd + ": "
-                    + NbdErrors.inWords(e),
-                    e));
-        }
-        return connect(ch);
+        return core.connect(fd);
     }
 
     /**
@@ -322,19 +164,17 @@ public final class NbdHandle implements AutoCloseable {
      */
     public CompletableFuture<NbdConnection> connect(NbdUri uri) {
         Objects.requireNonNull(uri, "uri");
-        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
+        if (!core.start()) {
+            return core.notCreated();
         }
-        config = uri.configure(config);
-        exportName = config.exportName();
+        core.configure(uri.configure(core.config()));
         if (uri.transport() == NbdUri.Transport.UNIX) {
-            return dial(null, -1, uri.socket(), uri.toString());
+            return core.dialler().dial(null, -1, uri.socket(), uri.toString());
         }
         if (uri.transport() == NbdUri.Transport.VSOCK) {
-            return dialVsock(uri.vsockCid(), uri.port(), uri.toString());
+            return core.dialler().dialVsock(uri.vsockCid(), uri.port(), uri.toString());
         }
-        return dial(uri.host(), uri.port(), null, uri.toString());
+        return core.dialler().dial(uri.host(), uri.port(), null, uri.toString());
     }
 
     /**
@@ -352,11 +192,10 @@ public final class NbdHandle implements AutoCloseable {
      */
     public CompletableFuture<NbdConnection> connectTcp(String host, int port) {
         Objects.requireNonNull(host, "host");
-        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
+        if (!core.start()) {
+            return core.notCreated();
         }
-        return dial(host, port, null, NetUtil.toSocketAddressString(host, port));
+        return core.dialler().dial(host, port, null, NetUtil.toSocketAddressString(host, port));
     }
 
     /**
@@ -367,11 +206,10 @@ public final class NbdHandle implements AutoCloseable {
      */
     public CompletableFuture<NbdConnection> connectUnix(Path socket) {
         Objects.requireNonNull(socket, "socket");
-        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
+        if (!core.start()) {
+            return core.notCreated();
         }
-        return dial(null, -1, socket, socket.toString());
+        return core.dialler().dial(null, -1, socket, socket.toString());
     }
 
     /**
@@ -390,52 +228,12 @@ public final class NbdHandle implements AutoCloseable {
      * @return the same as {@link #connect(Channel)}
      */
     public CompletableFuture<NbdConnection> connectVsock(int cid, int port) {
-        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
+        if (!core.start()) {
+            return core.notCreated();
         }
-        return dialVsock(cid, port, VsockTransport.describe(cid, port));
+        return core.dialler().dialVsock(cid, port, VsockTransport.describe(cid, port));
     }
 
-    /** Dials a vsock address; the state is already CONNECTING. */
-    private CompletableFuture<NbdConnection> dialVsock(int cid, int port, String what) {
-        String name = VsockTransport.describe(cid, port);
-        name = name.equals(what) ? name : name + " (" + what + ")";
-        String unavailable = VsockTransport.unavailable(sharedGroup);
-        if (unavailable != null) {
-            fail(new NbdConnectionClosedException("cannot connect to " + name + ": " + unavailable));
-            shutdownPrivateGroup();
-            return readyFuture;
-        }
-        EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroup(null);
-        long timeoutMillis = Math.min(config.connectTimeout().toMillis(), Integer.MAX_VALUE);
-        String target = name;
-        Bootstrap b = new Bootstrap().group(group)
-                .channelFactory(VsockTransport.Channel::new)
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeoutMillis)
-                .handler(DialPlaceholder.INSTANCE);
-        ChannelFuture f;
-        try {
-            f = b.connect(new io.netty.channel.epoll.VSockAddress(cid, port));
-        } catch (RuntimeException e) {
-            // The socket itself could not be made (a kernel without AF_VSOCK fails here).
-            fail(new NbdConnectionClosedException("cannot connect to " + target + ": "
-                    + VsockTransport.reason(e), e));
-            shutdownPrivateGroup();
-            return readyFuture;
-        }
-        connecting(f).addListener((ChannelFutureListener) done -> {
-            if (done.isSuccess()) {
-                adoptDialled(done.channel());
-            } else {
-                fail(new NbdConnectionClosedException("cannot connect to " + target + ": "
-                        + VsockTransport.reason(done.cause()), done.cause()));
-                shutdownPrivateGroup();
-            }
-        });
-        return readyFuture;
-    }
 
     /**
      * Convenience, like libnbd's {@code connect_command}: runs a server as a subprocess whose standard input and
@@ -454,228 +252,25 @@ public final class NbdHandle implements AutoCloseable {
         if (command.isEmpty()) {
             throw new IllegalArgumentException("argv must not be empty");
         }
-        if (!state.compareAndSet(NbdState.CREATED, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(
-                    new NbdStateException(state.get(), "the handle must be newly created"));
+        if (!core.start()) {
+            return core.notCreated();
         }
-        NbdCommandServer child;
-        try {
-            child = NbdCommandServer.start(command);
-        } catch (IOException e) {
-            String m = NbdErrors.inWords(e);
-            fail(new NbdConnectException(m.startsWith(command.get(0) + ": ") ? "cannot run " + m
-                    : "cannot start " + command.get(0) + ": " + m, e));
-            shutdownPrivateGroup();
-            return readyFuture;
-        }
-        closeFuture.whenComplete((v, e) -> child.close());
-        readyFuture.whenComplete((c, e) -> {
-            if (e != null) {
-                child.close();
-            }
-        });
-        child.ready(config.handshakeTimeout()).whenComplete((path, e) -> {
-            if (e != null) {
-                fail(new NbdConnectException("cannot start " + String.join(" ", command) + ": "
-                        + NbdErrors.inWords(unwrap(e)), unwrap(e)));
-                shutdownPrivateGroup();
-            } else {
-                dial(null, -1, path, String.join(" ", command));
-            }
-        });
-        return readyFuture;
+        return core.dialler().command(command);
     }
 
-    /** Looks up every address of a host name, in the order to try them; tests stand in for DNS with their own. */
-    interface HostResolver {
-        InetAddress[] resolve(String host) throws UnknownHostException;
-    }
-
-    /** Replaces the name lookup of {@link #connectTcp} and {@code nbd://} URIs (tests only); before connecting. */
-    NbdHandle resolver(HostResolver resolver) {
-        this.resolver = Objects.requireNonNull(resolver, "resolver");
-        return this;
-    }
-
-    /**
-     * Dials a Unix socket ({@code socket}) or a TCP host; the state is already CONNECTING. A host name is looked up
-     * on a thread of its own (the lookup blocks, so never on an event loop), and its addresses are tried in turn, as
-     * libnbd does with getaddrinfo's list, each within the connect timeout.
-     */
-    private CompletableFuture<NbdConnection> dial(String host, int port, Path socket, String what) {
-        dialledHost = host;
-        dialledPort = port;
-        EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroup(null);
-        // AUTO_READ stays off until the handshake handlers are in place (adopt turns it on): otherwise the
-        // server's greeting could be read, and dropped, between the connect and the listener below.
-        long timeoutMillis = Math.min(config.connectTimeout().toMillis(), Integer.MAX_VALUE);
-        Bootstrap b = new Bootstrap().group(group).channel(Transports.socketChannelType(group, socket != null))
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeoutMillis)
-                .handler(DialPlaceholder.INSTANCE)
-                // Addresses arrive resolved (names are looked up below, on a thread of the handle's own). Netty's
-                // resolver would also hook itself to the event loop's termination, which Netty then signals on its
-                // global executor, whose thread is not a daemon and holds the JVM up for a second after close().
-                .disableResolver();
-        if (socket != null) {
-            connecting(b.connect(Transports.unixAddress(group, socket))).addListener((ChannelFutureListener) f -> {
-                if (f.isSuccess()) {
-                    adoptDialled(f.channel());
-                } else {
-                    fail(new NbdConnectException("cannot connect to " + what + ": " + reason(f.cause()),
-                            f.cause()));
-                    shutdownPrivateGroup();
-                }
-            });
-            return readyFuture;
-        }
-        String target = NetUtil.toSocketAddressString(host, port);
-        String name = target.equals(what) ? target : target + " (" + what + ")";
-        if (NetUtil.isValidIpV4Address(host) || NetUtil.isValidIpV6Address(host)) {
-            // An address, not a name: the JDK parses it without a lookup.
-            InetAddress a;
-            try {
-                a = InetAddress.getByName(host);
-            } catch (UnknownHostException e) {
-                fail(new NbdConnectException("cannot connect to " + name + ": " + reason(e), e));
-                shutdownPrivateGroup();
-                return readyFuture;
-            }
-            tryAddresses(b, name, true, List.of(new InetSocketAddress(a, port)), 0, new ArrayList<>());
-            return readyFuture;
-        }
-        Thread t = new Thread(() -> {
-            try {
-                List<InetSocketAddress> addresses = new ArrayList<>();
-                try {
-                    for (InetAddress a : resolver.resolve(host)) {
-                        addresses.add(new InetSocketAddress(a, port));
-                    }
-                    if (addresses.isEmpty()) {
-                        throw new UnknownHostException(host + ": no addresses");
-                    }
-                } catch (Throwable e) {
-                    // Any failure (not only UnknownHostException) must end the handle, not leave it connecting.
-                    fail(new NbdConnectException("cannot connect to " + name + ": cannot resolve the host "
-                            + "name: " + reason(e), e));
-                    shutdownPrivateGroup();
-                    return;
-                }
-                tryAddresses(b, name, false, addresses, 0, new ArrayList<>());
-            } finally {
-                lookupEnded.complete(null);
-            }
-        }, "nbd-netty-lookup");
-        t.setDaemon(true);
-        lookupThread = t;
-        t.start();
-        return readyFuture;
-    }
-
-    /**
-     * Connects to addresses[i], then to the next ones while each fails; fails the handle when none is left, with an
-     * error that names the host (or address) and port, and each address with its failure.
-     */
-    private void tryAddresses(Bootstrap b, String name, boolean literal, List<InetSocketAddress> addresses, int i,
-            List<Throwable> failures) {
-        if (state.get() != NbdState.CONNECTING) {
-            // Closed while dialling: no more attempts.
-            shutdownPrivateGroup();
-            return;
-        }
-        InetSocketAddress address = addresses.get(i);
-        connecting(b.connect(address)).addListener((ChannelFutureListener) f -> {
-            if (f.isSuccess()) {
-                adoptDialled(f.channel());
-                return;
-            }
-            Throwable cause = f.cause();
-            String why = reason(cause, address);
-            failures.add(new NbdConnectionClosedException(addressString(address) + ": " + why, cause));
-            if (i + 1 < addresses.size()) {
-                if (config.debug() && LOG.isDebugEnabled()) {
-                    LOG.debug("cannot connect to {}: {}; trying the next address", addressString(address), why);
-                }
-                tryAddresses(b, name, literal, addresses, i + 1, failures);
-                return;
-            }
-            NbdConnectException e;
-            if (literal) {
-                e = new NbdConnectException("cannot connect to " + name + ": " + why, cause);
-            } else if (failures.size() == 1) {
-                e = new NbdConnectException("cannot connect to " + name + ": its one address failed: "
-                        + failures.get(0).getMessage(), cause);
-            } else {
-                StringBuilder m = new StringBuilder("cannot connect to ").append(name).append(": all ")
-                        .append(failures.size()).append(" of its addresses failed: ");
-                for (int k = 0; k < failures.size(); k++) {
-                    m.append(k == 0 ? "" : "; ").append(failures.get(k).getMessage());
-                }
-                e = new NbdConnectException(m.toString(), cause);
-                failures.forEach(e::addSuppressed);
-            }
-            fail(e);
-            shutdownPrivateGroup();
-        });
-    }
-
-    /**
-     * Notes a connect in progress so that {@link #closeAsync()} can abort it (a connect to an address that does not
-     * answer could otherwise hold the close up for the whole connect timeout). closeAsync sets the state before it
-     * reads this, this reads the state after setting it: one of the two closes the channel.
-     */
-    private ChannelFuture connecting(ChannelFuture f) {
-        dialling = f.channel();
-        if (state.get() != NbdState.CONNECTING) {
-            f.channel().close();
-        }
-        return f;
-    }
-
-    /** Takes over a channel this handle dialled; closes it again if the handle was closed meanwhile. */
-    private void adoptDialled(Channel ch) {
-        dialling = null;
-        ch.pipeline().remove(DialPlaceholder.INSTANCE);
-        adopt(ch);
-        // closeAsync reads the channel after setting the state, adopt sets the channel before this reads the
-        // state: one of the two sees the other and closes it (onChannelClosed then ends the rest).
-        if (state.get() != NbdState.CONNECTING) {
-            ch.close();
-        }
-    }
-
-    /** The handler a Bootstrap requires until the handshake's take over; shared by a dial's attempts. */
-    @ChannelHandler.Sharable
-    private static final class DialPlaceholder extends ChannelInboundHandlerAdapter {
-        static final DialPlaceholder INSTANCE = new DialPlaceholder();
-    }
-
-    private static String addressString(InetSocketAddress a) {
-        return NetUtil.toSocketAddressString(NetUtil.toAddressString(a.getAddress()), a.getPort());
-    }
-
-    private static String reason(Throwable c) {
-        return NbdErrors.inWords(c);
-    }
-
-    /** The reason without the address Netty appends to connect errors (the message names it already). */
-    private static String reason(Throwable c, InetSocketAddress address) {
-        String r = reason(c);
-        String suffix = ": " + address;
-        return r.endsWith(suffix) && r.length() > suffix.length() ? r.substring(0, r.length() - suffix.length()) : r;
-    }
 
     /** The channel, once a connect call has one (null before); for tests in this package. */
     Channel channel() {
-        return channel;
+        return core.channel();
     }
 
-    /** The private group, made on first need: for this channel's transport, or the best one here for null. */
-    private synchronized EventLoopGroup privateGroup(Channel ch) {
-        if (privateGroup == null) {
-            privateGroup = Transports.newPrivateGroup(ch, privateThreads);
-        }
-        return privateGroup;
+    /** Looks host names up for {@link #connectTcp} and {@link #connect(NbdUri)} (tests replace the JDK's). */
+    interface HostResolver extends Dialler.HostResolver {
+    }
+
+    NbdHandle resolver(HostResolver resolver) {
+        core.dialler().resolver(resolver);
+        return this;
     }
 
     // ----------------------------------------------------------------------------------------------------- state
@@ -686,8 +281,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return the state
      */
     public NbdState state() {
-        NbdState s = state.get();
-        NbdConnection c = connection;
+        NbdState s = core.state();
+        NbdConnection c = core.connection();
         if (s == NbdState.READY && c != null && c.inFlight() > 0) {
             return NbdState.PROCESSING;
         }
@@ -700,7 +295,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return whether the handle is newly created
      */
     public boolean isCreated() {
-        return state.get() == NbdState.CREATED;
+        return core.state() == NbdState.CREATED;
     }
 
     /**
@@ -709,7 +304,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return whether the handshake (or an option) is in progress
      */
     public boolean isConnecting() {
-        return state.get() == NbdState.CONNECTING;
+        return core.state() == NbdState.CONNECTING;
     }
 
     /**
@@ -718,7 +313,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return whether opt mode waits for the next option
      */
     public boolean isNegotiating() {
-        return state.get() == NbdState.NEGOTIATING;
+        return core.state() == NbdState.NEGOTIATING;
     }
 
     /**
@@ -727,7 +322,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return whether commands may be issued
      */
     public boolean isReady() {
-        return state.get() == NbdState.READY;
+        return core.state() == NbdState.READY;
     }
 
     /**
@@ -745,7 +340,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return whether a fatal error ended the connection
      */
     public boolean isDead() {
-        return state.get() == NbdState.DEAD;
+        return core.state() == NbdState.DEAD;
     }
 
     /**
@@ -754,7 +349,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return whether the handle was shut down
      */
     public boolean isClosed() {
-        return state.get() == NbdState.CLOSED;
+        return core.state() == NbdState.CLOSED;
     }
 
     /**
@@ -765,7 +360,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the future, completed with this handle
      */
     public CompletableFuture<NbdHandle> negotiatingFuture() {
-        return negotiatingFuture;
+        return core.negotiatingFuture();
     }
 
     /**
@@ -775,7 +370,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the future
      */
     public CompletableFuture<NbdConnection> readyFuture() {
-        return readyFuture;
+        return core.readyFuture();
     }
 
     /**
@@ -785,7 +380,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the future
      */
     public CompletableFuture<Void> closeFuture() {
-        return closeFuture;
+        return core.closeFuture();
     }
 
     /**
@@ -794,7 +389,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the connection, or null before the transmission phase
      */
     public NbdConnection connection() {
-        return connection;
+        return core.connection();
     }
 
     /**
@@ -803,7 +398,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return the information, or null if none yet
      */
     public NbdExportInfo exportInfo() {
-        return exportInfo;
+        NegotiationHandler h = core.handshake();
+        return h == null ? null : h.exportInfo();
     }
 
     /**
@@ -813,7 +409,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return the protocol, or null before the greeting
      */
     public String protocol() {
-        return protocol;
+        NegotiationHandler h = core.handshake();
+        return h == null ? null : h.protocol();
     }
 
     /**
@@ -822,7 +419,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return the setting
      */
     public boolean structuredRepliesNegotiated() {
-        return structuredReplies;
+        NegotiationHandler h = core.handshake();
+        return h != null && h.structuredRepliesNegotiated();
     }
 
     /**
@@ -831,7 +429,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return the setting
      */
     public boolean extendedHeadersNegotiated() {
-        return extendedHeaders;
+        NegotiationHandler h = core.handshake();
+        return h != null && h.extendedHeadersNegotiated();
     }
 
     /**
@@ -840,7 +439,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return the contexts, in the order the server sent them
      */
     public List<NbdMetaContext> metaContextsNegotiated() {
-        return grantedContexts;
+        NegotiationHandler h = core.handshake();
+        return h == null ? List.of() : h.grantedContexts();
     }
 
     /**
@@ -849,7 +449,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return the export name
      */
     public String exportName() {
-        return exportName;
+        return core.exportName();
     }
 
     /**
@@ -861,11 +461,11 @@ public final class NbdHandle implements AutoCloseable {
      */
     public void setExportName(String name) throws NbdStateException {
         String checked = NbdClientConfig.builder().exportName(name).build().exportName();
-        NbdState s = state.get();
+        NbdState s = core.state();
         if (s != NbdState.CREATED && s != NbdState.NEGOTIATING) {
             throw new NbdStateException(s, "the handle must be newly created or negotiating");
         }
-        exportName = checked;
+        core.exportName(checked);
     }
 
     /**
@@ -877,11 +477,11 @@ public final class NbdHandle implements AutoCloseable {
      */
     public void setMetaContexts(List<String> names) throws NbdStateException {
         List<String> checked = NbdClientConfig.builder().metaContexts(names).build().metaContexts();
-        NbdState s = state.get();
+        NbdState s = core.state();
         if (s != NbdState.CREATED && s != NbdState.NEGOTIATING) {
             throw new NbdStateException(s, "the handle must be newly created or negotiating");
         }
-        metaContexts = checked;
+        core.metaContexts(checked);
     }
 
     // -------------------------------------------------------------------------------------------------- opt mode
@@ -899,7 +499,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with the connection (the same as {@link #readyFuture()})
      */
     public CompletableFuture<NbdConnection> optGo() {
-        return optCall(h -> h.go());
+        return core.optCall(h -> h.go());
     }
 
     /**
@@ -913,7 +513,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with the information (also kept as {@link #exportInfo()})
      */
     public CompletableFuture<NbdExportInfo> optInfo() {
-        return optCall(h -> h.info());
+        return core.optCall(h -> h.info());
     }
 
     /**
@@ -926,8 +526,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with the exports, in the server's order
      */
     public CompletableFuture<List<NbdExportEntry>> optList() {
-        return optCall(h -> h.exchange(
-                new OptionExchange.ExportList(NbdBareOption.LIST, MAX_LISTED_EXPORTS)).result);
+        return core.optCall(h -> h.list(MAX_LISTED_EXPORTS));
     }
 
     /**
@@ -941,7 +540,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes when the server acknowledged (or closed the connection, which some servers do instead)
      */
     public CompletableFuture<Void> optAbort() {
-        return optCall(h -> h.abort());
+        return core.optCall(h -> h.abort());
     }
 
     /**
@@ -956,7 +555,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with true once TLS is up, false if the server refused; fails if the TLS handshake fails
      */
     public CompletableFuture<Boolean> optStartTls() {
-        return optCall(h -> h.startTls(false));
+        return core.optCall(h -> h.startTls(false));
     }
 
     /**
@@ -965,7 +564,8 @@ public final class NbdHandle implements AutoCloseable {
      * @return true once TLS is up
      */
     public boolean tlsNegotiated() {
-        return tlsNegotiated;
+        NegotiationHandler h = core.handshake();
+        return h != null && h.tlsNegotiated();
     }
 
     /**
@@ -978,7 +578,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with true if the server agreed, false if it refused
      */
     public CompletableFuture<Boolean> optStructuredReply() {
-        return optCall(h -> h.structuredReply());
+        return core.optCall(h -> h.structuredReply());
     }
 
     /**
@@ -991,7 +591,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return completes with true if the server agreed, false if it refused
      */
     public CompletableFuture<Boolean> optExtendedHeaders() {
-        return optCall(h -> h.extendedHeaders());
+        return core.optCall(h -> h.extendedHeaders());
     }
 
     /**
@@ -1007,7 +607,7 @@ public final class NbdHandle implements AutoCloseable {
      */
     public CompletableFuture<List<NbdMetaContext>> optListMetaContexts(List<String> queries) {
         List<String> q = List.copyOf(queries);
-        return optCall(h -> h.metaContexts(NbdOption.LIST_META_CONTEXT, q));
+        return core.optCall(h -> h.metaContexts(NbdOption.LIST_META_CONTEXT, q));
     }
 
     /**
@@ -1024,53 +624,18 @@ public final class NbdHandle implements AutoCloseable {
      */
     public CompletableFuture<List<NbdMetaContext>> optSetMetaContexts(List<String> names) {
         List<String> q = List.copyOf(names);
-        if (state.get() == NbdState.NEGOTIATING) {
+        if (core.state() == NbdState.NEGOTIATING) {
             // As libnbd's opt_set_meta_context: these become the handle's contexts, which go and info request
             // again (see NbdClientConfig#requestMetaContext).
-            metaContexts = NbdClientConfig.builder().metaContexts(q).build().metaContexts();
+            core.metaContexts(NbdClientConfig.builder().metaContexts(q).build().metaContexts());
         }
-        return optCall(h -> h.metaContexts(NbdOption.SET_META_CONTEXT, q));
+        return core.optCall(h -> h.metaContexts(NbdOption.SET_META_CONTEXT, q));
     }
 
-    private interface OptCall<T> {
-        CompletableFuture<T> start(Handshake h);
-    }
 
-    private <T> CompletableFuture<T> optCall(OptCall<T> call) {
-        if (!state.compareAndSet(NbdState.NEGOTIATING, NbdState.CONNECTING)) {
-            return CompletableFuture.failedFuture(new NbdStateException(state.get(), "the handle must be negotiating"));
-        }
-        CompletableFuture<T> result = new CompletableFuture<>();
-        Handshake h = handshake;
-        h.ctx.executor().execute(() -> {
-            CompletableFuture<T> f;
-            try {
-                f = call.start(h);
-            } catch (RuntimeException e) {
-                f = CompletableFuture.failedFuture(e);
-            }
-            // Each option gets the handshake timeout: a server that never answers must not hang the caller.
-            ScheduledFuture<?> timer = config.handshakeTimeout().isZero() ? null : h.ctx.executor().schedule(
-                    () -> fail(new NbdTimeoutException("the server did not answer the option within "
-                            + NbdDurations.inWords(config.handshakeTimeout()))), config.handshakeTimeout().toNanos(),
-                    TimeUnit.NANOSECONDS);
-            f.whenComplete((v, e) -> {
-                if (timer != null) {
-                    timer.cancel(false);
-                }
-                state.compareAndSet(NbdState.CONNECTING, NbdState.NEGOTIATING);
-                if (e != null) {
-                    result.completeExceptionally(unwrap(e));
-                } else {
-                    result.complete(v);
-                }
-            });
-        });
-        return result;
-    }
 
     static Throwable unwrap(Throwable e) {
-        return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+        return NegotiationHandler.unwrap(e);
     }
 
     // ----------------------------------------------------------------------------------------------------- close
@@ -1083,30 +648,7 @@ public final class NbdHandle implements AutoCloseable {
      * @return {@link #closeFuture()}: completes when the channel is closed and the handle's own threads have exited
      */
     public CompletableFuture<Void> closeAsync() {
-        NbdState previous = state.getAndUpdate(s -> s == NbdState.DEAD ? s : NbdState.CLOSED);
-        NbdConnectionClosedException cause = new NbdConnectionClosedException("the handle was closed");
-        failFutures(cause);
-        Channel ch = channel;
-        if (ch != null) {
-            NbdConnection c = connection;
-            if (c != null) {
-                c.failAll(cause);
-            }
-            Handshake h = handshake;
-            if (h != null) {
-                h.failCurrent(cause);
-            }
-            ch.close();
-        } else {
-            Channel d = dialling;
-            if (d != null) {
-                d.close(); // the connect fails, and the dial ends the rest
-            }
-            if (previous == NbdState.CREATED || previous == NbdState.CLOSED) {
-                shutdownPrivateGroup();
-            }
-        }
-        return closeFuture;
+        return core.closeAsync();
     }
 
     /**
@@ -1115,550 +657,17 @@ public final class NbdHandle implements AutoCloseable {
      */
     @Override
     public void close() {
-        CompletableFuture<Void> f = closeAsync();
-        Channel ch = channel;
-        if (ch != null && ch.eventLoop().inEventLoop() || isOwnThread(Thread.currentThread())) {
-            return;
-        }
-        try {
-            f.get(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (Exception e) {
-            // Closing is best effort; the channel close itself does not fail.
-        }
+        core.close();
     }
 
-    private void failFutures(Throwable cause) {
-        negotiatingFuture.completeExceptionally(cause);
-        readyFuture.completeExceptionally(cause);
-    }
 
-    /** Moves to DEAD (unless already closed), fails everything with the cause and closes the channel. */
-    void fail(Throwable cause) {
-        NbdState previous = state.getAndUpdate(s -> s == NbdState.CLOSED ? s : NbdState.DEAD);
-        if (previous == NbdState.DEAD || previous == NbdState.CLOSED) {
-            return;
-        }
-        failFutures(cause);
-        Handshake h = handshake;
-        if (h != null) {
-            h.failCurrent(cause);
-        }
-        NbdConnection c = connection;
-        if (c != null) {
-            c.failAll(cause);
-        }
-        Channel ch = channel;
-        if (ch != null) {
-            ch.close();
-        }
-    }
 
-    /** After a clean NBD_CMD_DISC or NBD_OPT_ABORT. */
-    void markClosed() {
-        state.getAndUpdate(s -> s == NbdState.DEAD ? s : NbdState.CLOSED);
-        // After NBD_OPT_ABORT the transmission phase never comes: readyFuture must not stay pending.
-        failFutures(new NbdConnectionClosedException("the session ended before the transmission phase"));
-    }
 
-    private void onChannelClosed() {
-        Handshake h = handshake;
-        if (connection == null && h != null && h.ctx != null && h.ctx.executor().inEventLoop()) {
-            // The close future fires before channelInactive: let the handshake say what it was waiting for (and
-            // treat a close after NBD_OPT_ABORT as the acknowledgement) before the generic failure below.
-            h.onClosed();
-        }
-        NbdState s = state.get();
-        if (s != NbdState.CLOSED && s != NbdState.DEAD) {
-            fail(new NbdConnectionClosedException(s == NbdState.READY
-                    ? "the server closed the connection"
-                    : "the server closed the connection during the handshake"));
-        }
-        shutdownPrivateGroup();
-    }
 
-    /** Whether a thread is one this handle started: its private event loop or its name lookup. */
-    private boolean isOwnThread(Thread t) {
-        return t == lookupThread || privateThreads.threads().contains(t);
-    }
-
-    /**
-     * Shuts the private group down (if any) and completes {@link #closeFuture} once it has terminated, the name
-     * lookup (if any) has returned, and their threads have exited. Never waits itself: the waiting for the threads
-     * to exit (a moment, as they have finished their work) happens on a short-lived daemon thread, never on a thread
-     * of the handle's own (nor on Netty's global executor, whose thread would hold up the JVM's exit).
-     */
-    private void shutdownPrivateGroup() {
-        EventLoopGroup g = privateGroup;
-        Thread lookup = lookupThread;
-        if (g == null && lookup == null) {
-            closeFuture.complete(null);
-            return;
-        }
-        if (g != null) {
-            g.shutdownGracefully(0, 2, TimeUnit.SECONDS);
-        }
-        CompletableFuture<Void> lookupDone = lookup == null ? CompletableFuture.completedFuture(null) : lookupEnded;
-        // A daemon thread of its own waits for the threads to exit (joins them), and ends as soon as it has completed
-        // closeFuture. Nothing waits on or listens to the group's termination future: Netty completes those on its
-        // global executor, whose thread is not a daemon and lingers for up to a second of quiet, holding up the
-        // JVM's exit after main returns.
-        Thread waiter = new Thread(() -> lookupDone.whenComplete((v, e) -> awaitOwnThreadsThenComplete()),
-                "nbd-close-waiter");
-        waiter.setDaemon(true);
-        waiter.start();
-    }
-
-    private void awaitOwnThreadsThenComplete() {
-        List<Thread> threads = new ArrayList<>(privateThreads.threads());
-        Thread lookup = lookupThread;
-        if (lookup != null) {
-            threads.add(lookup);
-        }
-        try {
-            for (Thread t : threads) {
-                if (t != Thread.currentThread()) {
-                    // Each has finished its work (the group terminated, the lookup returned): it is exiting.
-                    t.join(TimeUnit.SECONDS.toMillis(2));
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            closeFuture.complete(null);
-        }
-    }
 
     @Override
     public String toString() {
-        return "NbdHandle[" + state() + ", export=\"" + exportName + "\""
-                + (channel != null ? ", " + channel : "") + "]";
-    }
-
-    // ------------------------------------------------------------------------------------------------- handshake
-
-    /** Drives the handshake on the event loop; replaced by the transmission handlers at go. */
-    private final class Handshake extends ChannelInboundHandlerAdapter {
-        final NbdClientHandshakeDecoder decoder = new NbdClientHandshakeDecoder(config.maxOptionReplyLength());
-        ChannelHandlerContext ctx;
-        private OptionExchange<?> current;
-        private CompletableFuture<NbdExportNameReply> exportNameReply;
-        private ScheduledFuture<?> timeout;
-        private boolean fixedNewstyle;
-        private boolean noZeroes;
-        private boolean aborting;
-
-        @Override
-        public void handlerAdded(ChannelHandlerContext ctx) {
-            this.ctx = ctx;
-            if (!config.handshakeTimeout().isZero()) {
-                timeout = ctx.executor().schedule(() -> fail(new NbdTimeoutException("the handshake did not finish "
-                        + "within " + NbdDurations.inWords(config.handshakeTimeout()))),
-                        config.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS);
-            }
-        }
-
-        @Override
-        public void handlerRemoved(ChannelHandlerContext ctx) {
-            cancelTimeout();
-        }
-
-        private void cancelTimeout() {
-            if (timeout != null) {
-                timeout.cancel(false);
-                timeout = null;
-            }
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (config.debug() && LOG.isDebugEnabled()) {
-                LOG.debug("{}: recv {}", ctx.channel(), msg);
-            }
-            try {
-                if (msg instanceof NbdOptionReply reply) {
-                    onOptionReply(reply);
-                } else if (msg instanceof NbdNewstyleGreeting g) {
-                    onNewstyle(g);
-                } else if (msg instanceof NbdOldstyleGreeting g) {
-                    onOldstyle(g);
-                } else if (msg instanceof NbdExportNameReply r) {
-                    CompletableFuture<NbdExportNameReply> f = exportNameReply;
-                    exportNameReply = null;
-                    if (f == null) {
-                        throw new NbdProtocolException("unexpected export name reply");
-                    }
-                    f.complete(r);
-                } else {
-                    throw new NbdProtocolException("unexpected message in the handshake: " + msg);
-                }
-            } catch (NbdProtocolException e) {
-                fail(e);
-            } finally {
-                ReferenceCountUtil.release(msg);
-            }
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (aborting && current != null && cause instanceof IOException) {
-                // nbd-server answers NBD_OPT_ABORT by closing with a reset: the session is over, as asked.
-                onClosed();
-                ctx.close();
-            } else if (cause instanceof NbdDecoderException) {
-                fail(new NbdProtocolException("malformed handshake message from the server: " + cause.getMessage(),
-                        cause));
-            } else {
-                fail(new NbdConnectionClosedException("I/O error during the handshake: " + NbdErrors.inWords(cause),
-                        cause));
-            }
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext ctx) {
-            onClosed();
-        }
-
-        /** The channel closed during the handshake; idempotent. On the event loop. */
-        void onClosed() {
-            if (aborting && current != null) {
-                // Some servers (nbd-server) close instead of acknowledging NBD_OPT_ABORT.
-                ((OptionExchange<?>) current).result.complete(null);
-                current = null;
-                return;
-            }
-            String waiting = current != null ? " while waiting for the reply to " + current.option()
-                    : exportNameReply != null ? " after NBD_OPT_EXPORT_NAME (unknown export?)" : "";
-            fail(new NbdConnectionClosedException("the server closed the connection during the handshake"
-                    + waiting));
-        }
-
-        void failCurrent(Throwable cause) {
-            cancelTimeout();
-            OptionExchange<?> c = current;
-            current = null;
-            if (c != null) {
-                c.result.completeExceptionally(cause);
-            }
-            CompletableFuture<NbdExportNameReply> f = exportNameReply;
-            exportNameReply = null;
-            if (f != null) {
-                f.completeExceptionally(cause);
-            }
-        }
-
-        private void onOptionReply(NbdOptionReply reply) throws NbdProtocolException {
-            OptionExchange<?> c = current;
-            if (c == null) {
-                throw new NbdProtocolException("server sent " + reply.type() + " for " + reply.option()
-                        + " when no option was in flight");
-            }
-            // Cleared first: completing the exchange may start the next option at once.
-            current = null;
-            boolean finished;
-            try {
-                finished = c.onReply(reply);
-            } catch (NbdProtocolException e) {
-                c.result.completeExceptionally(e);
-                throw e;
-            }
-            if (!finished) {
-                current = c;
-            }
-        }
-
-        private void onOldstyle(NbdOldstyleGreeting g) {
-            protocol = "oldstyle";
-            NbdExportInfo info = new NbdExportInfo(g.exportSize(), g.transmissionFlags(), 1, 4096,
-                    NbdExportInfo.DEFAULT_MAXIMUM_PAYLOAD, false, "", null);
-            if (g.exportSize() < 0) {
-                fail(new NbdProtocolException("export size " + Long.toUnsignedString(g.exportSize())
-                        + " is larger than this client supports"));
-                return;
-            }
-            enterTransmission(info);
-        }
-
-        private void onNewstyle(NbdNewstyleGreeting g) {
-            int serverFlags = g.handshakeFlags();
-            fixedNewstyle = (serverFlags & NbdHandshakeFlags.FIXED_NEWSTYLE) != 0
-                    && (config.handshakeFlags() & NbdHandshakeFlags.FIXED_NEWSTYLE) != 0;
-            noZeroes = (serverFlags & NbdHandshakeFlags.NO_ZEROES) != 0
-                    && (config.handshakeFlags() & NbdHandshakeFlags.NO_ZEROES) != 0;
-            protocol = fixedNewstyle ? "newstyle-fixed" : "newstyle";
-            int clientFlags = (fixedNewstyle ? NbdClientFlags.FIXED_NEWSTYLE : 0)
-                    | (noZeroes ? NbdClientFlags.NO_ZEROES : 0);
-            write(new NbdClientFlagsMessage(clientFlags));
-            if (!fixedNewstyle && config.tls() == NbdTlsMode.REQUIRE) {
-                fail(new NbdException("TLS is required, but the server does not support fixed newstyle "
-                        + "negotiation, so NBD_OPT_STARTTLS cannot be sent"));
-                return;
-            }
-            if (!fixedNewstyle) {
-                // Without fixed newstyle the only safe option is EXPORT_NAME; opt mode cannot work.
-                negotiatingFuture.completeExceptionally(new NbdException(
-                        "the server does not support fixed newstyle negotiation, so opt mode is unavailable"));
-                exportName().whenComplete(this::afterGo);
-                return;
-            }
-            CompletableFuture<Boolean> stage = config.tls() == NbdTlsMode.DISABLE
-                    ? CompletableFuture.completedFuture(false) : startTls(config.tls() == NbdTlsMode.REQUIRE);
-            if (config.requestExtendedHeaders()) {
-                stage = stage.thenCompose(x -> extendedHeaders());
-            }
-            if (config.requestStructuredReplies()) {
-                stage = stage.thenCompose(x -> extendedHeaders ? CompletableFuture.completedFuture(true)
-                        : structuredReply());
-            }
-            stage.whenComplete((x, e) -> {
-                if (e != null) {
-                    fail(unwrap(e));
-                } else if (config.optMode()) {
-                    cancelTimeout();
-                    if (state.compareAndSet(NbdState.CONNECTING, NbdState.NEGOTIATING)) {
-                        negotiatingFuture.complete(NbdHandle.this);
-                    }
-                } else {
-                    go().whenComplete((conn, err) -> {
-                        if (err != null) {
-                            fail(unwrap(err));
-                        }
-                    });
-                }
-            });
-        }
-
-        private void write(Object msg) {
-            if (config.debug() && LOG.isDebugEnabled()) {
-                LOG.debug("{}: send {}", ctx.channel(), msg);
-            }
-            ctx.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
-                if (!f.isSuccess()) {
-                    fail(new NbdException("could not send " + msg + ": " + f.cause(), f.cause()));
-                }
-            });
-        }
-
-        <T> OptionExchange<T> exchange(OptionExchange<T> ex) {
-            if (current != null || exportNameReply != null) {
-                ex.result.completeExceptionally(new IllegalStateException("an option is already in flight"));
-                return ex;
-            }
-            current = ex;
-            write(ex.request);
-            return ex;
-        }
-
-        /** Sends an option answered by ACK; an error reply means "not supported" (false). */
-        private CompletableFuture<Boolean> ackOrRefusal(NbdBareOption option) {
-            return exchange(new OptionExchange.Ack(option)).result.handle((ok, e) -> {
-                if (e == null) {
-                    return true;
-                }
-                if (unwrap(e) instanceof NbdOptionException) {
-                    return false;
-                }
-                throw new CompletionException(unwrap(e));
-            });
-        }
-
-        /** NBD_OPT_STARTTLS, then the TLS handshake; true once TLS is up, false if refused and not required. */
-        CompletableFuture<Boolean> startTls(boolean required) {
-            if (tlsNegotiated) {
-                return CompletableFuture.failedFuture(new NbdStateException(state.get(),
-                        "TLS is already negotiated"));
-            }
-            return exchange(new OptionExchange.Ack(NbdBareOption.STARTTLS)).result.handle((ok, e) -> {
-                Throwable cause = e == null ? null : unwrap(e);
-                if (cause == null) {
-                    return installTls();
-                }
-                if (cause instanceof NbdOptionException o) {
-                    if (required) {
-                        return CompletableFuture.<Boolean>failedFuture(new NbdOptionException(o.option(),
-                                o.replyType(), "TLS is required, but the server refused NBD_OPT_STARTTLS"
-                                + (o.serverMessage().isEmpty() ? "" : ": " + NbdStrings.shown(o.serverMessage()))));
-                    }
-                    return CompletableFuture.completedFuture(false);
-                }
-                return CompletableFuture.<Boolean>failedFuture(cause);
-            }).thenCompose(f -> f);
-        }
-
-        private CompletableFuture<Boolean> installTls() {
-            CompletableFuture<Boolean> done = new CompletableFuture<>();
-            SslHandler ssl;
-            try {
-                String host = config.tlsHostname() != null ? config.tlsHostname() : dialledHost;
-                ssl = NbdTls.handler(config, ctx.alloc(), host, dialledPort);
-            } catch (SSLException | RuntimeException e) {
-                return CompletableFuture.failedFuture(new NbdException("cannot set up TLS: "
-                        + NbdErrors.inWords(e), e));
-            }
-            ctx.pipeline().addFirst("nbd-tls", ssl);
-            ssl.handshakeFuture().addListener(f -> {
-                if (f.isSuccess()) {
-                    decoder.tlsEstablished();
-                    tlsNegotiated = true;
-                    // The spec: nothing negotiated before STARTTLS survives it.
-                    structuredReplies = false;
-                    extendedHeaders = false;
-                    grantedContexts = List.of();
-                    done.complete(true);
-                } else {
-                    done.completeExceptionally(new NbdException("TLS handshake failed: "
-                            + NbdErrors.inWords(f.cause()),
-                            f.cause()));
-                }
-            });
-            return done;
-        }
-
-        CompletableFuture<Boolean> extendedHeaders() {
-            return ackOrRefusal(NbdBareOption.EXTENDED_HEADERS).thenApply(ok -> {
-                if (ok) {
-                    extendedHeaders = true;
-                    // Extended headers supersede structured replies, and need contexts negotiated again.
-                    structuredReplies = true;
-                    grantedContexts = List.of();
-                }
-                return ok;
-            });
-        }
-
-        CompletableFuture<Boolean> structuredReply() {
-            return ackOrRefusal(NbdBareOption.STRUCTURED_REPLY).thenApply(ok -> {
-                if (ok) {
-                    structuredReplies = true;
-                    grantedContexts = List.of();
-                }
-                return ok;
-            });
-        }
-
-        CompletableFuture<List<NbdMetaContext>> metaContexts(NbdOption option, List<String> queries) {
-            boolean set = option.equals(NbdOption.SET_META_CONTEXT);
-            String export = exportName;
-            CompletableFuture<List<NbdMetaContext>> f = exchange(new OptionExchange.MetaContexts(
-                    new NbdMetaContextOption(option, export, queries), set, MAX_META_CONTEXTS)).result;
-            if (set) {
-                f = f.whenComplete((contexts, e) -> {
-                    grantedContexts = e == null ? contexts : List.of();
-                    contextsExport = e == null ? export : null;
-                });
-            }
-            return f;
-        }
-
-        private NbdExportInfoOption infoOption(NbdOption option) {
-            List<NbdInfoType> requests = new ArrayList<>();
-            if (config.fullInfo()) {
-                requests.add(NbdInfoType.NAME);
-                requests.add(NbdInfoType.DESCRIPTION);
-            }
-            if (config.requestBlockSize()) {
-                requests.add(NbdInfoType.BLOCK_SIZE);
-            }
-            return new NbdExportInfoOption(option, exportName, requests);
-        }
-
-        /** Negotiates the configured contexts first when they apply (failures there are not fatal). */
-        private CompletableFuture<?> contextsBefore() {
-            if (!structuredReplies || !config.requestMetaContext() || metaContexts.isEmpty()) {
-                return CompletableFuture.completedFuture(null);
-            }
-            return metaContexts(NbdOption.SET_META_CONTEXT, metaContexts).handle((c, e) -> {
-                Throwable cause = e == null ? null : unwrap(e);
-                if (cause != null && !(cause instanceof NbdOptionException)) {
-                    throw new CompletionException(cause);
-                }
-                return null;
-            });
-        }
-
-        CompletableFuture<NbdExportInfo> info() {
-            return contextsBefore().thenCompose(x -> exchange(new OptionExchange.Info(infoOption(NbdOption.INFO),
-                    exportName)).result).thenApply(info -> {
-                        exportInfo = info;
-                        return info;
-                    });
-        }
-
-        CompletableFuture<NbdConnection> go() {
-            return contextsBefore().thenCompose(x -> exchange(new OptionExchange.Info(infoOption(NbdOption.GO),
-                    exportName)).result).handle((info, e) -> {
-                        Throwable cause = e == null ? null : unwrap(e);
-                        if (cause == null) {
-                            enterTransmission(info);
-                            return readyFuture;
-                        }
-                        if (cause instanceof NbdOptionException o && o.replyType().equals(
-                                NbdOptionReplyType.ERR_UNSUP)) {
-                            // An old server without NBD_OPT_GO: fall back to NBD_OPT_EXPORT_NAME.
-                            return exportName().whenComplete(this::afterGo);
-                        }
-                        return CompletableFuture.<NbdConnection>failedFuture(cause);
-                    }).thenCompose(f -> f);
-        }
-
-        private CompletableFuture<NbdConnection> exportName() {
-            exportNameReply = new CompletableFuture<>();
-            CompletableFuture<NbdExportNameReply> f = exportNameReply;
-            decoder.expectExportNameReply(!noZeroes);
-            write(new NbdExportNameOption(exportName));
-            return f.thenApply(r -> {
-                if (r.exportSize() < 0) {
-                    throw new CompletionException(new NbdProtocolException("export size "
-                            + Long.toUnsignedString(r.exportSize()) + " is larger than this client supports"));
-                }
-                enterTransmission(new NbdExportInfo(r.exportSize(), r.transmissionFlags(), 1, 4096,
-                        NbdExportInfo.DEFAULT_MAXIMUM_PAYLOAD, false, exportName, null));
-                return connection;
-            });
-        }
-
-        private void afterGo(NbdConnection c, Throwable e) {
-            if (e != null) {
-                fail(unwrap(e));
-            }
-        }
-
-        CompletableFuture<Void> abort() {
-            aborting = true;
-            return exchange(new OptionExchange.Ack(NbdBareOption.ABORT)).result.handle((ok, e) -> {
-                markClosed();
-                ctx.channel().close();
-                Throwable cause = e == null ? null : unwrap(e);
-                if (cause != null && !(cause instanceof NbdOptionException)) {
-                    throw new CompletionException(cause);
-                }
-                return null;
-            });
-        }
-
-        private void enterTransmission(NbdExportInfo info) {
-            cancelTimeout();
-            if ((info.transmissionFlags() & NbdTransmissionFlags.HAS_FLAGS) == 0 && !"oldstyle".equals(protocol)) {
-                // The spec requires HAS_FLAGS; without it no other flag can be trusted.
-                info = new NbdExportInfo(info.size(), 0, info.minimumBlockSize(), info.preferredBlockSize(),
-                        info.maximumBlockSize(), info.blockSizeAdvertised(), info.canonicalName(),
-                        info.description());
-            }
-            exportInfo = info;
-            List<NbdMetaContext> contexts = exportName.equals(contextsExport) ? grantedContexts : List.of();
-            if (!exportName.equals(contextsExport)) {
-                grantedContexts = List.of();
-            }
-            NbdReplyStyle style = extendedHeaders ? NbdReplyStyle.EXTENDED
-                    : structuredReplies ? NbdReplyStyle.STRUCTURED : NbdReplyStyle.SIMPLE;
-            NbdConnection c = new NbdConnection(NbdHandle.this, config, info, style, contexts, ctx.channel());
-            connection = c;
-            c.install(ctx.pipeline(), decoder);
-            if (state.compareAndSet(NbdState.CONNECTING, NbdState.READY)) {
-                negotiatingFuture.complete(NbdHandle.this);
-                readyFuture.complete(c);
-            }
-        }
+        Channel ch = core.channel();
+        return "NbdHandle[" + state() + ", export=\"" + core.exportName() + "\"" + (ch != null ? ", " + ch : "") + "]";
     }
 }

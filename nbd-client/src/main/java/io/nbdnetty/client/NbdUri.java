@@ -1,5 +1,7 @@
 package io.nbdnetty.client;
 
+import io.nbdnetty.client.internal.VsockTransport;
+
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URLDecoder;

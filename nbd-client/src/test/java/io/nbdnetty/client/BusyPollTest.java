@@ -1,7 +1,7 @@
 package io.nbdnetty.client;
 
-import io.nbdnetty.client.NbdEventLoops.BusyPollStrategy;
 import io.nbdnetty.client.NbdEventLoops.Transport;
+import io.nbdnetty.client.internal.BusyPollStrategy;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SelectStrategy;

@@ -172,12 +172,13 @@ class NbdHandleStateTest {
         try (ScriptedServer s = ScriptedServer.start(NbdHandleStateTest::goodServer)) {
             NbdHandle h = NbdHandle.create();
             NbdConnection c = await(h.connect(s.connect()));
-            // close() on the handle's own event loop thread returns at once (waiting there would never end).
-            CompletableFuture<Thread> closedOn = c.read(0, 1).thenApply(b -> {
+            // close() on the handle's own event loop thread returns at once (waiting there would never end). Run on
+            // the loop explicitly: a read already complete when thenApply is attached would run it on this thread.
+            CompletableFuture<Thread> closedOn = c.read(0, 1).thenApplyAsync(b -> {
                 b.release();
                 h.close();
                 return Thread.currentThread();
-            });
+            }, c.eventLoop());
             Thread loop = await(closedOn);
             assertTrue(loop.getName().startsWith("nbd-netty"), loop.getName());
             await(h.closeFuture());

@@ -1,6 +1,7 @@
 package io.nbdnetty.client;
 
 import io.nbdnetty.client.ScriptedServer.Req;
+import io.nbdnetty.client.internal.FlushPolicy;
 import io.nbdnetty.codec.NbdErrno;
 import io.nbdnetty.codec.NbdSimpleReply;
 import io.netty.buffer.ByteBuf;
@@ -22,11 +23,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Requests held back on a local connection while the server has a backlog ({@code NbdConnection.holdBack}) still go
+ * Requests held back on a local connection while the server has a backlog ({@code FlushPolicy.holdBack}) still go
  * out when that server answers nothing until it has them.
  */
 class RequestHoldTest {
-    private static final int FIRST = NbdConnection.HOLD_BACKLOG;
+    private static final int FIRST = FlushPolicy.HOLD_BACKLOG;
     private static final int MORE = 4;
 
     @Test
@@ -84,7 +85,7 @@ class RequestHoldTest {
     void onlyLocalConnectionsHold() {
         EmbeddedChannel embedded = new EmbeddedChannel();
         try {
-            assertFalse(NbdConnection.isLocal(embedded), "an address that is neither a Unix socket nor loopback");
+            assertFalse(FlushPolicy.isLocal(embedded), "an address that is neither a Unix socket nor loopback");
         } finally {
             embedded.finishAndReleaseAll();
         }

@@ -1,6 +1,6 @@
 package io.nbdnetty.examples.cli;
 
-import io.nbdnetty.client.NbdCommandServer;
+import io.nbdnetty.client.internal.NbdCommandServer;
 
 import java.io.IOException;
 import java.nio.file.Path;

@@ -1,5 +1,9 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.internal;
 
+import io.nbdnetty.client.NbdBlockStatus;
+import io.nbdnetty.client.NbdCommandException;
+import io.nbdnetty.client.NbdMetaContext;
+import io.nbdnetty.client.NbdReadCallback;
 import io.nbdnetty.codec.NbdBlockStatusChunk;
 import io.nbdnetty.codec.NbdCommandType;
 import io.netty.buffer.ByteBuf;
@@ -11,10 +15,15 @@ import java.util.concurrent.CompletableFuture;
 /**
  * One request from submission to completion, with what its reply chunks have gathered; it is also the future the
  * caller gets (one object per request instead of two). Fields: event loop only.
+ *
+ * @param <T> what the request's future completes with ({@code ByteBuf} for a READ into a new buffer, {@link
+ *            NbdBlockStatus} for BLOCK_STATUS, {@code Void} for the rest)
  */
 @SuppressWarnings("serial")
-class Request extends CompletableFuture<Object> {
-    // Not final: a CallbackRead is reused (see NbdConnection.recycle).
+public class Request<T> extends CompletableFuture<T> {
+    /** The type of the value the future completes with: the reply assembler's values are checked against it. */
+    private final Class<T> resultType;
+    // Not final: a CallbackRead is reused (see TransmissionHandler.recycle).
     NbdCommandType type;
     int flags;
     long offset;
@@ -32,7 +41,7 @@ class Request extends CompletableFuture<Object> {
     /** What a reply that is not the common case gathers; null until needed (most replies never need it). */
     private Assembly assembly;
 
-    /** When a request was sent, and whether its timeout has passed (see {@code NbdConnection.sweepTimeouts}). */
+    /** When a request was sent, and whether its timeout has passed (see {@code RequestTimeouts.sweepTimeouts}). */
     static final class Timing {
         long sentNanos;
         boolean expired;
@@ -43,7 +52,7 @@ class Request extends CompletableFuture<Object> {
      * small (it is allocated per request).
      */
     static final class Assembly {
-        // READ: the content chunks seen so far (see NbdConnection.content): the first one's range and retained data
+        // READ: the content chunks seen so far (see ReplyAssembler.content): the first one's range and retained data
         // (null for a hole), then, from the second on, the coverage bitmap and the assembly buffer (or, for a
         // caller's destination, where in it the READ starts).
         int contentChunks;
@@ -70,7 +79,20 @@ class Request extends CompletableFuture<Object> {
         NbdCommandException error;
     }
 
-    Request(NbdCommandType type, int flags, long offset, long length, ByteBuf payload, ByteBuf destination) {
+    /**
+     * A request.
+     *
+     * @param resultType what its future completes with
+     * @param type the command
+     * @param flags the command flags
+     * @param offset the offset
+     * @param length the length
+     * @param payload a WRITE's data (owned by the request from now on), else null
+     * @param destination where a READ's data goes (the caller's buffer), or null
+     */
+    public Request(Class<T> resultType, NbdCommandType type, int flags, long offset, long length, ByteBuf payload,
+            ByteBuf destination) {
+        this.resultType = resultType;
         this.type = type;
         this.flags = flags;
         this.offset = offset;
@@ -82,13 +104,13 @@ class Request extends CompletableFuture<Object> {
      * A READ that completes a caller's {@link NbdReadCallback} instead of the future; pooled per connection and
      * reused once finished (out of the in-flight map and the queue, and its callback called).
      */
-    static final class CallbackRead extends Request {
+    static final class CallbackRead extends Request<ByteBuf> {
         NbdReadCallback callback;
         /** The callback has been called (data, error or timeout): anything later is dropped. */
         boolean delivered;
 
         CallbackRead(long offset, long length, int flags, NbdReadCallback callback) {
-            super(NbdCommandType.READ, flags, offset, length, null, null);
+            super(ByteBuf.class, NbdCommandType.READ, flags, offset, length, null, null);
             this.callback = callback;
         }
 
@@ -111,6 +133,28 @@ class Request extends CompletableFuture<Object> {
     }
 
     /** Drops the per-use state (the buffers in it already released). */
+    /**
+     * Completes the future with a value of the reply assembler, checked against the request's result type.
+     *
+     * @param value the value (null for none)
+     * @return whether this completed the future
+     */
+    final boolean completeWith(Object value) {
+        return complete(resultType.cast(value));
+    }
+
+    /**
+     * Makes a BLOCK_STATUS ask for these contexts only.
+     *
+     * @param asked the contexts asked for
+     * @param sent whether the filter goes to the server (extended headers and the server's support), or is only
+     *             applied to the reply here
+     */
+    public final void filter(java.util.List<NbdMetaContext> asked, boolean sent) {
+        a().asked = asked;
+        a().filterSent = sent;
+    }
+
     final void clearState() {
         assembly = null;
         timing = null;

@@ -1,4 +1,4 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.internal;
 
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;

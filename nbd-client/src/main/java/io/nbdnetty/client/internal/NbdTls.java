@@ -1,5 +1,6 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.internal;
 
+import io.nbdnetty.client.NbdClientConfig;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;

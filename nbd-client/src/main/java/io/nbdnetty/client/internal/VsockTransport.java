@@ -1,4 +1,4 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.internal;
 
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.AbstractEpollStreamChannel;
@@ -20,11 +20,11 @@ import java.util.regex.Pattern;
  * {@link Channel} is a small stream channel on top of them: everything but connecting and the addresses is the
  * epoll stream channel's own.
  */
-final class VsockTransport {
+public final class VsockTransport {
     /** VMADDR_CID_HOST: the host, seen from a virtual machine. */
-    static final int CID_HOST = 2;
+    public static final int CID_HOST = 2;
     /** The port an {@code nbd+vsock} URI without one means, as in libnbd. */
-    static final int DEFAULT_PORT = 10809;
+    public static final int DEFAULT_PORT = 10809;
 
     private static final Pattern NETTY_PREFIX = Pattern.compile(
             "^[A-Za-z0-9]+\\(\\.\\.\\) failed(?: with error\\(-?[0-9]+\\))?: ");
@@ -37,7 +37,7 @@ final class VsockTransport {
      *
      * @param group the group the channel would be registered on
      */
-    static String unavailable(EventLoopGroup group) {
+    public static String unavailable(EventLoopGroup group) {
         if (!Transports.epollAvailable()) {
             Throwable cause = Epoll.unavailabilityCause();
             return "vsock needs Netty's epoll transport (Linux), which is not available here"
@@ -52,7 +52,7 @@ final class VsockTransport {
     }
 
     /** {@code CID 2 port 10809}, the unsigned numbers as people write them. */
-    static String describe(int cid, int port) {
+    public static String describe(int cid, int port) {
         return "vsock CID " + Integer.toUnsignedString(cid) + " port " + Integer.toUnsignedString(port);
     }
 
@@ -60,7 +60,7 @@ final class VsockTransport {
      * A connect failure in words: the OS reason without Netty's {@code connectVSock(..) failed:} prefix or the
      * address it appends, and a hint where the reason alone does not say what to do.
      */
-    static String reason(Throwable cause) {
+    public static String reason(Throwable cause) {
         // Netty wraps the OS error in an exception that appends the address: the innermost message is the OS's.
         Throwable c = cause;
         while (c.getCause() != null && c.getCause() != c && c.getCause().getMessage() != null) {
@@ -93,7 +93,7 @@ final class VsockTransport {
      * An AF_VSOCK stream channel on the epoll transport: connect it to a {@link VSockAddress}. Register it on an
      * epoll event loop only. Thread-safety as any Netty channel.
      */
-    static final class Channel extends AbstractEpollStreamChannel {
+    public static final class Channel extends AbstractEpollStreamChannel {
         private final EpollChannelConfig config = new EpollChannelConfig(this) {
         };
         private volatile VSockAddress remote;

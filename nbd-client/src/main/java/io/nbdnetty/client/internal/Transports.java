@@ -1,5 +1,6 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.internal;
 
+import io.nbdnetty.client.NbdEventLoops;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoopGroup;
@@ -18,6 +19,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
+import java.nio.channels.spi.SelectorProvider;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -28,27 +30,27 @@ import java.util.stream.Stream;
  * Picks Netty transports: epoll where available, NIO elsewhere, io_uring when asked for (its jars are optional, so
  * its classes are touched only through {@link IoUringTransport} once {@link #ioUringClassesPresent()}).
  */
-final class Transports {
+public final class Transports {
     private static final boolean IO_URING_CLASSES = classPresent("io.netty.channel.uring.IoUring");
 
     private Transports() {
     }
 
-    static boolean epollAvailable() {
+    public static boolean epollAvailable() {
         return Epoll.isAvailable();
     }
 
     /** Whether Netty's io_uring classes are on the class path (they may still be unusable here). */
-    static boolean ioUringClassesPresent() {
+    public static boolean ioUringClassesPresent() {
         return IO_URING_CLASSES;
     }
 
-    static boolean ioUringAvailable() {
+    public static boolean ioUringAvailable() {
         return IO_URING_CLASSES && IoUringTransport.isAvailable();
     }
 
     /** Why io_uring cannot be used here, or null if it can. */
-    static Throwable ioUringUnavailabilityCause() {
+    public static Throwable ioUringUnavailabilityCause() {
         if (!IO_URING_CLASSES) {
             return new ClassNotFoundException("Netty's io_uring transport is not on the class path (add "
                     + "io.netty:netty-transport-classes-io_uring and io.netty:netty-transport-native-io_uring with "
@@ -57,7 +59,7 @@ final class Transports {
         return IoUringTransport.isAvailable() ? null : IoUringTransport.unavailabilityCause();
     }
 
-    static IoHandlerFactory ioUringFactory() {
+    public static IoHandlerFactory ioUringFactory() {
         return IoUringTransport.newFactory();
     }
 
@@ -74,7 +76,7 @@ final class Transports {
      * A one-thread group able to drive this channel (each transport's channels need its own event loops), or of the
      * best transport here if the channel is null; its thread is made by, and remembered in, {@code threads}.
      */
-    static EventLoopGroup newPrivateGroup(Channel channel, TrackedThreads threads) {
+    public static EventLoopGroup newPrivateGroup(Channel channel, TrackedThreads threads) {
         String name = channel == null ? "" : channel.getClass().getName();
         NbdEventLoops.Transport t;
         if (channel == null ? epollAvailable() : name.startsWith("io.netty.channel.epoll.")) {
@@ -88,14 +90,14 @@ final class Transports {
         // such listeners on its global executor, whose thread is not a daemon and would outlive close() for up to a
         // second, holding up the JVM's exit.
         return new SingleThreadIoEventLoop(null, threads,
-                NbdEventLoops.factory(t, NbdEventLoops.DEFAULT_BUSY_POLL.toNanos()));
+                factory(t, NbdEventLoops.DEFAULT_BUSY_POLL.toNanos()));
     }
 
     /**
      * Makes daemon threads named {@code nbd-netty-*} and remembers each, so that a handle can tell when its private
      * group's thread has really ended (a group's termination future completes while its thread is still finishing).
      */
-    static final class TrackedThreads extends DefaultThreadFactory {
+    public static final class TrackedThreads extends DefaultThreadFactory {
         private final List<Thread> threads = new CopyOnWriteArrayList<>();
 
         TrackedThreads() {
@@ -116,7 +118,7 @@ final class Transports {
     }
 
     /** The socket channel class that fits a group (epoll, io_uring or NIO), for TCP or a Unix socket. */
-    static Class<? extends Channel> socketChannelType(EventLoopGroup group, boolean unix) {
+    public static Class<? extends Channel> socketChannelType(EventLoopGroup group, boolean unix) {
         if (isEpoll(group)) {
             return unix ? EpollDomainSocketChannel.class : EpollSocketChannel.class;
         }
@@ -126,26 +128,26 @@ final class Transports {
         return unix ? NioDomainSocketChannel.class : NioSocketChannel.class;
     }
 
-    static boolean isEpoll(EventLoopGroup group) {
+    public static boolean isEpoll(EventLoopGroup group) {
         return group instanceof IoEventLoopGroup g && g.isIoType(EpollIoHandler.class);
     }
 
-    static boolean isIoUring(EventLoopGroup group) {
+    public static boolean isIoUring(EventLoopGroup group) {
         return IO_URING_CLASSES && IoUringTransport.isIoUring(group);
     }
 
-    static boolean isNio(EventLoopGroup group) {
+    public static boolean isNio(EventLoopGroup group) {
         return group instanceof IoEventLoopGroup g && g.isIoType(NioIoHandler.class);
     }
 
     /** A Unix socket address in the form the group's transport takes (Netty's own for the native transports). */
-    static SocketAddress unixAddress(EventLoopGroup group, Path socket) {
+    public static SocketAddress unixAddress(EventLoopGroup group, Path socket) {
         return isEpoll(group) || isIoUring(group) ? new DomainSocketAddress(socket.toString())
                 : UnixDomainSocketAddress.of(socket);
     }
 
     /** Wraps a connected socket file descriptor in an epoll channel of the right family. */
-    static Channel epollChannelForFd(int fd) {
+    public static Channel epollChannelForFd(int fd) {
         Epoll.ensureAvailability();
         return isUnixSocket(fd) ? new EpollDomainSocketChannel(fd) : new EpollSocketChannel(fd);
     }
@@ -164,6 +166,28 @@ final class Transports {
             }
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot inspect file descriptor " + fd + ": " + e, e);
+        }
+    }
+
+    /**
+     * The I/O handlers of a transport, polling for {@code spinNanos} where that is not zero; io_uring's never poll,
+     * whatever {@code spinNanos} says.
+     *
+     * @param transport the transport
+     * @param spinNanos the busy-poll window
+     * @return the factory
+     */
+    public static IoHandlerFactory factory(NbdEventLoops.Transport transport, long spinNanos) {
+        switch (transport) {
+            case EPOLL:
+                return spinNanos == 0 ? EpollIoHandler.newFactory()
+                        : EpollIoHandler.newFactory(0, () -> new BusyPollStrategy(spinNanos, System::nanoTime));
+            case IO_URING:
+                return ioUringFactory();
+            default:
+                return spinNanos == 0 ? NioIoHandler.newFactory()
+                        : NioIoHandler.newFactory(SelectorProvider.provider(),
+                                () -> new BusyPollStrategy(spinNanos, System::nanoTime));
         }
     }
 }

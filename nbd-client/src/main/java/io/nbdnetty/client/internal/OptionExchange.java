@@ -1,5 +1,10 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.internal;
 
+import io.nbdnetty.client.NbdExportEntry;
+import io.nbdnetty.client.NbdExportInfo;
+import io.nbdnetty.client.NbdMetaContext;
+import io.nbdnetty.client.NbdOptionException;
+import io.nbdnetty.client.NbdProtocolException;
 import io.nbdnetty.codec.NbdAckReply;
 import io.nbdnetty.codec.NbdErrorReply;
 import io.nbdnetty.codec.NbdInfo;

@@ -1,4 +1,7 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.internal;
+
+import io.nbdnetty.client.NbdErrors;
+import io.nbdnetty.client.NbdHandle;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

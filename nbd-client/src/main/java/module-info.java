@@ -1,0 +1,24 @@
+/**
+ * An asynchronous NBD client on Netty. The API is {@code io.nbdnetty.client} (handles, connections, configuration,
+ * errors, event loops); {@code io.nbdnetty.client.internal} (the handshake and
+ * transmission handlers, reply assembly, flush policy, timers, transports) is not exported.
+ *
+ * <p>Netty's epoll transport is required (it is a dependency); its io_uring transport and netty-tcnative are
+ * optional: an application on the module path that wants them adds their jars and resolves the modules itself
+ * ({@code --add-modules io.netty.transport.classes.io_uring}), as it would add the jars on the class path.
+ */
+module io.nbdnetty.client {
+    requires transitive io.nbdnetty.codec;
+    requires transitive io.netty.buffer;
+    requires transitive io.netty.common;
+    requires transitive io.netty.handler;
+    requires transitive io.netty.transport;
+    requires io.netty.transport.classes.epoll;
+    requires io.netty.transport.unix.common;
+    requires static io.netty.transport.classes.io_uring;
+
+    exports io.nbdnetty.client;
+    // TODO enable at the merge with the branch that creates io.nbdnetty.client.backup (NbdBackup and the copy
+    // engine); an export of a package with no class in it does not compile.
+    // exports io.nbdnetty.client.backup;
+}

@@ -11,9 +11,11 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
@@ -36,6 +38,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Dialler {
     private static final InternalLogger LOG = InternalLoggerFactory.getInstance(NbdHandle.class);
+
+    /** A failure seen on a dialled channel before the handshake's handlers were installed. */
+    private static final AttributeKey<Throwable> EARLY_ERROR = AttributeKey.valueOf(Dialler.class, "earlyError");
 
     private final HandleOwner owner;
     private final EventLoopGroup sharedGroup;
@@ -326,6 +331,16 @@ public final class Dialler {
     /** Takes over a channel this handle dialled; closes it again if the handle was closed meanwhile. */
     private void adoptDialled(Channel ch) {
         dialling = null;
+        if (!ch.isActive()) {
+            // The connect succeeded, but the server reset or closed the connection before this listener ran (it runs
+            // later when the connect completed before it was added): the channel's pipeline may be gone already.
+            Throwable early = ch.attr(EARLY_ERROR).get();
+            ch.close();
+            owner.fail(new NbdConnectionClosedException("the server closed the connection as soon as it was accepted"
+                    + (early == null ? "" : ": " + reason(early)), early));
+            shutdown();
+            return;
+        }
         ch.pipeline().remove(DialPlaceholder.INSTANCE);
         owner.adopt(ch);
         // closeAsync reads the channel after setting the state, adopt sets the channel before this reads the
@@ -339,6 +354,16 @@ public final class Dialler {
     @ChannelHandler.Sharable
     private static final class DialPlaceholder extends ChannelInboundHandlerAdapter {
         static final DialPlaceholder INSTANCE = new DialPlaceholder();
+
+        /**
+         * A reset that arrives before the handshake's handlers take over: kept for the failure's message (instead of
+         * Netty's warning that an exception reached the end of the pipeline) and the channel closed.
+         */
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.channel().attr(EARLY_ERROR).setIfAbsent(cause);
+            ctx.close();
+        }
     }
 
     private static String addressString(InetSocketAddress a) {

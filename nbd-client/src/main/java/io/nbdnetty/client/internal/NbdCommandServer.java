@@ -110,6 +110,36 @@ public final class NbdCommandServer implements AutoCloseable {
     }
 
     /**
+     * Whether a Unix socket listens at the path. socat binds (which makes the file) before it listens, and a connect
+     * in between is refused: on Linux, {@code /proc/net/unix} says whether the socket accepts connections (flag
+     * {@code __SO_ACCEPTCON}, 0x10000); elsewhere the file's existence is all there is to go by.
+     */
+    static boolean listening(Path socket) throws IOException {
+        if (!Files.exists(socket)) {
+            return false;
+        }
+        Path table = Path.of("/proc/net/unix");
+        if (!Files.isReadable(table)) {
+            return true;
+        }
+        String path = socket.toAbsolutePath().toString();
+        // Num RefCount Protocol Flags Type St Inode Path
+        for (String line : Files.readAllLines(table, StandardCharsets.UTF_8)) {
+            String[] f = line.trim().split("\\s+", 8);
+            if (f.length == 8 && f[7].equals(path)) {
+                try {
+                    if ((Long.parseLong(f[3], 16) & 0x10000) != 0) {
+                        return true;
+                    }
+                } catch (NumberFormatException e) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /**
      * Completes with the socket's path once socat listens; fails if it exits first or the time runs out. Waits on a
      * short-lived thread of its own, which ends when the future completes.
      *
@@ -121,7 +151,7 @@ public final class NbdCommandServer implements AutoCloseable {
         long deadline = System.nanoTime() + (timeout.isZero() ? TimeUnit.SECONDS.toNanos(30) : timeout.toNanos());
         Thread waiter = new Thread(() -> {
             try {
-                while (!Files.exists(socket)) {
+                while (!listening(socket)) {
                     if (!process.isAlive()) {
                         throw new IOException("the subprocess exited with status " + process.exitValue()
                                 + " before listening: " + stderrText());

@@ -38,7 +38,7 @@ public final class Copier {
     /** How much of a source one {@link CopySource#regions} call plans at a time. */
     static final long PLAN_BATCH = 1L << 30;
 
-    /** What a copy did. */
+    /** Told how far a copy got; called from the copying thread only. */
     public interface Progress {
         /**
          * Called once the target is prepared, before any data moves.

@@ -25,14 +25,10 @@ final class LocalEndpoints {
     private static final int S_IFREG = 0100000;
     private static final int S_IFBLK = 0060000;
 
-    /** Opens a local file, block device, character device or FIFO for reading; errors name the file. */
-    static CopySource openLocalSource(String name) throws IOException {
-        return openLocalSource(name, false);
-    }
-
     /**
-     * Opens a local source; with {@code holes}, a sparse regular file is read only where it has data (its holes are
-     * zero regions, as nbdcopy does with SEEK_DATA/SEEK_HOLE).
+     * Opens a local file, block device, character device or FIFO for reading; errors name the file. With {@code
+     * holes}, a sparse regular file is read only where it has data (its holes are zero regions, as nbdcopy does with
+     * SEEK_DATA/SEEK_HOLE).
      */
     static CopySource openLocalSource(String name, boolean holes) throws IOException {
         return openLocalSourceNamed(name, holes);

@@ -6,5 +6,8 @@
  *
  * <p>The model is libnbd's {@code nbd_aio_connect_socket(3)}: the same states, settings and defaults, with
  * {@link java.util.concurrent.CompletableFuture}s in place of completion callbacks.
+ *
+ * <p>Built on this API, in their own packages: {@link io.nbdnetty.client.copy} (the copy engine of {@code nbd copy}
+ * and of backups) and {@link io.nbdnetty.client.backup} (full and incremental backups).
  */
 package io.nbdnetty.client;

@@ -1,5 +1,6 @@
 package io.nbdnetty.client;
 
+import io.nbdnetty.client.backup.NbdBackup;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.nbdnetty.testing.peers.UnixSockets;
 import io.netty.buffer.ByteBuf;

@@ -1,6 +1,5 @@
 package io.nbdnetty.examples.cli;
 
-import io.nbdnetty.client.NbdBackup;
 import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdCommandException;
 import io.nbdnetty.client.NbdConnection;
@@ -8,6 +7,7 @@ import io.nbdnetty.client.NbdException;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdMetaContext;
 import io.nbdnetty.client.NbdUri;
+import io.nbdnetty.client.backup.NbdBackup;
 import io.nbdnetty.codec.NbdCommandType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

@@ -15,7 +15,7 @@ import java.util.regex.Pattern;
  * system's reason in words, as nbdinfo and nbdcopy print them ({@code "/tmp/x: No such file or directory"}). Never a
  * Java or Netty class name, an errno number or an ISO-8601 duration; {@code --debug} adds the stack trace.
  */
-final class CliErrors {
+public final class CliErrors {
     private CliErrors() {
     }
 
@@ -25,7 +25,7 @@ final class CliErrors {
      * @param t the failure
      * @return the message
      */
-    static String describe(Throwable t) {
+    public static String describe(Throwable t) {
         Throwable e = t;
         while ((e instanceof ExecutionException || e instanceof CompletionException) && e.getCause() != null) {
             e = e.getCause();
@@ -64,7 +64,7 @@ final class CliErrors {
      * @param e the failure
      * @return an exception whose message names the file, with {@code e} as its cause
      */
-    static IOException aboutFile(String name, IOException e) {
+    public static IOException aboutFile(String name, IOException e) {
         String reason = NbdErrors.inWords(e);
         if (e.getMessage() != null && e.getMessage().startsWith(name + ": ")) {
             return e;

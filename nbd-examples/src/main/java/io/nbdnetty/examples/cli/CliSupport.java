@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
  * What the client commands share: URI parsing, waiting on futures, connecting ({@link TransportOption} makes their
  * event loop groups).
  */
-final class CliSupport {
+public final class CliSupport {
     private CliSupport() {
     }
 
@@ -26,7 +26,7 @@ final class CliSupport {
      * @param s the word
      * @return true for {@code nbd:}, {@code nbds:}, {@code nbd+unix:} and the other NBD schemes
      */
-    static boolean looksLikeUri(String s) {
+    public static boolean looksLikeUri(String s) {
         String l = s.toLowerCase(java.util.Locale.ROOT);
         return l.startsWith("nbd:") || l.startsWith("nbds:") || l.startsWith("nbd+") || l.startsWith("nbds+");
     }
@@ -37,7 +37,7 @@ final class CliSupport {
      * @param text the URI
      * @return the parsed URI
      */
-    static NbdUri parseUri(String text) {
+    public static NbdUri parseUri(String text) {
         return NbdUri.parse(text);
     }
 
@@ -49,7 +49,7 @@ final class CliSupport {
      * @return its value
      * @throws Exception its failure
      */
-    static <T> T await(CompletableFuture<T> f) throws Exception {
+    public static <T> T await(CompletableFuture<T> f) throws Exception {
         try {
             return f.get();
         } catch (ExecutionException | CompletionException e) {
@@ -57,7 +57,7 @@ final class CliSupport {
         }
     }
 
-    static Exception unwrap(Throwable e) {
+    public static Exception unwrap(Throwable e) {
         Throwable t = e;
         while ((t instanceof ExecutionException || t instanceof CompletionException) && t.getCause() != null) {
             t = t.getCause();
@@ -68,7 +68,7 @@ final class CliSupport {
         return new RuntimeException(t.toString(), t);
     }
 
-    static void shutdown(EventLoopGroup group) {
+    public static void shutdown(EventLoopGroup group) {
         if (group != null) {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
@@ -82,7 +82,7 @@ final class CliSupport {
      * @param group the event loop group
      * @return completes with the connection
      */
-    static CompletableFuture<NbdConnection> connect(NbdUri uri, NbdClientConfig config, EventLoopGroup group) {
+    public static CompletableFuture<NbdConnection> connect(NbdUri uri, NbdClientConfig config, EventLoopGroup group) {
         NbdHandle h;
         try {
             h = start(uri, config, group);
@@ -107,7 +107,7 @@ final class CliSupport {
      * @return the handle, handshake under way
      * @throws NbdException if the URI cannot be used
      */
-    static NbdHandle start(NbdUri uri, NbdClientConfig config, EventLoopGroup group) throws NbdException {
+    public static NbdHandle start(NbdUri uri, NbdClientConfig config, EventLoopGroup group) throws NbdException {
         NbdHandle h = NbdHandle.create(VerboseOption.on() ? config.mutate().debug(true).build() : config, group);
         h.connect(uri);
         return h;

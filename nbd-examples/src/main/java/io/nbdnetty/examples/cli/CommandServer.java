@@ -18,7 +18,7 @@ import java.util.concurrent.TimeoutException;
  * stdin/stdout) is added when missing, so the commands written for nbdinfo and nbdcopy work as they are. Each
  * connection gets its own server process, so a command server is used with one connection.
  */
-final class CommandServer implements AutoCloseable {
+public final class CommandServer implements AutoCloseable {
     private final NbdCommandServer server;
 
     private CommandServer(NbdCommandServer server) {
@@ -32,7 +32,7 @@ final class CommandServer implements AutoCloseable {
      * @param index where to look
      * @return true if there is a {@code [}
      */
-    static boolean startsAt(List<String> args, int index) {
+    public static boolean startsAt(List<String> args, int index) {
         return index < args.size() && args.get(index).equals("[");
     }
 
@@ -44,7 +44,7 @@ final class CommandServer implements AutoCloseable {
      * @return the index after {@code ]}
      * @throws IllegalArgumentException if there is no command or no {@code ]}
      */
-    static int end(List<String> args, int index) {
+    public static int end(List<String> args, int index) {
         int close = args.subList(index, args.size()).indexOf("]");
         if (close < 0) {
             throw new IllegalArgumentException("'[' without a matching ']'");
@@ -63,7 +63,7 @@ final class CommandServer implements AutoCloseable {
      * @return the running server; its {@link #uri()} reaches it
      * @throws IOException if socat or the command cannot be started
      */
-    static CommandServer start(List<String> args, int index) throws IOException {
+    public static CommandServer start(List<String> args, int index) throws IOException {
         List<String> argv = new ArrayList<>(args.subList(index + 1, end(args, index) - 1));
         if (Path.of(argv.get(0)).getFileName().toString().equals("nbdkit") && !argv.contains("-s")
                 && !argv.contains("--single")) {
@@ -89,7 +89,7 @@ final class CommandServer implements AutoCloseable {
      *
      * @return {@code nbd+unix:///?socket=PATH}
      */
-    String uri() {
+    public String uri() {
         return server.uri();
     }
 

@@ -1,5 +1,7 @@
 package io.nbdnetty.examples.cli;
 
+import io.nbdnetty.examples.cli.copy.CopyCommand;
+import io.nbdnetty.examples.cli.info.InfoCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

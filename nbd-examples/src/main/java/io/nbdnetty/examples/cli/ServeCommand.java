@@ -235,7 +235,7 @@ public final class ServeCommand implements Callable<Integer> {
      * @return bytes
      * @throws IllegalArgumentException if it is not a size
      */
-    static long parseSizeValue(String text) {
+    public static long parseSizeValue(String text) {
         String s = text.trim().toUpperCase(Locale.ROOT);
         if (s.endsWith("IB")) {
             s = s.substring(0, s.length() - 2);

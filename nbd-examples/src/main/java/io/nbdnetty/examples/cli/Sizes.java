@@ -3,11 +3,11 @@ package io.nbdnetty.examples.cli;
 import java.util.Locale;
 
 /** Prints sizes in powers of 1024, e.g. {@code 64 MiB} (parsing is {@link ServeCommand#parseSizeValue}). */
-final class Sizes {
+public final class Sizes {
     private Sizes() {
     }
 
-    static String human(long bytes) {
+    public static String human(long bytes) {
         String[] units = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
         int i = 0;
         double v = bytes;

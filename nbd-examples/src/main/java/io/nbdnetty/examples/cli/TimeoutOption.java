@@ -12,7 +12,7 @@ import java.time.Duration;
  * command fails with "no reply from the server for 60 s" ({@link NbdClientConfig#stallTimeout()}). Any byte from the
  * server counts as progress, so a slow link does not trip it.
  */
-final class TimeoutOption {
+public final class TimeoutOption {
     @Option(names = "--timeout", paramLabel = "SECONDS",
             description = "Fail when a server sends nothing for this many seconds while requests wait for it "
                     + "(default: 60; 0 waits for ever). Any byte received counts, so slow links are fine.")
@@ -24,7 +24,7 @@ final class TimeoutOption {
      * @param b the builder
      * @return the builder
      */
-    NbdClientConfig.Builder apply(NbdClientConfig.Builder b) {
+    public NbdClientConfig.Builder apply(NbdClientConfig.Builder b) {
         if (seconds != null) {
             if (seconds < 0) {
                 throw new IllegalArgumentException("--timeout must not be negative: " + seconds);

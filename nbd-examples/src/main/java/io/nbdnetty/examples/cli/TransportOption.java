@@ -2,6 +2,7 @@ package io.nbdnetty.examples.cli;
 
 import io.nbdnetty.client.NbdEventLoops;
 import io.nbdnetty.client.NbdEventLoops.Transport;
+import io.nbdnetty.examples.cli.copy.CopyCommand;
 import io.netty.channel.EventLoopGroup;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
@@ -17,7 +18,7 @@ import java.util.Locale;
  * library's ({@link NbdEventLoops#defaultTransport()}: epoll where available, else NIO). A transport that is not
  * available here falls back to the default, with a one-line warning on stderr.
  */
-final class TransportOption {
+public final class TransportOption {
     @Option(names = "--transport", paramLabel = "NAME", converter = Converter.class,
             description = "Netty transport: epoll, io_uring or nio (default: epoll where available, else nio). "
                     + "One not available here falls back to the default, with a warning.")
@@ -44,7 +45,7 @@ final class TransportOption {
      * @param threads how many event loop threads
      * @return the group; shut it down with {@link CliSupport#shutdown(EventLoopGroup)}
      */
-    EventLoopGroup newGroup(int threads) {
+    public EventLoopGroup newGroup(int threads) {
         return newGroup(threads, LIBRARY_DEFAULT_MICROS);
     }
 
@@ -52,7 +53,7 @@ final class TransportOption {
      * The library's default busy-poll window ({@link NbdEventLoops#DEFAULT_BUSY_POLL}), in microseconds: a constant
      * for the option's help (a test checks that the two agree).
      */
-    static final long LIBRARY_DEFAULT_MICROS = 5;
+    public static final long LIBRARY_DEFAULT_MICROS = 5;
 
     /**
      * The same, with the command's own default for {@code --busy-poll} when it was not given; the default applies
@@ -62,7 +63,7 @@ final class TransportOption {
      * @param defaultBusyPollMicros the busy-poll window when {@code --busy-poll} was not given, in microseconds
      * @return the group; shut it down with {@link CliSupport#shutdown(EventLoopGroup)}
      */
-    EventLoopGroup newGroup(int threads, long defaultBusyPollMicros) {
+    public EventLoopGroup newGroup(int threads, long defaultBusyPollMicros) {
         Transport t = requested != null ? requested : NbdEventLoops.defaultTransport();
         if (!t.isAvailable()) {
             Transport fallback = NbdEventLoops.defaultTransport();
@@ -97,7 +98,7 @@ final class TransportOption {
      *
      * @return the transport, or null before {@link #newGroup(int)}
      */
-    Transport used() {
+    public Transport used() {
         return used;
     }
 
@@ -106,7 +107,7 @@ final class TransportOption {
      *
      * @return microseconds; 0 for none
      */
-    long busyPollUsed() {
+    public long busyPollUsed() {
         return busyPollUsed;
     }
 
@@ -116,12 +117,12 @@ final class TransportOption {
      * @param t the transport
      * @return {@code epoll}, {@code io_uring} or {@code nio}
      */
-    static String name(Transport t) {
+    public static String name(Transport t) {
         return t.name().toLowerCase(Locale.ROOT);
     }
 
     /** Parses {@code epoll}, {@code io_uring} or {@code nio} (in any case). */
-    static final class Converter implements CommandLine.ITypeConverter<Transport> {
+    public static final class Converter implements CommandLine.ITypeConverter<Transport> {
         @Override
         public Transport convert(String value) {
             for (Transport t : Transport.values()) {

@@ -17,22 +17,22 @@ import java.util.logging.Logger;
  * io.nbdnetty.client.NbdClientConfig#debug()}, logger {@code io.nbdnetty.client}) and sends that logger to stderr;
  * {@link CliSupport#start} sets the debug flag of every handle while that logger logs at debug level.
  */
-final class VerboseOption {
+public final class VerboseOption {
     /** The logger the client logs its conversation to. */
-    static final String LOGGER = "io.nbdnetty.client";
+    public static final String LOGGER = "io.nbdnetty.client";
     /** Held so that the configuration is not collected with a weakly referenced logger. */
     private static Logger configured;
 
     @Option(names = {"-v", "--verbose"},
             description = "Print the NBD conversation (options, replies, commands) on stderr, as LIBNBD_DEBUG=1 does.")
-    void verbose(boolean on) {
+    public void verbose(boolean on) {
         if (on) {
             enable(System.err);
         }
     }
 
     /** Sends the client's debug log to {@code err}; once per JVM. */
-    static synchronized void enable(PrintStream err) {
+    public static synchronized void enable(PrintStream err) {
         if (configured != null) {
             return;
         }
@@ -62,7 +62,7 @@ final class VerboseOption {
     }
 
     /** Whether the client's debug log is on, so that handles should log their conversation. */
-    static boolean on() {
+    public static boolean on() {
         return Logger.getLogger(LOGGER).isLoggable(Level.FINE);
     }
 }

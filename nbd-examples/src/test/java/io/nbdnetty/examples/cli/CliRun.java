@@ -13,13 +13,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** Runs {@code nbd ...} in this JVM (output captured) or in a child JVM (for stdin/stdout data). */
-final class CliRun {
+public final class CliRun {
     private CliRun() {
     }
 
     /** Exit code and captured output. */
-    record Run(int code, String out, String err) {
-        Run ok() {
+    public record Run(int code, String out, String err) {
+        public Run ok() {
             if (code != 0) {
                 throw new AssertionError("exit " + code + "\nstdout: " + out + "\nstderr: " + err);
             }
@@ -27,7 +27,7 @@ final class CliRun {
         }
     }
 
-    static Run nbd(String... args) {
+    public static Run nbd(String... args) {
         CommandLine cmd = NbdCli.commandLine(NbdCli.subcommandIn(args)); // as NbdCli.run builds it
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
@@ -38,7 +38,7 @@ final class CliRun {
     }
 
     /** Runs nbd in a child JVM with stdin and stdout redirected to files (null: /dev/null and a temp file). */
-    static int child(Path stdin, Path stdout, Path stderr, String... args) throws Exception {
+    public static int child(Path stdin, Path stdout, Path stderr, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), NbdCli.class.getName()));
         cmd.addAll(List.of(args));
@@ -54,7 +54,7 @@ final class CliRun {
     }
 
     /** Allocated 512-byte blocks of a file ({@code stat -c %b}). */
-    static long allocatedBlocks(Path file) throws Exception {
+    public static long allocatedBlocks(Path file) throws Exception {
         Process p = new ProcessBuilder("stat", "-c", "%b", file.toString()).redirectErrorStream(true).start();
         String s = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
         p.waitFor();

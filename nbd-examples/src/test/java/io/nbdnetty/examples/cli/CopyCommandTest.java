@@ -1,5 +1,6 @@
 package io.nbdnetty.examples.cli;
 
+import io.nbdnetty.examples.cli.copy.CopyCommand;
 import io.nbdnetty.testing.peers.PeerClients;
 import io.nbdnetty.testing.peers.PeerServer;
 import org.junit.jupiter.api.Test;

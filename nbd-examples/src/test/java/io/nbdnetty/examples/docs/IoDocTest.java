@@ -8,6 +8,9 @@ import io.nbdnetty.client.NbdExtentList;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdMetaContext;
 import io.nbdnetty.client.NbdReadCallback;
+import io.nbdnetty.client.copy.Copier;
+import io.nbdnetty.client.copy.FileEndpoint;
+import io.nbdnetty.client.copy.NbdEndpoint;
 import io.nbdnetty.codec.NbdCommandFlags;
 import io.nbdnetty.codec.NbdStateFlags;
 import io.nbdnetty.testing.peers.PeerServer;
@@ -18,9 +21,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.net.UnixDomainSocketAddress;
+import java.nio.channels.FileChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 
@@ -149,5 +157,32 @@ class IoDocTest {
         // end::extentList[]
         assertTrue(dataBytes[0] > 0 && dataBytes[0] < conn.size());
         assertEquals(conn.size(), l.end());
+    }
+
+    @Test
+    void copyToAFile(@TempDir Path dir) throws Exception {
+        byte[] data = new byte[70_000];
+        Arrays.fill(data, (byte) 7);
+        conn.write(1 << 20, Unpooled.wrappedBuffer(data)).get();
+        Path path = dir.resolve("disk.img");
+        // tag::copy[]
+        Copier copier = Copier.builder().requestSize(1 << 20).window(16).flush(true).build();
+        NbdEndpoint source = new NbdEndpoint("the export", conn, true, System.err::println);
+        Copier.Result r;
+        try (FileEndpoint target = FileEndpoint.replacing(path,
+                FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE))) {
+            r = copier.copy(source, target, null);
+        }
+        System.out.printf("copied %d bytes, left %d sparse%n", r.bytesCopied(), r.bytesSkipped());
+        // end::copy[]
+        byte[] copy = Files.readAllBytes(path);
+        assertEquals(conn.size(), copy.length);
+        assertEquals(-1, Arrays.mismatch(data, Arrays.copyOfRange(copy, 1 << 20, (1 << 20) + data.length)));
+        assertEquals(1 << 20, Arrays.mismatch(copy, new byte[copy.length]), "nothing but zeroes before the data");
+        int after = (1 << 20) + data.length;
+        assertEquals(-1, Arrays.mismatch(Arrays.copyOfRange(copy, after, copy.length), new byte[copy.length - after]),
+                "nothing but zeroes after it");
+        assertTrue(r.bytesCopied() >= data.length && r.bytesCopied() < conn.size(), r.toString());
+        assertEquals(conn.size(), r.bytesCopied() + r.bytesSkipped(), "holes skipped, data copied: " + r);
     }
 }

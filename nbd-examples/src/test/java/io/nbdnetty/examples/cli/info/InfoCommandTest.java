@@ -1,7 +1,8 @@
-package io.nbdnetty.examples.cli;
+package io.nbdnetty.examples.cli.info;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.nbdnetty.examples.cli.CliRun;
 import io.nbdnetty.examples.server.MemoryExport;
 import io.nbdnetty.examples.server.NbdServer;
 import io.nbdnetty.testing.peers.PeerClients;
@@ -36,19 +37,19 @@ class InfoCommandTest {
 
     @Test
     void formatsNumbersAsNbdinfoDoes() {
-        assertEquals("6.25", InfoCommand.cG(6.25));
-        assertEquals("90.625", InfoCommand.cG(90.625));
-        assertEquals("33.3333", InfoCommand.cG(100 / 3.0));
-        assertEquals("100", InfoCommand.cG(100.0));
-        assertEquals("6.2", InfoCommand.cFixed1(6.25), "C rounds the exact binary value half to even");
-        assertEquals("3.1", InfoCommand.cFixed1(3.125));
-        assertEquals("90.6", InfoCommand.cFixed1(90.625));
-        assertEquals("64M", InfoCommand.humanSize(64L << 20));
-        assertEquals("0", InfoCommand.humanSize(0));
-        assertEquals("1536", InfoCommand.humanSize(1536));
-        assertEquals("3K", InfoCommand.humanSize(3072));
-        assertEquals("a%20b/c:d", InfoCommand.escapePath("a b/c:d"));
-        assertEquals("\"a\\\"b\\u0001\"", InfoCommand.jsonString("a\"b\u0001"));
+        assertEquals("6.25", NbdinfoFormat.cG(6.25));
+        assertEquals("90.625", NbdinfoFormat.cG(90.625));
+        assertEquals("33.3333", NbdinfoFormat.cG(100 / 3.0));
+        assertEquals("100", NbdinfoFormat.cG(100.0));
+        assertEquals("6.2", NbdinfoFormat.cFixed1(6.25), "C rounds the exact binary value half to even");
+        assertEquals("3.1", NbdinfoFormat.cFixed1(3.125));
+        assertEquals("90.6", NbdinfoFormat.cFixed1(90.625));
+        assertEquals("64M", NbdinfoFormat.humanSize(64L << 20));
+        assertEquals("0", NbdinfoFormat.humanSize(0));
+        assertEquals("1536", NbdinfoFormat.humanSize(1536));
+        assertEquals("3K", NbdinfoFormat.humanSize(3072));
+        assertEquals("a%20b/c:d", UriText.escapePath("a b/c:d"));
+        assertEquals("\"a\\\"b\\u0001\"", NbdinfoFormat.jsonString("a\"b\u0001"));
     }
 
     @Test

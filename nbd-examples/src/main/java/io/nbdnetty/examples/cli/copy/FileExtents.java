@@ -1,9 +1,11 @@
-package io.nbdnetty.examples.cli;
+package io.nbdnetty.examples.cli.copy;
 
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
 import com.sun.jna.Platform;
+import io.nbdnetty.client.copy.HoleMap;
+import io.nbdnetty.client.copy.Region;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,14 +16,15 @@ import java.util.List;
  * SEEK_HOLE} (Linux, on file systems that track holes: ext4, xfs, btrfs, tmpfs, ...), so that {@code nbd copy} reads
  * only the data of a sparse file, as nbdcopy does. The JDK has no way to ask (Java 17 has no foreign function API),
  * so this calls the C library through JNA, the long-established library for that (used by Elasticsearch, IntelliJ,
- * JRuby ...), in this CLI module only: the library modules take no native dependency for it.
+ * JRuby ...), in this CLI module only: the library modules take no native dependency for it; the copy engine takes it
+ * as a {@link HoleMap}.
  *
  * <p>Plain fallback: where JNA or the call is not available (another OS, no native library for this machine), {@link
  * #open} returns null and the copy reads the whole file as before. A file system that does not track holes answers
  * as the kernel's generic code does (all data, one hole at the end), which is also correct. Not thread-safe: one per
  * copy, used from the copy's main thread.
  */
-final class FileExtents implements AutoCloseable {
+final class FileExtents implements HoleMap {
     private static final int O_RDONLY = 0;
     private static final int SEEK_DATA = 3;
     private static final int SEEK_HOLE = 4;
@@ -90,14 +93,15 @@ final class FileExtents implements AutoCloseable {
      * @param length how much
      * @return the regions; a hole is a region with {@code zero} set
      */
-    List<CopyEndpoints.Region> regions(long offset, long length) {
-        List<CopyEndpoints.Region> out = new ArrayList<>();
+    @Override
+    public List<Region> regions(long offset, long length) {
+        List<Region> out = new ArrayList<>();
         long end = offset + length;
         long pos = offset;
         while (pos < end) {
             long data = seek(pos, SEEK_DATA, end);
             if (data > pos) {
-                CopyEndpoints.add(out, new CopyEndpoints.Region(pos, Math.min(data, end) - pos, true));
+                Region.add(out, new Region(pos, Math.min(data, end) - pos, true));
             }
             if (data >= end) {
                 break;
@@ -107,7 +111,7 @@ final class FileExtents implements AutoCloseable {
                 // Cannot happen for a file that does not change under us; read the rest rather than loop.
                 hole = end;
             }
-            CopyEndpoints.add(out, new CopyEndpoints.Region(data, hole - data, false));
+            Region.add(out, new Region(data, hole - data, false));
             pos = hole;
         }
         return out;

@@ -1,4 +1,7 @@
-package io.nbdnetty.examples.cli;
+package io.nbdnetty.examples.cli.copy;
+
+import io.nbdnetty.client.copy.Region;
+import io.nbdnetty.examples.cli.CliRun;
 
 import io.nbdnetty.testing.peers.PeerClients;
 import io.nbdnetty.testing.peers.PeerServer;
@@ -49,23 +52,23 @@ class SparseSourceTest {
         Assumptions.assumeTrue(FileExtents.available(), "JNA is not available here");
         Path f = sparseFile();
         try (FileExtents e = FileExtents.open(f)) {
-            List<CopyEndpoints.Region> regions = e.regions(0, Files.size(f));
-            long data = regions.stream().filter(x -> !x.zero()).mapToLong(CopyEndpoints.Region::length).sum();
+            List<Region> regions = e.regions(0, Files.size(f));
+            long data = regions.stream().filter(x -> !x.zero()).mapToLong(Region::length).sum();
             assertEquals(3L * MIB, data, regions.toString());
-            assertEquals(List.of(new CopyEndpoints.Region(0, MIB, false),
-                    new CopyEndpoints.Region(MIB, 19L * MIB, true),
-                    new CopyEndpoints.Region(20L * MIB, MIB, false),
-                    new CopyEndpoints.Region(21L * MIB, 42L * MIB, true),
-                    new CopyEndpoints.Region(63L * MIB, MIB, false)), regions);
+            assertEquals(List.of(new Region(0, MIB, false),
+                    new Region(MIB, 19L * MIB, true),
+                    new Region(20L * MIB, MIB, false),
+                    new Region(21L * MIB, 42L * MIB, true),
+                    new Region(63L * MIB, MIB, false)), regions);
             // A window inside a hole, and one across a boundary.
-            assertEquals(List.of(new CopyEndpoints.Region(2L * MIB, MIB, true)), e.regions(2L * MIB, MIB));
-            assertEquals(List.of(new CopyEndpoints.Region(19L * MIB, MIB, true),
-                    new CopyEndpoints.Region(20L * MIB, 512 << 10, false)), e.regions(19L * MIB, MIB + (512 << 10)));
+            assertEquals(List.of(new Region(2L * MIB, MIB, true)), e.regions(2L * MIB, MIB));
+            assertEquals(List.of(new Region(19L * MIB, MIB, true),
+                    new Region(20L * MIB, 512 << 10, false)), e.regions(19L * MIB, MIB + (512 << 10)));
         }
         // A file without holes is all data.
         Path full = Files.write(dir.resolve("full.img"), new byte[3 * 4096]);
         try (FileExtents e = FileExtents.open(full)) {
-            assertEquals(List.of(new CopyEndpoints.Region(0, 3 * 4096, false)), e.regions(0, 3 * 4096));
+            assertEquals(List.of(new Region(0, 3 * 4096, false)), e.regions(0, 3 * 4096));
         }
     }
 

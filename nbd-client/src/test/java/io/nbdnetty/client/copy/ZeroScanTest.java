@@ -1,4 +1,4 @@
-package io.nbdnetty.examples.cli;
+package io.nbdnetty.client.copy;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@code nbd copy}'s zero-block scan, which decides what becomes a hole. */
+/** The copy engine's zero-block scan ({@code nbd copy --sparse}), which decides what becomes a hole. */
 class ZeroScanTest {
 
     /** A composite of a direct and a heap component, as the reply decoder hands over data that spans reads. */
@@ -27,18 +27,18 @@ class ZeroScanTest {
         int b = 150_001;
         ByteBuf buf = composite(a, b);
         try {
-            assertTrue(CopyCommand.isZero(buf, 0, a + b));
+            assertTrue(Copier.isZero(buf, 0, a + b));
             int[] positions = {0, 7, 8, 65_535, 65_536, a - 1, a, a + 1, a + 65_536, a + b - 1};
             for (int p : positions) {
                 buf.setByte(p, 1);
-                assertFalse(CopyCommand.isZero(buf, 0, a + b), "byte at " + p);
+                assertFalse(Copier.isZero(buf, 0, a + b), "byte at " + p);
                 // A range that ends just before the byte, and one that starts just after it, are zero.
-                assertTrue(CopyCommand.isZero(buf, 0, p), "before " + p);
-                assertTrue(CopyCommand.isZero(buf, p + 1, a + b - p - 1), "after " + p);
-                assertFalse(CopyCommand.isZero(buf, p, 1), "just " + p);
+                assertTrue(Copier.isZero(buf, 0, p), "before " + p);
+                assertTrue(Copier.isZero(buf, p + 1, a + b - p - 1), "after " + p);
+                assertFalse(Copier.isZero(buf, p, 1), "just " + p);
                 buf.setByte(p, 0);
             }
-            assertTrue(CopyCommand.isZero(buf, 0, a + b));
+            assertTrue(Copier.isZero(buf, 0, a + b));
             assertEquals(0, buf.readerIndex());
         } finally {
             buf.release();
@@ -49,8 +49,8 @@ class ZeroScanTest {
     void emptyRangeIsZero() {
         ByteBuf buf = Unpooled.wrappedBuffer(new byte[] {1, 2, 3});
         try {
-            assertTrue(CopyCommand.isZero(buf, 1, 0));
-            assertFalse(CopyCommand.isZero(buf, 0, 3));
+            assertTrue(Copier.isZero(buf, 1, 0));
+            assertFalse(Copier.isZero(buf, 0, 3));
         } finally {
             buf.release();
         }

@@ -1,22 +1,30 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.backup;
 
+import io.nbdnetty.client.NbdBlockDevice;
+import io.nbdnetty.client.NbdClientConfig;
+import io.nbdnetty.client.NbdCommandException;
+import io.nbdnetty.client.NbdExtent;
+import io.nbdnetty.client.NbdMetaContext;
+import io.nbdnetty.client.NbdStreams;
+import io.nbdnetty.client.NbdTimeoutException;
+import io.nbdnetty.client.copy.CopyException;
+import io.nbdnetty.client.copy.CopySource;
+import io.nbdnetty.client.copy.CopyTarget;
+import io.nbdnetty.client.copy.Copier;
+import io.nbdnetty.client.copy.FileEndpoint;
+import io.nbdnetty.client.copy.NbdEndpoint;
+import io.nbdnetty.client.copy.Region;
 import io.netty.buffer.ByteBuf;
-import io.netty.util.ReferenceCountUtil;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 /**
  * Full and incremental backup of an export, driven by block status: a full backup copies the data extents of
@@ -38,7 +46,8 @@ import java.util.concurrent.Executors;
  * extents reading as zeroes) are sent as NBD_CMD_WRITE_ZEROES to a device target (or as written zeroes if it cannot
  * zero). A full backup to a file first truncates it to nothing and sets its size, so zero ranges are simply skipped
  * and stay holes; an incremental backup to a file writes zero ranges that fall in dirty ranges as zeroes (Java has no
- * portable way to punch a hole). File writes run on a private thread, never on an event loop.
+ * portable way to punch a hole). The copy itself is the {@link Copier} that {@code nbd copy} uses too, run on a private
+ * thread of each backup (file writes happen there, never on an event loop).
  *
  * <p>Flow: data moves in requests of at most the smaller of the two servers' maximum block sizes and
  * {@link Builder#chunkSize(int)}, with at most {@link Builder#maxInFlightBytes(long)} bytes read but not yet written
@@ -82,10 +91,8 @@ public final class NbdBackup {
      * What {@link #toFile(Path)} appends to the target's name for its backup record: {@code disk.raw.nbd-backup}.
      */
     public static final String RECORD_SUFFIX = ".nbd-backup";
-    /** How many zeroing requests may be outstanding at once. */
+    /** How many requests may be outstanding at once. */
     private static final int MAX_OPS_IN_FLIGHT = 64;
-    /** The largest single zeroing request. */
-    private static final long MAX_ZERO_LENGTH = 1L << 30;
 
     /** What a range of the plan holds. */
     public enum Kind {
@@ -192,7 +199,7 @@ public final class NbdBackup {
                     + target.size() + " bytes but the source is " + source.size() + " bytes, so it is not a previous "
                     + "backup of it: an incremental backup needs the previous backup as its target"));
         }
-        return run(new DeviceTarget(target));
+        return run(new NbdEndpoint("the target export", target, false, null), false, null, null);
     }
 
     /**
@@ -217,7 +224,8 @@ public final class NbdBackup {
                 return CompletableFuture.failedFuture(e);
             }
         }
-        return run(new FileTarget(file, false, null, null));
+        return run(incremental ? FileEndpoint.inPlace(null, file, source.size()) : FileEndpoint.replacing(null, file),
+                false, null, null);
     }
 
     /**
@@ -245,7 +253,8 @@ public final class NbdBackup {
         } catch (IOException e) {
             return CompletableFuture.failedFuture(e);
         }
-        return run(new FileTarget(ch, true, incremental ? null : record, incremental ? null : recordText()));
+        return run(incremental ? FileEndpoint.inPlace(path, ch, source.size()) : FileEndpoint.replacing(path, ch), true,
+                incremental ? null : record, incremental ? null : recordText());
     }
 
     /**
@@ -350,9 +359,13 @@ public final class NbdBackup {
         };
     }
 
-    private CompletableFuture<Result> run(Target target) {
+    /**
+     * Plans, then copies on a private thread with the shared {@link Copier}; the target is flushed at the end and, for
+     * a full backup to a path, the record written after that.
+     */
+    private CompletableFuture<Result> run(CopyTarget target, boolean closeTarget, Path record, String recordText) {
         if (incremental && bitmapContext == null) {
-            target.close();
+            close(target, closeTarget);
             return CompletableFuture.failedFuture(new IllegalStateException(
                     "an incremental backup needs a dirty bitmap; set one with bitmap(NAME)"));
         }
@@ -374,17 +387,109 @@ public final class NbdBackup {
                 return chain;
             });
         }
-        CompletableFuture<Result> result = plan.thenCompose(ranges -> {
+        CompletableFuture<Result> result = plan.thenCompose(ranges -> copy(ranges, target, record, recordText))
+                .thenCombine(scanned, (r, s) -> new Result(incremental, s, r.copied.bytesCopied(),
+                        r.copied.bytesZeroed(), r.copied.bytesSkipped(), r.ranges));
+        return result.whenComplete((r, e) -> close(target, closeTarget));
+    }
+
+    /** What the copy step hands on: the engine's counts and the plan. */
+    private record Copied(Copier.Result copied, List<Range> ranges) {
+    }
+
+    private CompletableFuture<Copied> copy(List<Range> ranges, CopyTarget target, Path record, String recordText) {
+        Copier copier = Copier.builder().requestSize(Math.min(chunkSize, maxInFlightBytes)).window(MAX_OPS_IN_FLIGHT)
+                .maxInFlightBytes(maxInFlightBytes).flush(true).build();
+        CompletableFuture<Copied> f = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
             try {
-                target.prepare(size, !incremental);
-            } catch (IOException | RuntimeException e) {
-                throw new CompletionException(e);
+                Copier.Result r = copier.copy(new PlannedSource(ranges), target, null);
+                if (record != null) {
+                    writeRecord(record, recordText);
+                }
+                f.complete(new Copied(r, ranges));
+            } catch (CopyException e) {
+                f.completeExceptionally(e.getCause() != null ? e.getCause() : e);
+            } catch (Throwable e) {
+                f.completeExceptionally(e);
             }
-            Copier copier = new Copier(target, ranges, !incremental);
-            return copier.start().thenCompose(x -> target.flush()).thenCombine(scanned,
-                    (x, s) -> new Result(incremental, s, copier.copied, copier.zeroed, copier.skipped, ranges));
-        });
-        return result.whenComplete((r, e) -> target.close());
+        }, "nbd-backup");
+        t.setDaemon(true);
+        t.start();
+        return f;
+    }
+
+    private static void close(CopyTarget target, boolean closeTarget) {
+        if (closeTarget) {
+            try {
+                target.close();
+            } catch (Exception ignored) {
+                // closing after the backup ended; nothing to report it to
+            }
+        }
+    }
+
+    /** Writes the record to a temporary file, forces it, then moves it into place. */
+    private static void writeRecord(Path record, String recordText) throws IOException {
+        Path tmp = record.resolveSibling(record.getFileName() + ".tmp");
+        try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer b = ByteBuffer.wrap(recordText.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            while (b.hasRemaining()) {
+                out.write(b);
+            }
+            out.force(true);
+        }
+        java.nio.file.Files.move(tmp, record, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** The source as the engine sees it: the planned ranges, everything else left alone. */
+    private final class PlannedSource implements CopySource {
+        private final List<Range> plan;
+
+        PlannedSource(List<Range> plan) {
+            this.plan = plan;
+        }
+
+        @Override
+        public long size() {
+            return source.size();
+        }
+
+        @Override
+        public boolean stream() {
+            return false;
+        }
+
+        @Override
+        public long maxRequest() {
+            return Math.max(1, source.exportInfo().maximumBlockSize());
+        }
+
+        @Override
+        public List<Region> regions(long offset, long length) {
+            List<Region> out = new ArrayList<>();
+            long end = offset + length;
+            for (Range r : plan) {
+                long s = Math.max(r.offset(), offset);
+                long e = Math.min(r.offset() + r.length(), end);
+                if (s < e) {
+                    out.add(new Region(s, e - s, r.kind() == Kind.ZERO));
+                }
+            }
+            return out;
+        }
+
+        @Override
+        public CompletableFuture<ByteBuf> read(long offset, int length) {
+            return source.read(offset, length, 0);
+        }
+
+        @Override
+        public String toString() {
+            return "the source";
+        }
     }
 
     private static boolean isDirty(NbdExtent e) {
@@ -451,296 +556,6 @@ public final class NbdBackup {
                 }
             });
             return f;
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------------------- copying
-
-    private final class Copier {
-        private final Target target;
-        private final boolean targetFresh;
-        private final ArrayDeque<Range> work = new ArrayDeque<>();
-        private final CompletableFuture<Void> done = new CompletableFuture<>();
-        private final long chunk;
-        // Guarded by this.
-        private long inFlightBytes;
-        private int inFlightOps;
-        private Throwable failure;
-        volatile long copied;
-        volatile long zeroed;
-        volatile long skipped;
-
-        Copier(Target target, List<Range> ranges, boolean targetFresh) {
-            this.target = target;
-            this.targetFresh = targetFresh;
-            long c = Math.min(chunkSize, Math.min(source.exportInfo().maximumBlockSize(), target.maxBlockSize()));
-            this.chunk = Math.max(1, Math.min(c, maxInFlightBytes));
-            for (Range r : ranges) {
-                if (r.kind() == Kind.ZERO && targetFresh && target.freshReadsAsZeroes()) {
-                    skipped += r.length();
-                    continue;
-                }
-                long step = r.kind() == Kind.DATA ? chunk : target.maxZeroLength(chunk);
-                for (long at = r.offset(); at < r.offset() + r.length(); at += step) {
-                    work.add(new Range(at, Math.min(step, r.offset() + r.length() - at), r.kind()));
-                }
-            }
-        }
-
-        CompletableFuture<Void> start() {
-            pump();
-            return done;
-        }
-
-        private void pump() {
-            List<Range> toStart = new ArrayList<>();
-            synchronized (this) {
-                while (failure == null && !work.isEmpty() && inFlightOps < MAX_OPS_IN_FLIGHT) {
-                    Range r = work.peek();
-                    long bytes = r.kind() == Kind.DATA ? r.length() : 0;
-                    if (inFlightBytes > 0 && inFlightBytes + bytes > maxInFlightBytes) {
-                        break;
-                    }
-                    work.poll();
-                    inFlightBytes += bytes;
-                    inFlightOps++;
-                    toStart.add(r);
-                }
-                if (inFlightOps == 0 && (work.isEmpty() || failure != null)) {
-                    if (failure != null) {
-                        done.completeExceptionally(failure);
-                    } else {
-                        done.complete(null);
-                    }
-                    return;
-                }
-            }
-            for (Range r : toStart) {
-                CompletableFuture<Void> f;
-                try {
-                    f = r.kind() == Kind.DATA ? copy(r) : target.zero(r.offset(), r.length());
-                } catch (RuntimeException e) {
-                    f = CompletableFuture.failedFuture(e);
-                }
-                f.whenComplete((v, e) -> finished(r, e));
-            }
-        }
-
-        private CompletableFuture<Void> copy(Range r) {
-            return source.read(r.offset(), (int) r.length(), 0).thenCompose(buf -> target.write(r.offset(), buf));
-        }
-
-        private void finished(Range r, Throwable e) {
-            synchronized (this) {
-                inFlightOps--;
-                if (r.kind() == Kind.DATA) {
-                    inFlightBytes -= r.length();
-                }
-                if (e != null) {
-                    if (failure == null) {
-                        failure = NbdHandle.unwrap(e);
-                    }
-                } else if (r.kind() == Kind.DATA) {
-                    copied += r.length();
-                } else {
-                    zeroed += r.length();
-                }
-            }
-            pump();
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------------------- targets
-
-    private interface Target {
-        long maxBlockSize();
-
-        long maxZeroLength(long chunk);
-
-        boolean freshReadsAsZeroes();
-
-        void prepare(long size, boolean full) throws IOException;
-
-        /** Writes and releases the buffer. */
-        CompletableFuture<Void> write(long offset, ByteBuf data);
-
-        CompletableFuture<Void> zero(long offset, long length);
-
-        CompletableFuture<Void> flush();
-
-        void close();
-    }
-
-    private static final class DeviceTarget implements Target {
-        private final NbdBlockDevice dev;
-
-        DeviceTarget(NbdBlockDevice dev) {
-            this.dev = dev;
-        }
-
-        @Override
-        public long maxBlockSize() {
-            return dev.exportInfo().maximumBlockSize();
-        }
-
-        @Override
-        public long maxZeroLength(long chunk) {
-            return dev.exportInfo().canZero() ? MAX_ZERO_LENGTH : chunk;
-        }
-
-        @Override
-        public boolean freshReadsAsZeroes() {
-            return false;
-        }
-
-        @Override
-        public void prepare(long size, boolean full) {
-        }
-
-        @Override
-        public CompletableFuture<Void> write(long offset, ByteBuf data) {
-            return dev.write(offset, data, 0);
-        }
-
-        @Override
-        public CompletableFuture<Void> zero(long offset, long length) {
-            if (dev.exportInfo().canZero()) {
-                return dev.writeZeroes(offset, length, 0);
-            }
-            ByteBuf zeroes = io.netty.buffer.ByteBufAllocator.DEFAULT.buffer((int) length).writeZero((int) length);
-            return dev.write(offset, zeroes, 0);
-        }
-
-        @Override
-        public CompletableFuture<Void> flush() {
-            return dev.exportInfo().canFlush() ? dev.flush() : CompletableFuture.completedFuture(null);
-        }
-
-        @Override
-        public void close() {
-        }
-    }
-
-    private static final class FileTarget implements Target {
-        private final FileChannel ch;
-        private final boolean owned;
-        /** Where to write the backup record once flushed, or null. */
-        private final Path record;
-        private final String recordText;
-        private final ExecutorService io = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "nbd-backup-file");
-            t.setDaemon(true);
-            return t;
-        });
-
-        FileTarget(FileChannel ch, boolean owned, Path record, String recordText) {
-            this.ch = ch;
-            this.owned = owned;
-            this.record = record;
-            this.recordText = recordText;
-        }
-
-        @Override
-        public long maxBlockSize() {
-            return Long.MAX_VALUE;
-        }
-
-        @Override
-        public long maxZeroLength(long chunk) {
-            return Math.min(chunk, 1 << 20);
-        }
-
-        @Override
-        public boolean freshReadsAsZeroes() {
-            return true;
-        }
-
-        @Override
-        public void prepare(long size, boolean full) throws IOException {
-            if (full) {
-                ch.truncate(0);
-            } else if (ch.size() > size) {
-                ch.truncate(size);
-            }
-            if (ch.size() < size && size > 0) {
-                // Sets the size; the last byte reads as zero whatever the backup writes there later.
-                ch.write(ByteBuffer.allocate(1), size - 1);
-            }
-        }
-
-        @Override
-        public CompletableFuture<Void> write(long offset, ByteBuf data) {
-            return CompletableFuture.runAsync(() -> {
-                try {
-                    long at = offset;
-                    for (ByteBuffer b : data.nioBuffers()) {
-                        while (b.hasRemaining()) {
-                            at += ch.write(b, at);
-                        }
-                    }
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                } finally {
-                    ReferenceCountUtil.safeRelease(data);
-                }
-            }, io).exceptionallyCompose(e -> CompletableFuture.failedFuture(
-                    NbdHandle.unwrap(e) instanceof UncheckedIOException u ? u.getCause() : NbdHandle.unwrap(e)));
-        }
-
-        @Override
-        public CompletableFuture<Void> zero(long offset, long length) {
-            return CompletableFuture.runAsync(() -> {
-                try {
-                    ByteBuffer z = ByteBuffer.allocate((int) length);
-                    long at = offset;
-                    while (z.hasRemaining()) {
-                        at += ch.write(z, at);
-                    }
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }, io);
-        }
-
-        @Override
-        public CompletableFuture<Void> flush() {
-            return CompletableFuture.runAsync(() -> {
-                try {
-                    ch.force(false);
-                    if (record != null) {
-                        writeRecord();
-                    }
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }, io);
-        }
-
-        /** Writes the record to a temporary file, forces it, then moves it into place. */
-        private void writeRecord() throws IOException {
-            Path tmp = record.resolveSibling(record.getFileName() + ".tmp");
-            try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer b = ByteBuffer.wrap(recordText.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
-                while (b.hasRemaining()) {
-                    out.write(b);
-                }
-                out.force(true);
-            }
-            java.nio.file.Files.move(tmp, record, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        }
-
-        @Override
-        public void close() {
-            io.shutdown();
-            if (owned) {
-                try {
-                    ch.close();
-                } catch (IOException ignored) {
-                    // closing after the backup ended; nothing to report it to
-                }
-            }
         }
     }
 

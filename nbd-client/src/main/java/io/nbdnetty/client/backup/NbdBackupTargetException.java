@@ -1,4 +1,6 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.backup;
+
+import io.nbdnetty.client.NbdException;
 
 /**
  * {@link NbdBackup} refused a target before touching it: an incremental backup onto something that cannot be the

@@ -1,8 +1,9 @@
-package io.nbdnetty.examples.cli;
+package io.nbdnetty.examples.cli.info;
 
 import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdUri;
+import io.nbdnetty.examples.cli.CliRun;
 import io.netty.channel.epoll.Epoll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -34,8 +35,8 @@ class VsockCliTest {
         // nbd info's "uri" (libnbd's nbd_get_uri) keeps the vsock scheme, CID and port.
         try (NbdHandle h = NbdHandle.create(NbdClientConfig.builder().exportName("disk").build())) {
             assertEquals("nbd+vsock://3:4294967295/disk",
-                    InfoCommand.uriOf(h, NbdUri.parse("nbd+vsock://3:4294967295/disk")));
-            assertEquals("nbd+vsock://2:10809/disk", InfoCommand.uriOf(h, NbdUri.parse("nbd+vsock:///disk")));
+                    UriText.uriOf(h, NbdUri.parse("nbd+vsock://3:4294967295/disk")));
+            assertEquals("nbd+vsock://2:10809/disk", UriText.uriOf(h, NbdUri.parse("nbd+vsock:///disk")));
         }
     }
 

@@ -1,6 +1,7 @@
 /**
  * An asynchronous NBD client on Netty. The API is {@code io.nbdnetty.client} (handles, connections, configuration,
- * errors, event loops); {@code io.nbdnetty.client.internal} (the handshake and
+ * errors, event loops), {@code io.nbdnetty.client.copy} (the copy engine) and {@code io.nbdnetty.client.backup}
+ * (backups with dirty bitmaps); {@code io.nbdnetty.client.internal} (the handshake and
  * transmission handlers, reply assembly, flush policy, timers, transports) is not exported.
  *
  * <p>Netty's epoll transport is required (it is a dependency); its io_uring transport and netty-tcnative are
@@ -18,7 +19,6 @@ module io.nbdnetty.client {
     requires static io.netty.transport.classes.io_uring;
 
     exports io.nbdnetty.client;
-    // TODO enable at the merge with the branch that creates io.nbdnetty.client.backup (NbdBackup and the copy
-    // engine); an export of a package with no class in it does not compile.
-    // exports io.nbdnetty.client.backup;
+    exports io.nbdnetty.client.backup;
+    exports io.nbdnetty.client.copy;
 }

@@ -63,9 +63,9 @@ public interface CopySource extends AutoCloseable {
     /**
      * Releases what the source holds; by default nothing.
      *
-     * @throws Exception if closing fails
+     * @throws IOException if closing fails
      */
     @Override
-    default void close() throws Exception {
+    default void close() throws IOException {
     }
 }

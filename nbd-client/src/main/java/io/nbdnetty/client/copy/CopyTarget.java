@@ -114,9 +114,9 @@ public interface CopyTarget extends AutoCloseable {
     /**
      * Releases what the target holds; by default nothing.
      *
-     * @throws Exception if closing fails
+     * @throws IOException if closing fails
      */
     @Override
-    default void close() throws Exception {
+    default void close() throws IOException {
     }
 }

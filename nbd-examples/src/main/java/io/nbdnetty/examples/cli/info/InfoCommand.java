@@ -163,13 +163,16 @@ public final class InfoCommand implements Callable<Integer> {
 
         EventLoopGroup group = transport.newGroup(1);
         int exit = 0;
-        try (CommandServer running = server) {
+        try {
             if (size || can != null || map != null) {
                 exit = transmissionMode(uri, group);
             } else {
                 exit = describe(uri, group);
             }
         } finally {
+            if (server != null) {
+                server.close();
+            }
             CliSupport.shutdown(group);
         }
         PrintWriter w = spec.commandLine().getOut();

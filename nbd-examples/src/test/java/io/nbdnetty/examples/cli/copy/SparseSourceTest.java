@@ -2,7 +2,6 @@ package io.nbdnetty.examples.cli.copy;
 
 import io.nbdnetty.client.copy.Region;
 import io.nbdnetty.examples.cli.CliRun;
-
 import io.nbdnetty.testing.peers.PeerClients;
 import io.nbdnetty.testing.peers.PeerServer;
 import org.junit.jupiter.api.Assumptions;

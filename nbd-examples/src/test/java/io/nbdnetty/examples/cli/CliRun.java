@@ -39,8 +39,11 @@ public final class CliRun {
 
     /** Runs nbd in a child JVM with stdin and stdout redirected to files (null: /dev/null and a temp file). */
     public static int child(Path stdin, Path stdout, Path stderr, String... args) throws Exception {
+        // On the class path (not nbd.jar, whose manifest does it), native access for Netty's transports is asked for
+        // as docs/embedding.md tells applications to: without it JDK 22+ warns on stderr. JDK 17 takes the flag too.
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), NbdCli.class.getName()));
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                NbdCli.class.getName()));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd)
                 .redirectInput(stdin != null ? stdin.toFile() : new File("/dev/null"))

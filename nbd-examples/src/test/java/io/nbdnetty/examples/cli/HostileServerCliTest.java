@@ -251,6 +251,25 @@ class HostileServerCliTest {
     }
 
     @Test
+    void aServerThatNeverGreetsFailsAfterTheTimeoutToo() throws Exception {
+        // Accepts and never sends its greeting: --timeout bounds the handshake as well as the replies.
+        Path dir = Files.createTempDirectory("nbd-silent-");
+        Path sock = dir.resolve("s.sock");
+        try (ServerSocketChannel ss = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ss.bind(UnixDomainSocketAddress.of(sock));
+            long t0 = System.nanoTime();
+            CliRun.Run r = nbd("info", "--size", "--timeout", "1", "nbd+unix:///?socket=" + sock);
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertEquals(1, r.code(), r.toString());
+            assertEquals("nbd info: the handshake did not finish within 1 s", r.err().strip(), r.err());
+            assertTrue(ms < 15_000, "took " + ms + " ms");
+        } finally {
+            Files.deleteIfExists(sock);
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    @Test
     void aRealServerThatDelaysLongerThanTheTimeoutFailsTheCopy() throws Exception {
         try (PeerServer s = PeerServer.nbdkit("pattern", "size=1M").filter("delay", "rdelay=20").start()) {
             Path out = Files.createTempFile("nbd-timeout-", ".img");

@@ -3,11 +3,11 @@ package io.nbdnetty.client.backup;
 import io.nbdnetty.client.NbdBlockDevice;
 import io.nbdnetty.client.NbdExtent;
 import io.nbdnetty.client.NbdMetaContext;
-import io.nbdnetty.client.NbdStreams;
 import io.nbdnetty.client.backup.NbdBackup.Kind;
 import io.nbdnetty.client.backup.NbdBackup.Range;
 import io.nbdnetty.client.copy.CopySource;
 import io.nbdnetty.client.copy.Region;
+import io.nbdnetty.client.stream.NbdStreams;
 import io.netty.buffer.ByteBuf;
 
 import java.util.ArrayList;

@@ -5,13 +5,13 @@ import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdCommandException;
 import io.nbdnetty.client.NbdExtent;
 import io.nbdnetty.client.NbdMetaContext;
-import io.nbdnetty.client.NbdStreams;
 import io.nbdnetty.client.NbdTimeoutException;
 import io.nbdnetty.client.copy.Copier;
 import io.nbdnetty.client.copy.CopyException;
 import io.nbdnetty.client.copy.CopyTarget;
 import io.nbdnetty.client.copy.FileEndpoint;
 import io.nbdnetty.client.copy.NbdEndpoint;
+import io.nbdnetty.client.stream.NbdStreams;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;

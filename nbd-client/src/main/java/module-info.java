@@ -1,8 +1,9 @@
 /**
  * An asynchronous NBD client on Netty. The API is {@code io.nbdnetty.client} (handles, connections, configuration,
- * errors, event loops), {@code io.nbdnetty.client.copy} (the copy engine) and {@code io.nbdnetty.client.backup}
- * (backups with dirty bitmaps); {@code io.nbdnetty.client.internal} (the handshake and
- * transmission handlers, reply assembly, flush policy, timers, transports) is not exported.
+ * errors, event loops), {@code io.nbdnetty.client.device} (connection pools, reconnecting devices),
+ * {@code io.nbdnetty.client.stream} (Flow adapters), {@code io.nbdnetty.client.copy} (the copy engine) and
+ * {@code io.nbdnetty.client.backup} (backups with dirty bitmaps); {@code io.nbdnetty.client.internal} (the
+ * handshake and transmission handlers, reply assembly, flush policy, timers, transports) is not exported.
  *
  * <p>Netty's epoll transport is required (it is a dependency); its io_uring transport and netty-tcnative are
  * optional: an application on the module path that wants them adds their jars and resolves the modules itself
@@ -21,4 +22,6 @@ module io.nbdnetty.client {
     exports io.nbdnetty.client;
     exports io.nbdnetty.client.backup;
     exports io.nbdnetty.client.copy;
+    exports io.nbdnetty.client.device;
+    exports io.nbdnetty.client.stream;
 }

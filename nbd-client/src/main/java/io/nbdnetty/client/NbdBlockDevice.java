@@ -6,7 +6,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * The commands of the transmission phase, as one connection ({@link NbdConnection}) or a pool of connections to one
- * export ({@link NbdConnectionPool}) offer them. Ownership and errors are as documented on {@link NbdConnection}.
+ * export ({@link io.nbdnetty.client.device.NbdConnectionPool}) offer them. Ownership and errors are as documented on
+ * {@link NbdConnection}.
  */
 public interface NbdBlockDevice {
     /**

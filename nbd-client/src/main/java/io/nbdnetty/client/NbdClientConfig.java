@@ -1,13 +1,12 @@
 package io.nbdnetty.client;
 
+import io.nbdnetty.client.internal.ConfigChecks;
 import io.nbdnetty.codec.NbdClientHandshakeDecoder;
-import io.nbdnetty.codec.NbdConstants;
 import io.nbdnetty.codec.NbdHandshakeFlags;
 import io.nbdnetty.codec.NbdReplyDecoder;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslProvider;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -93,297 +92,204 @@ public final class NbdClientConfig {
         this.debug = b.debug;
     }
 
-    /**
-     * Returns the configuration with every default.
-     *
-     * @return the default configuration
-     */
+    /** {@return the configuration with every default} */
     public static NbdClientConfig defaults() {
         return DEFAULT;
     }
 
-    /**
-     * Starts a builder with the defaults.
-     *
-     * @return a builder
-     */
+    /** {@return a new builder with the defaults} */
     public static Builder builder() {
         return new Builder();
     }
 
-    /**
-     * Starts a builder with this configuration's settings.
-     *
-     * @return a builder
-     */
+    /** {@return a new builder with this configuration's settings} */
     public Builder mutate() {
         return new Builder(this);
     }
 
-    /**
-     * The export to ask for (default {@code ""}, the server's default export).
-     *
-     * @return the export name
-     */
+    /** {@return the export to ask for (default {@code ""}, the server's default export)} */
     public String exportName() {
         return exportName;
     }
 
-    /**
-     * Whether the handle stops at negotiating for manual option negotiation (default false).
-     *
-     * @return opt mode
-     */
+    /** {@return whether the handle stops at negotiating for manual option negotiation (default false)} */
     public boolean optMode() {
         return optMode;
     }
 
-    /**
-     * Whether to ask for structured replies (default true).
-     *
-     * @return the setting
-     */
+    /** {@return whether to ask for structured replies (default true)} */
     public boolean requestStructuredReplies() {
         return requestStructuredReplies;
     }
 
-    /**
-     * Whether to ask for extended headers (default true).
-     *
-     * @return the setting
-     */
+    /** {@return whether to ask for extended headers (default true)} */
     public boolean requestExtendedHeaders() {
         return requestExtendedHeaders;
     }
 
     /**
-     * Whether the full handshake (and opt mode's go/info) sends NBD_OPT_SET_META_CONTEXT for {@link #metaContexts()}
-     * (default true).
-     *
-     * @return the setting
+     * {@return whether the full handshake (and opt mode's go/info) sends NBD_OPT_SET_META_CONTEXT for {@link
+     * #metaContexts()} (default true)}
      */
     public boolean requestMetaContext() {
         return requestMetaContext;
     }
 
-    /**
-     * The metadata contexts to negotiate (default none), e.g. {@code base:allocation}.
-     *
-     * @return the context names
-     */
+    /** {@return the metadata contexts to negotiate (default none), e.g. {@code base:allocation}} */
     public List<String> metaContexts() {
         return metaContexts;
     }
 
     /**
-     * The handshake flags the client is willing to use (default {@link NbdHandshakeFlags#ALL}); the client flags sent
-     * are these and the server's in common.
-     *
-     * @return the {@link NbdHandshakeFlags}
+     * {@return the handshake flags the client is willing to use (default {@link NbdHandshakeFlags#ALL}); the client
+     * flags sent are these and the server's in common}
      */
     public int handshakeFlags() {
         return handshakeFlags;
     }
 
-    /**
-     * Whether to ask the server for the canonical name and description (default false).
-     *
-     * @return the setting
-     */
+    /** {@return whether to ask the server for the canonical name and description (default false)} */
     public boolean fullInfo() {
         return fullInfo;
     }
 
-    /**
-     * Whether to ask for block size constraints (default true).
-     *
-     * @return the setting
-     */
+    /** {@return whether to ask for block size constraints (default true)} */
     public boolean requestBlockSize() {
         return requestBlockSize;
     }
 
-    /**
-     * The client-side checks on requests (default {@link NbdStrict#ALL}).
-     *
-     * @return the {@link NbdStrict} bitmask
-     */
+    /** {@return the client-side checks on requests (default {@link NbdStrict#ALL})} */
     public int strictMode() {
         return strictMode;
     }
 
     /**
-     * How long the handshake may take before the handle goes dead with {@link NbdTimeoutException} ({@link
-     * Duration#ZERO}: no limit), counted from the moment the handle has the connected channel. In opt mode it covers
+     * {@return how long the handshake may take before the handle goes dead with {@link NbdTimeoutException} ({@link
+     * Duration#ZERO}: no limit), counted from the moment the handle has the connected channel} In opt mode it covers
      * reaching {@link NbdState#NEGOTIATING}, and then each option the caller sends (including {@link
      * NbdHandle#optGo()}) gets the same time for its replies.
-     *
-     * @return the timeout
      */
     public Duration handshakeTimeout() {
         return handshakeTimeout;
     }
 
     /**
-     * How long dialling one address may take ({@link Duration#ZERO}: no limit but the operating system's), when the
-     * handle dials ({@link NbdHandle#connectTcp}, {@link NbdHandle#connectUnix}, {@link NbdHandle#connect(NbdUri)}).
-     * A host name's addresses are tried in turn, each with this limit.
-     *
-     * @return the timeout
+     * {@return how long dialling one address may take ({@link Duration#ZERO}: no limit but the operating system's),
+     * when the handle dials ({@link NbdHandle#connectTcp}, {@link NbdHandle#connectUnix}, {@link
+     * NbdHandle#connect(NbdUri)})} A host name's addresses are tried in turn, each with this limit.
      */
     public Duration connectTimeout() {
         return connectTimeout;
     }
 
-    /**
-     * The largest option reply accepted, in bytes.
-     *
-     * @return the limit
-     */
+    /** {@return the largest option reply accepted, in bytes} */
     public int maxOptionReplyLength() {
         return maxOptionReplyLength;
     }
 
-    /**
-     * The largest reply payload (chunk or simple reply data) accepted, in bytes.
-     *
-     * @return the limit
-     */
+    /** {@return the largest reply payload (chunk or simple reply data) accepted, in bytes} */
     public int maxReplyPayloadLength() {
         return maxReplyPayloadLength;
     }
 
-    /**
-     * The cap on requests in flight; further requests wait in a local queue until replies free room.
-     *
-     * @return the cap
-     */
+    /** {@return the cap on requests in flight; further requests wait in a local queue until replies free room} */
     public int maxInFlightRequests() {
         return maxInFlightRequests;
     }
 
     /**
-     * The cap on bytes in flight (READ lengths plus WRITE payloads); a single larger request is still sent alone.
-     *
-     * @return the cap
+     * {@return the cap on bytes in flight (READ lengths plus WRITE payloads); a single larger request is still sent
+     * alone}
      */
     public long maxInFlightBytes() {
         return maxInFlightBytes;
     }
 
-    /**
-     * Whether to use TLS (default {@link NbdTlsMode#DISABLE}, as libnbd).
-     *
-     * @return the TLS mode
-     */
+    /** {@return whether to use TLS (default {@link NbdTlsMode#DISABLE}, as libnbd)} */
     public NbdTlsMode tls() {
         return tls;
     }
 
-    /**
-     * The caller's own TLS context, or null to build one from {@link #tlsCertificates()}.
-     *
-     * @return the context
-     */
+    /** {@return the caller's own TLS context, or null to build one from {@link #tlsCertificates()}} */
     public SslContext sslContext() {
         return sslContext;
     }
 
     /**
-     * A directory in nbdkit/libnbd's layout: {@code ca-cert.pem} (the CA to trust), and optionally {@code
-     * client-cert.pem} with {@code client-key.pem} (PKCS#8) for a client certificate; null to trust the JDK's CAs.
-     *
-     * @return the directory, or null
+     * {@return a directory in nbdkit/libnbd's layout: {@code ca-cert.pem} (the CA to trust), and optionally {@code
+     * client-cert.pem} with {@code client-key.pem} (PKCS#8) for a client certificate; null to trust the JDK's CAs}
      */
     public Path tlsCertificates() {
         return tlsCertificates;
     }
 
     /**
-     * Whether to verify the server's certificate (default true): its chain, and its name where a host is known
-     * ({@link #tlsHostname()}, or the host the convenience connect calls dialled).
-     *
-     * @return the setting
+     * {@return whether to verify the server's certificate (default true): its chain, and its name where a host is known
+     * ({@link #tlsHostname()}, or the host the convenience connect calls dialled)}
      */
     public boolean tlsVerifyPeer() {
         return tlsVerifyPeer;
     }
 
     /**
-     * The host name to verify the server's certificate against, or null for the dialled host (none for a Unix
-     * socket or an adopted socket: then only the chain is verified).
-     *
-     * @return the host name
+     * {@return the host name to verify the server's certificate against, or null for the dialled host (none for a Unix
+     * socket or an adopted socket: then only the chain is verified)}
      */
     public String tlsHostname() {
         return tlsHostname;
     }
 
     /**
-     * The TLS engine for contexts built from {@link #tlsCertificates()}: {@link SslProvider#JDK} (the default) or
-     * {@link SslProvider#OPENSSL} (BoringSSL through netty-tcnative, faster; the application adds {@code
-     * io.netty:netty-tcnative-boringssl-static} to its class path).
-     *
-     * @return the provider
+     * {@return the TLS engine for contexts built from {@link #tlsCertificates()}: {@link SslProvider#JDK} (the default)
+     * or {@link SslProvider#OPENSSL} (BoringSSL through netty-tcnative, faster; the application adds {@code
+     * io.netty:netty-tcnative-boringssl-static} to its class path)}
      */
     public SslProvider tlsProvider() {
         return tlsProvider;
     }
 
     /**
-     * How long a request may wait for its reply before its future fails with {@link NbdTimeoutException}
-     * ({@link Duration#ZERO}, the default: no limit). NBD cannot cancel a request, so the connection stays usable: the
+     * {@return how long a request may wait for its reply before its future fails with {@link NbdTimeoutException}
+     * ({@link Duration#ZERO}, the default: no limit)} NBD cannot cancel a request, so the connection stays usable: the
      * request stays counted in flight until the late reply arrives, and that reply is read, checked and dropped. A
-     * request fails no sooner than this after it was sent, and at most about 1/32 of it later: one timer per
-     * connection sweeps the requests in flight, rather than a timer per request.
-     *
-     * @return the timeout
+     * request fails no sooner than this after it was sent, and at most about 1/32 of it later: one timer per connection
+     * sweeps the requests in flight, rather than a timer per request.
      */
     public Duration requestTimeout() {
         return requestTimeout;
     }
 
     /**
-     * The most block status extents one reply may hold, all its contexts together (default {@link
-     * #DEFAULT_MAX_BLOCK_STATUS_EXTENTS}). A chunk header announcing more is a protocol error before its payload is
+     * {@return the most block status extents one reply may hold, all its contexts together (default {@link
+     * #DEFAULT_MAX_BLOCK_STATUS_EXTENTS})} A chunk header announcing more is a protocol error before its payload is
      * buffered, and so is a reply whose chunks add up to more; so one reply makes the client hold at most this many
      * extents, 16 bytes each (docs/LIMITS.md).
-     *
-     * @return the limit
      */
     public int maxBlockStatusExtents() {
         return maxBlockStatusExtents;
     }
 
     /**
-     * How long the server may send nothing at all while requests are outstanding (default {@link
-     * #DEFAULT_STALL_TIMEOUT}; {@link Duration#ZERO}: no limit). Any byte received counts as progress, so a slow
-     * link or a long reply arriving slowly does not trip it, but a server that stops in the middle of a reply, or
-     * never answers, does: the connection then fails with {@link NbdTimeoutException} ("no reply from the server
-     * for 60 s"), every request on it fails, and the handle goes {@link NbdState#DEAD}. Unlike {@link
-     * #requestTimeout()}, the clock starts again with every byte, and only runs while a request waits. It is checked
-     * every eighth of the timeout, so the connection fails after between 1 and 1.25 times it of silence.
-     *
-     * @return the timeout
+     * {@return how long the server may send nothing at all while requests are outstanding (default {@link
+     * #DEFAULT_STALL_TIMEOUT}; {@link Duration#ZERO}: no limit)} Any byte received counts as progress, so a slow link
+     * or a long reply arriving slowly does not trip it, but a server that stops in the middle of a reply, or never
+     * answers, does: the connection then fails with {@link NbdTimeoutException} ("no reply from the server for 60 s"),
+     * every request on it fails, and the handle goes {@link NbdState#DEAD}. Unlike {@link #requestTimeout()}, the clock
+     * starts again with every byte, and only runs while a request waits. It is checked every eighth of the timeout, so
+     * the connection fails after between 1 and 1.25 times it of silence.
      */
     public Duration stallTimeout() {
         return stallTimeout;
     }
 
-    /**
-     * The observer of requests, or null.
-     *
-     * @return the listener
-     */
+    /** {@return the observer of requests, or null} */
     public NbdListener listener() {
         return listener;
     }
 
     /**
-     * Whether every option and command is logged at DEBUG through Netty's logging facade (SLF4J when present),
-     * logger {@code io.nbdnetty.client}, like libnbd's debug mode (default false).
-     *
-     * @return the setting
+     * {@return whether every option and command is logged at DEBUG through Netty's logging facade (SLF4J when present),
+     * logger {@code io.nbdnetty.client}, like libnbd's debug mode (default false)}
      */
     public boolean debug() {
         return debug;
@@ -397,7 +303,11 @@ public final class NbdClientConfig {
                 + fullInfo + ", strict=0x" + Integer.toHexString(strictMode) + ", tls=" + tls + "]";
     }
 
-    /** Builds an {@link NbdClientConfig}; each setter checks its argument and names it in the error. */
+    /**
+     * Builds an {@link NbdClientConfig}. Each setter sets the setting of the same name (its meaning and default are
+     * on the {@link NbdClientConfig} accessor of that name), checks its argument and names the setting in the error,
+     * and returns this builder. Not thread-safe.
+     */
     public static final class Builder {
         private String exportName = "";
         private boolean optMode;
@@ -460,69 +370,39 @@ public final class NbdClientConfig {
             debug = c.debug;
         }
 
-        /**
-         * Sets the export name.
-         *
-         * @param exportName at most 4096 bytes of UTF-8
-         * @return this builder
-         */
+        /** Sets the export name: at most 4096 bytes of UTF-8. */
         public Builder exportName(String exportName) {
-            this.exportName = checkName(exportName, "exportName");
+            this.exportName = ConfigChecks.name(exportName, "exportName");
             return this;
         }
 
-        /**
-         * Sets opt mode.
-         *
-         * @param optMode true to stop at negotiating
-         * @return this builder
-         */
+        /** Sets opt mode: true to stop at negotiating. */
         public Builder optMode(boolean optMode) {
             this.optMode = optMode;
             return this;
         }
 
-        /**
-         * Sets whether to ask for structured replies.
-         *
-         * @param request true to ask
-         * @return this builder
-         */
+        /** Sets whether to ask for structured replies: true to ask. */
         public Builder requestStructuredReplies(boolean request) {
             this.requestStructuredReplies = request;
             return this;
         }
 
-        /**
-         * Sets whether to ask for extended headers.
-         *
-         * @param request true to ask
-         * @return this builder
-         */
+        /** Sets whether to ask for extended headers: true to ask. */
         public Builder requestExtendedHeaders(boolean request) {
             this.requestExtendedHeaders = request;
             return this;
         }
 
-        /**
-         * Sets whether go/info negotiate the configured metadata contexts.
-         *
-         * @param request true to negotiate
-         * @return this builder
-         */
+        /** Sets whether go/info negotiate the configured metadata contexts: true to negotiate. */
         public Builder requestMetaContext(boolean request) {
             this.requestMetaContext = request;
             return this;
         }
 
-        /**
-         * Adds a metadata context to negotiate.
-         *
-         * @param name e.g. {@code base:allocation} or {@code qemu:dirty-bitmap:b0}
-         * @return this builder
-         */
+        /** Adds a metadata context to negotiate: e.g. {@code base:allocation} or {@code qemu:dirty-bitmap:b0}. */
         public Builder addMetaContext(String name) {
-            String checked = checkName(name, "metaContext");
+            String checked = ConfigChecks.name(name, "metaContext");
             if (checked.isEmpty()) {
                 throw new IllegalArgumentException("metaContext must not be empty");
             }
@@ -532,170 +412,87 @@ public final class NbdClientConfig {
             return this;
         }
 
-        /**
-         * Replaces the metadata contexts to negotiate.
-         *
-         * @param names the context names
-         * @return this builder
-         */
+        /** Replaces the metadata contexts to negotiate: the context names. */
         public Builder metaContexts(List<String> names) {
             metaContexts = new ArrayList<>();
             names.forEach(this::addMetaContext);
             return this;
         }
 
-        /**
-         * Sets the handshake flags the client will use.
-         *
-         * @param flags a subset of {@link NbdHandshakeFlags#ALL}
-         * @return this builder
-         */
+        /** Sets the handshake flags the client will use: a subset of {@link NbdHandshakeFlags#ALL}. */
         public Builder handshakeFlags(int flags) {
-            if ((flags & ~NbdHandshakeFlags.ALL) != 0) {
-                throw new IllegalArgumentException("handshakeFlags has unknown bits: 0x" + Integer.toHexString(flags));
-            }
-            this.handshakeFlags = flags;
+            this.handshakeFlags = ConfigChecks.flags(flags, NbdHandshakeFlags.ALL, "handshakeFlags");
             return this;
         }
 
-        /**
-         * Sets whether to ask for the canonical name and description.
-         *
-         * @param fullInfo true to ask
-         * @return this builder
-         */
+        /** Sets whether to ask for the canonical name and description: true to ask. */
         public Builder fullInfo(boolean fullInfo) {
             this.fullInfo = fullInfo;
             return this;
         }
 
-        /**
-         * Sets whether to ask for block size constraints.
-         *
-         * @param request true to ask
-         * @return this builder
-         */
+        /** Sets whether to ask for block size constraints: true to ask. */
         public Builder requestBlockSize(boolean request) {
             this.requestBlockSize = request;
             return this;
         }
 
         /**
-         * Sets the strict-mode checks.
-         *
-         * @param flags a subset of {@link NbdStrict#ALL}, with or without {@link NbdStrict#EXTENTS}
-         * @return this builder
+         * Sets the strict-mode checks: a subset of {@link NbdStrict#ALL}, with or without {@link NbdStrict#EXTENTS}.
          */
         public Builder strictMode(int flags) {
-            if ((flags & ~(NbdStrict.ALL | NbdStrict.EXTENTS)) != 0) {
-                throw new IllegalArgumentException("strictMode has unknown bits: 0x" + Integer.toHexString(flags));
-            }
-            this.strictMode = flags;
+            this.strictMode = ConfigChecks.flags(flags, NbdStrict.ALL | NbdStrict.EXTENTS, "strictMode");
             return this;
         }
 
-        /**
-         * Sets the handshake timeout.
-         *
-         * @param timeout positive, or {@link Duration#ZERO} for none
-         * @return this builder
-         */
+        /** Sets the handshake timeout: positive, or {@link Duration#ZERO} for none. */
         public Builder handshakeTimeout(Duration timeout) {
-            Objects.requireNonNull(timeout, "handshakeTimeout");
-            if (timeout.isNegative()) {
-                throw new IllegalArgumentException("handshakeTimeout must not be negative: " + timeout);
-            }
-            this.handshakeTimeout = timeout;
+            this.handshakeTimeout = ConfigChecks.timeout(timeout, "handshakeTimeout");
             return this;
         }
 
         /**
-         * Sets the time dialling one address may take.
-         *
-         * @param timeout positive, or {@link Duration#ZERO} for no limit of the client's own
-         * @return this builder
+         * Sets the time dialling one address may take: positive, or {@link Duration#ZERO} for no limit of the client's
+         * own.
          */
         public Builder connectTimeout(Duration timeout) {
-            Objects.requireNonNull(timeout, "connectTimeout");
-            if (timeout.isNegative()) {
-                throw new IllegalArgumentException("connectTimeout must not be negative: " + timeout);
-            }
-            this.connectTimeout = timeout;
+            this.connectTimeout = ConfigChecks.timeout(timeout, "connectTimeout");
             return this;
         }
 
-        /**
-         * Sets the largest option reply accepted.
-         *
-         * @param bytes at least 1024
-         * @return this builder
-         */
+        /** Sets the largest option reply accepted: at least 1024. */
         public Builder maxOptionReplyLength(int bytes) {
-            if (bytes < 1024) {
-                throw new IllegalArgumentException("maxOptionReplyLength must be at least 1024: " + bytes);
-            }
-            this.maxOptionReplyLength = bytes;
+            this.maxOptionReplyLength = (int) ConfigChecks.atLeast(bytes, 1024, "maxOptionReplyLength");
             return this;
         }
 
-        /**
-         * Sets the largest reply payload accepted.
-         *
-         * @param bytes at least 4096
-         * @return this builder
-         */
+        /** Sets the largest reply payload accepted: at least 4096. */
         public Builder maxReplyPayloadLength(int bytes) {
-            if (bytes < 4096) {
-                throw new IllegalArgumentException("maxReplyPayloadLength must be at least 4096: " + bytes);
-            }
-            this.maxReplyPayloadLength = bytes;
+            this.maxReplyPayloadLength = (int) ConfigChecks.atLeast(bytes, 4096, "maxReplyPayloadLength");
             return this;
         }
 
-        /**
-         * Sets the cap on requests in flight.
-         *
-         * @param requests at least 1
-         * @return this builder
-         */
+        /** Sets the cap on requests in flight: at least 1. */
         public Builder maxInFlightRequests(int requests) {
-            if (requests < 1) {
-                throw new IllegalArgumentException("maxInFlightRequests must be at least 1: " + requests);
-            }
-            this.maxInFlightRequests = requests;
+            this.maxInFlightRequests = (int) ConfigChecks.atLeast(requests, 1, "maxInFlightRequests");
             return this;
         }
 
-        /**
-         * Sets the cap on bytes in flight.
-         *
-         * @param bytes at least 1
-         * @return this builder
-         */
+        /** Sets the cap on bytes in flight: at least 1. */
         public Builder maxInFlightBytes(long bytes) {
-            if (bytes < 1) {
-                throw new IllegalArgumentException("maxInFlightBytes must be at least 1: " + bytes);
-            }
-            this.maxInFlightBytes = bytes;
+            this.maxInFlightBytes = ConfigChecks.atLeast(bytes, 1, "maxInFlightBytes");
             return this;
         }
 
-        /**
-         * Sets the TLS mode.
-         *
-         * @param mode disable, allow or require
-         * @return this builder
-         */
+        /** Sets the TLS mode: disable, allow or require. */
         public Builder tls(NbdTlsMode mode) {
             this.tls = Objects.requireNonNull(mode, "tls");
             return this;
         }
 
         /**
-         * Uses the caller's TLS context (a client context) instead of one built from the certificate directory.
-         *
-         * @param context the context, or null
-         * @return this builder
+         * Uses the caller's TLS context (a client context) instead of one built from the certificate directory: the
+         * context, or null.
          */
         public Builder sslContext(SslContext context) {
             if (context != null && !context.isClient()) {
@@ -706,111 +503,66 @@ public final class NbdClientConfig {
         }
 
         /**
-         * Sets the certificate directory ({@code ca-cert.pem}, {@code client-cert.pem}, {@code client-key.pem}).
-         *
-         * @param dir the directory, or null
-         * @return this builder
+         * Sets the certificate directory ({@code ca-cert.pem}, {@code client-cert.pem}, {@code client-key.pem}): the
+         * directory, or null.
          */
         public Builder tlsCertificates(Path dir) {
             this.tlsCertificates = dir;
             return this;
         }
 
-        /**
-         * Sets whether the server's certificate is verified.
-         *
-         * @param verify true to verify (the default)
-         * @return this builder
-         */
+        /** Sets whether the server's certificate is verified: true to verify (the default). */
         public Builder tlsVerifyPeer(boolean verify) {
             this.tlsVerifyPeer = verify;
             return this;
         }
 
-        /**
-         * Sets the host name to verify the server's certificate against.
-         *
-         * @param hostname the name, or null
-         * @return this builder
-         */
+        /** Sets the host name to verify the server's certificate against: the name, or null. */
         public Builder tlsHostname(String hostname) {
             this.tlsHostname = hostname;
             return this;
         }
 
         /**
-         * Sets the TLS engine used for contexts this library builds.
-         *
-         * @param provider {@link SslProvider#JDK} or {@link SslProvider#OPENSSL} (needs netty-tcnative)
-         * @return this builder
+         * Sets the TLS engine used for contexts this library builds: {@link SslProvider#JDK} or {@link
+         * SslProvider#OPENSSL} (needs netty-tcnative).
          */
         public Builder tlsProvider(SslProvider provider) {
             this.tlsProvider = Objects.requireNonNull(provider, "tlsProvider");
             return this;
         }
 
-        /**
-         * Sets the per-request timeout.
-         *
-         * @param timeout positive, or {@link Duration#ZERO} for none
-         * @return this builder
-         */
+        /** Sets the per-request timeout: positive, or {@link Duration#ZERO} for none. */
         public Builder requestTimeout(Duration timeout) {
-            Objects.requireNonNull(timeout, "requestTimeout");
-            if (timeout.isNegative()) {
-                throw new IllegalArgumentException("requestTimeout must not be negative: " + timeout);
-            }
-            this.requestTimeout = timeout;
+            this.requestTimeout = ConfigChecks.timeout(timeout, "requestTimeout");
             return this;
         }
 
         /**
-         * Sets the cap on block status extents in one reply ({@link NbdClientConfig#maxBlockStatusExtents()}).
-         *
-         * @param extents at least 1
-         * @return this builder
+         * Sets the cap on block status extents in one reply ({@link NbdClientConfig#maxBlockStatusExtents()}): at least
+         * 1.
          */
         public Builder maxBlockStatusExtents(int extents) {
-            if (extents < 1) {
-                throw new IllegalArgumentException("maxBlockStatusExtents must be at least 1: " + extents);
-            }
-            this.maxBlockStatusExtents = extents;
+            this.maxBlockStatusExtents = (int) ConfigChecks.atLeast(extents, 1, "maxBlockStatusExtents");
             return this;
         }
 
         /**
          * Sets how long the server may send nothing while requests are outstanding ({@link
-         * NbdClientConfig#stallTimeout()}).
-         *
-         * @param timeout positive, or {@link Duration#ZERO} for none
-         * @return this builder
+         * NbdClientConfig#stallTimeout()}): positive, or {@link Duration#ZERO} for none.
          */
         public Builder stallTimeout(Duration timeout) {
-            Objects.requireNonNull(timeout, "stallTimeout");
-            if (timeout.isNegative()) {
-                throw new IllegalArgumentException("stallTimeout must not be negative: " + timeout);
-            }
-            this.stallTimeout = timeout;
+            this.stallTimeout = ConfigChecks.timeout(timeout, "stallTimeout");
             return this;
         }
 
-        /**
-         * Sets the request observer.
-         *
-         * @param listener the listener, or null
-         * @return this builder
-         */
+        /** Sets the request observer: the listener, or null. */
         public Builder listener(NbdListener listener) {
             this.listener = listener;
             return this;
         }
 
-        /**
-         * Sets debug logging.
-         *
-         * @param debug true to log every option and command at DEBUG
-         * @return this builder
-         */
+        /** Sets debug logging: true to log every option and command at DEBUG. */
         public Builder debug(boolean debug) {
             this.debug = debug;
             return this;
@@ -823,19 +575,6 @@ public final class NbdClientConfig {
          */
         public NbdClientConfig build() {
             return new NbdClientConfig(this);
-        }
-
-        private static String checkName(String s, String setting) {
-            Objects.requireNonNull(s, setting);
-            int length = s.getBytes(StandardCharsets.UTF_8).length;
-            if (length > NbdConstants.MAX_STRING_LENGTH) {
-                throw new IllegalArgumentException(setting + " is " + length + " bytes of UTF-8; the limit is "
-                        + NbdConstants.MAX_STRING_LENGTH);
-            }
-            if (s.indexOf('\0') >= 0) {
-                throw new IllegalArgumentException(setting + " must not contain NUL");
-            }
-            return s;
         }
     }
 }

@@ -46,6 +46,12 @@ import java.util.concurrent.CompletableFuture;
  * NbdState#DEAD}, except for opt-mode refusals after which the protocol allows another option (the handle is {@link
  * NbdState#NEGOTIATING} again).
  *
+ * <p id="opt-mode">Opt mode ({@link NbdClientConfig.Builder#optMode(boolean)}): each {@code opt*} call sends one
+ * option and is allowed only in {@link NbdState#NEGOTIATING}. It fails with {@link NbdStateException} in any other
+ * state (nothing is sent); with {@link NbdOptionException} if the server refuses (the handle stays negotiating); with
+ * {@link NbdProtocolException}, {@link NbdConnectionClosedException} or {@link NbdTimeoutException} if the connection
+ * fails (the handle is dead).
+ *
  * <p>Event loops: a handle made with {@link #create(NbdClientConfig)} creates a private one-thread group when it needs
  * one (to register a channel that is not registered yet, or to dial) and shuts it down on {@link #close()}; like the
  * groups of {@link NbdEventLoops}, it polls briefly while replies are awaited ({@link
@@ -99,11 +105,7 @@ public final class NbdHandle implements AutoCloseable {
         return new NbdHandle(config, Objects.requireNonNull(group, "group"));
     }
 
-    /**
-     * Returns the configuration.
-     *
-     * @return the configuration
-     */
+    /** {@return the configuration} */
     public NbdClientConfig config() {
         return core.config();
     }
@@ -126,7 +128,6 @@ public final class NbdHandle implements AutoCloseable {
     public CompletableFuture<NbdConnection> connect(Channel channel) {
         return core.connect(channel);
     }
-
 
     /**
      * Starts the handshake on a connected {@link SocketChannel} (TCP or Unix domain). The channel is adopted by
@@ -234,7 +235,6 @@ public final class NbdHandle implements AutoCloseable {
         return core.dialler().dialVsock(cid, port, VsockTransport.describe(cid, port));
     }
 
-
     /**
      * Convenience, like libnbd's {@code connect_command}: runs a server as a subprocess whose standard input and
      * output are a connected socket (for example {@code nbdkit -s memory 1G} or {@code qemu-nbd ... -} style
@@ -258,7 +258,6 @@ public final class NbdHandle implements AutoCloseable {
         return core.dialler().command(command);
     }
 
-
     /** The channel, once a connect call has one (null before); for tests in this package. */
     Channel channel() {
         return core.channel();
@@ -275,11 +274,7 @@ public final class NbdHandle implements AutoCloseable {
 
     // ----------------------------------------------------------------------------------------------------- state
 
-    /**
-     * Returns the current state.
-     *
-     * @return the state
-     */
+    /** {@return the current state} */
     public NbdState state() {
         NbdState s = core.state();
         NbdConnection c = core.connection();
@@ -289,65 +284,40 @@ public final class NbdHandle implements AutoCloseable {
         return s;
     }
 
-    /**
-     * libnbd's {@code aio_is_created}.
-     *
-     * @return whether the handle is newly created
-     */
+    /** {@return whether the handle is newly created (libnbd's {@code aio_is_created})} */
     public boolean isCreated() {
         return core.state() == NbdState.CREATED;
     }
 
-    /**
-     * libnbd's {@code aio_is_connecting}.
-     *
-     * @return whether the handshake (or an option) is in progress
-     */
+    /** {@return whether the handshake (or an option) is in progress (libnbd's {@code aio_is_connecting})} */
     public boolean isConnecting() {
         return core.state() == NbdState.CONNECTING;
     }
 
-    /**
-     * libnbd's {@code aio_is_negotiating}.
-     *
-     * @return whether opt mode waits for the next option
-     */
+    /** {@return whether opt mode waits for the next option (libnbd's {@code aio_is_negotiating})} */
     public boolean isNegotiating() {
         return core.state() == NbdState.NEGOTIATING;
     }
 
     /**
-     * libnbd's {@code aio_is_ready}: the transmission phase, with or without commands in flight.
-     *
-     * @return whether commands may be issued
+     * {@return whether commands may be issued: the transmission phase, with or without commands in flight (libnbd's
+     * {@code aio_is_ready})}
      */
     public boolean isReady() {
         return core.state() == NbdState.READY;
     }
 
-    /**
-     * libnbd's {@code aio_is_processing}.
-     *
-     * @return whether commands are in flight
-     */
+    /** {@return whether commands are in flight (libnbd's {@code aio_is_processing})} */
     public boolean isProcessing() {
         return state() == NbdState.PROCESSING;
     }
 
-    /**
-     * libnbd's {@code aio_is_dead}.
-     *
-     * @return whether a fatal error ended the connection
-     */
+    /** {@return whether a fatal error ended the connection (libnbd's {@code aio_is_dead})} */
     public boolean isDead() {
         return core.state() == NbdState.DEAD;
     }
 
-    /**
-     * libnbd's {@code aio_is_closed}.
-     *
-     * @return whether the handle was shut down
-     */
+    /** {@return whether the handle was shut down (libnbd's {@code aio_is_closed})} */
     public boolean isClosed() {
         return core.state() == NbdState.CLOSED;
     }
@@ -383,71 +353,48 @@ public final class NbdHandle implements AutoCloseable {
         return core.closeFuture();
     }
 
-    /**
-     * Returns the connection once ready.
-     *
-     * @return the connection, or null before the transmission phase
-     */
+    /** {@return the connection once ready, or null before the transmission phase} */
     public NbdConnection connection() {
         return core.connection();
     }
 
-    /**
-     * Returns the export information learnt by {@link #optInfo()} or at go.
-     *
-     * @return the information, or null if none yet
-     */
+    /** {@return the export information learnt by {@link #optInfo()} or at go, or null if none yet} */
     public NbdExportInfo exportInfo() {
         NegotiationHandler h = core.handshake();
         return h == null ? null : h.exportInfo();
     }
 
     /**
-     * Returns the handshake style: {@code oldstyle}, {@code newstyle} or {@code newstyle-fixed} (libnbd's {@code
-     * get_protocol}).
-     *
-     * @return the protocol, or null before the greeting
+     * {@return the handshake style: {@code oldstyle}, {@code newstyle} or {@code newstyle-fixed}, or null before the
+     * greeting (libnbd's {@code get_protocol})}
      */
     public String protocol() {
         NegotiationHandler h = core.handshake();
         return h == null ? null : h.protocol();
     }
 
-    /**
-     * Whether structured replies were agreed.
-     *
-     * @return the setting
-     */
+    /** {@return whether structured replies were agreed} */
     public boolean structuredRepliesNegotiated() {
         NegotiationHandler h = core.handshake();
         return h != null && h.structuredRepliesNegotiated();
     }
 
-    /**
-     * Whether extended headers were agreed.
-     *
-     * @return the setting
-     */
+    /** {@return whether extended headers were agreed} */
     public boolean extendedHeadersNegotiated() {
         NegotiationHandler h = core.handshake();
         return h != null && h.extendedHeadersNegotiated();
     }
 
     /**
-     * Returns the metadata contexts granted by the last NBD_OPT_SET_META_CONTEXT.
-     *
-     * @return the contexts, in the order the server sent them
+     * {@return the metadata contexts granted by the last NBD_OPT_SET_META_CONTEXT, in the order the server
+     * sent them}
      */
     public List<NbdMetaContext> metaContextsNegotiated() {
         NegotiationHandler h = core.handshake();
         return h == null ? List.of() : h.grantedContexts();
     }
 
-    /**
-     * Returns the export name used by go and info.
-     *
-     * @return the export name
-     */
+    /** {@return the export name used by go and info} */
     public String exportName() {
         return core.exportName();
     }
@@ -492,9 +439,7 @@ public final class NbdHandle implements AutoCloseable {
      * an error it allows another try after (such as an unknown export), the future fails with {@link
      * NbdOptionException} and the handle stays negotiating.
      *
-     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); {@link NbdOptionException} if the
-     * server refuses (the handle stays negotiating); {@link NbdProtocolException}, {@link
-     * NbdConnectionClosedException} or {@link NbdTimeoutException} if the connection fails (the handle is dead).
+     * <p>Errors: as for every <a href="#opt-mode">opt-mode call</a>.
      *
      * @return completes with the connection (the same as {@link #readyFuture()})
      */
@@ -506,9 +451,7 @@ public final class NbdHandle implements AutoCloseable {
      * NBD_OPT_INFO: asks about the current export without leaving negotiation. Allowed in {@link
      * NbdState#NEGOTIATING}.
      *
-     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); {@link NbdOptionException} if the
-     * server refuses (the handle stays negotiating); {@link NbdProtocolException}, {@link
-     * NbdConnectionClosedException} or {@link NbdTimeoutException} if the connection fails (the handle is dead).
+     * <p>Errors: as for every <a href="#opt-mode">opt-mode call</a>.
      *
      * @return completes with the information (also kept as {@link #exportInfo()})
      */
@@ -519,9 +462,7 @@ public final class NbdHandle implements AutoCloseable {
     /**
      * NBD_OPT_LIST: lists the exports. Allowed in {@link NbdState#NEGOTIATING}.
      *
-     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); {@link NbdOptionException} if the
-     * server refuses (the handle stays negotiating); {@link NbdProtocolException}, {@link
-     * NbdConnectionClosedException} or {@link NbdTimeoutException} if the connection fails (the handle is dead).
+     * <p>Errors: as for every <a href="#opt-mode">opt-mode call</a>.
      *
      * @return completes with the exports, in the server's order
      */
@@ -533,9 +474,7 @@ public final class NbdHandle implements AutoCloseable {
      * NBD_OPT_ABORT: ends the session cleanly; the handle becomes {@link NbdState#CLOSED}. Allowed in {@link
      * NbdState#NEGOTIATING}.
      *
-     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); {@link NbdOptionException} if the
-     * server refuses (the handle stays negotiating); {@link NbdProtocolException}, {@link
-     * NbdConnectionClosedException} or {@link NbdTimeoutException} if the connection fails (the handle is dead).
+     * <p>Errors: as for every <a href="#opt-mode">opt-mode call</a>.
      *
      * @return completes when the server acknowledged (or closed the connection, which some servers do instead)
      */
@@ -548,9 +487,7 @@ public final class NbdHandle implements AutoCloseable {
      * NbdState#NEGOTIATING}, once. Everything negotiated before it (structured replies, extended headers, contexts)
      * is forgotten, as the spec requires.
      *
-     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); a refusal is not an error but
-     * {@code false}; {@link NbdProtocolException}, {@link NbdConnectionClosedException} or {@link
-     * NbdTimeoutException} if the connection fails (the handle is dead).
+     * <p>Errors: as for every <a href="#opt-mode">opt-mode call</a>, except that a refusal answers {@code false}.
      *
      * @return completes with true once TLS is up, false if the server refused; fails if the TLS handshake fails
      */
@@ -558,11 +495,7 @@ public final class NbdHandle implements AutoCloseable {
         return core.optCall(h -> h.startTls(false));
     }
 
-    /**
-     * Whether the connection is encrypted (libnbd's {@code get_tls_negotiated}).
-     *
-     * @return true once TLS is up
-     */
+    /** {@return whether the connection is encrypted: true once TLS is up (libnbd's {@code get_tls_negotiated})} */
     public boolean tlsNegotiated() {
         NegotiationHandler h = core.handshake();
         return h != null && h.tlsNegotiated();
@@ -571,9 +504,7 @@ public final class NbdHandle implements AutoCloseable {
     /**
      * NBD_OPT_STRUCTURED_REPLY. Allowed in {@link NbdState#NEGOTIATING}.
      *
-     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); a refusal is not an error but
-     * {@code false}; {@link NbdProtocolException}, {@link NbdConnectionClosedException} or {@link
-     * NbdTimeoutException} if the connection fails (the handle is dead).
+     * <p>Errors: as for every <a href="#opt-mode">opt-mode call</a>, except that a refusal answers {@code false}.
      *
      * @return completes with true if the server agreed, false if it refused
      */
@@ -584,9 +515,7 @@ public final class NbdHandle implements AutoCloseable {
     /**
      * NBD_OPT_EXTENDED_HEADERS. Allowed in {@link NbdState#NEGOTIATING}.
      *
-     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); a refusal is not an error but
-     * {@code false}; {@link NbdProtocolException}, {@link NbdConnectionClosedException} or {@link
-     * NbdTimeoutException} if the connection fails (the handle is dead).
+     * <p>Errors: as for every <a href="#opt-mode">opt-mode call</a>, except that a refusal answers {@code false}.
      *
      * @return completes with true if the server agreed, false if it refused
      */
@@ -598,9 +527,7 @@ public final class NbdHandle implements AutoCloseable {
      * NBD_OPT_LIST_META_CONTEXT for the current export with the given queries (none: all the server offers).
      * Allowed in {@link NbdState#NEGOTIATING}.
      *
-     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); {@link NbdOptionException} if the
-     * server refuses (the handle stays negotiating); {@link NbdProtocolException}, {@link
-     * NbdConnectionClosedException} or {@link NbdTimeoutException} if the connection fails (the handle is dead).
+     * <p>Errors: as for every <a href="#opt-mode">opt-mode call</a>.
      *
      * @param queries e.g. {@code base:} or {@code qemu:dirty-bitmap:}
      * @return completes with the contexts the server has (ids are meaningless for a list)
@@ -615,9 +542,7 @@ public final class NbdHandle implements AutoCloseable {
      * status reports after go. Needs structured replies or extended headers first. Allowed in {@link
      * NbdState#NEGOTIATING}.
      *
-     * <p>Errors: {@link NbdStateException} unless negotiating (nothing is sent); {@link NbdOptionException} if the
-     * server refuses (the handle stays negotiating); {@link NbdProtocolException}, {@link
-     * NbdConnectionClosedException} or {@link NbdTimeoutException} if the connection fails (the handle is dead).
+     * <p>Errors: as for every <a href="#opt-mode">opt-mode call</a>.
      *
      * @param names the contexts wanted
      * @return completes with the contexts granted and their ids
@@ -631,8 +556,6 @@ public final class NbdHandle implements AutoCloseable {
         }
         return core.optCall(h -> h.metaContexts(NbdOption.SET_META_CONTEXT, q));
     }
-
-
 
     static Throwable unwrap(Throwable e) {
         return NegotiationHandler.unwrap(e);
@@ -659,11 +582,6 @@ public final class NbdHandle implements AutoCloseable {
     public void close() {
         core.close();
     }
-
-
-
-
-
 
     @Override
     public String toString() {

@@ -112,7 +112,7 @@ public final class FlowTesting {
             Flow.Subscription sub = new Flow.Subscription() {
                 @Override
                 public void request(long n) {
-                    demand.getAndAccumulate(n, NbdStreams::addCap);
+                    demand.getAndAccumulate(n, (a, b) -> a + b < 0 ? Long.MAX_VALUE : a + b);
                     drain();
                 }
 

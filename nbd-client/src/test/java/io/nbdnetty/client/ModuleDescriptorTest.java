@@ -36,7 +36,8 @@ class ModuleDescriptorTest {
     @Test
     void theClientExportsItsApiOnlyAndTheCodecItsOnePackage() throws Exception {
         ModuleDescriptor client = descriptor(NbdHandle.class, "io.nbdnetty.client");
-        assertEquals(Set.of("io.nbdnetty.client", "io.nbdnetty.client.copy", "io.nbdnetty.client.backup"),
+        assertEquals(Set.of("io.nbdnetty.client", "io.nbdnetty.client.copy", "io.nbdnetty.client.backup",
+                "io.nbdnetty.client.device", "io.nbdnetty.client.stream"),
                 client.exports().stream().map(ModuleDescriptor.Exports::source).collect(Collectors.toSet()));
         assertTrue(client.packages().contains("io.nbdnetty.client.internal"));
         assertTrue(client.exports().stream().noneMatch(ModuleDescriptor.Exports::isQualified));

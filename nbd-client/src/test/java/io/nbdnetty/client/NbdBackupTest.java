@@ -2,6 +2,7 @@ package io.nbdnetty.client;
 
 import io.nbdnetty.client.backup.NbdBackup;
 import io.nbdnetty.client.backup.NbdBackupTargetException;
+import io.nbdnetty.client.stream.NbdStreams;
 import io.nbdnetty.testing.peers.PeerClients;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.nbdnetty.testing.peers.UnixSockets;

@@ -1,5 +1,6 @@
 package io.nbdnetty.client;
 
+import io.nbdnetty.client.device.NbdConnectionPool;
 import io.nbdnetty.testing.peers.PeerClients;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.nbdnetty.testing.peers.UnixSockets;

@@ -1,5 +1,7 @@
 package io.nbdnetty.client;
 
+import io.nbdnetty.client.stream.NbdStreams;
+import io.nbdnetty.client.stream.NbdWriteSubscriber;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.nbdnetty.testing.peers.UnixSockets;
 import io.netty.buffer.ByteBuf;

@@ -1,6 +1,9 @@
 package io.nbdnetty.client;
 
 import io.nbdnetty.client.backup.NbdBackup;
+import io.nbdnetty.client.device.NbdConnectionPool;
+import io.nbdnetty.client.device.NbdReconnectPolicy;
+import io.nbdnetty.client.device.NbdReconnectingDevice;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.nbdnetty.testing.peers.UnixSockets;
 import io.netty.buffer.ByteBuf;

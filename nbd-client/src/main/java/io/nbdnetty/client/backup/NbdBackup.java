@@ -5,19 +5,15 @@ import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdCommandException;
 import io.nbdnetty.client.NbdExtent;
 import io.nbdnetty.client.NbdMetaContext;
-import io.nbdnetty.client.NbdStreams;
 import io.nbdnetty.client.NbdTimeoutException;
 import io.nbdnetty.client.copy.Copier;
 import io.nbdnetty.client.copy.CopyException;
-import io.nbdnetty.client.copy.CopySource;
 import io.nbdnetty.client.copy.CopyTarget;
 import io.nbdnetty.client.copy.FileEndpoint;
 import io.nbdnetty.client.copy.NbdEndpoint;
-import io.nbdnetty.client.copy.Region;
-import io.netty.buffer.ByteBuf;
+import io.nbdnetty.client.stream.NbdStreams;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -244,7 +240,7 @@ public final class NbdBackup {
         FileChannel ch;
         try {
             if (incremental) {
-                checkIncrementalTarget(path, record);
+                new BackupRecord(source.size(), bitmap, sourceId).check(path, record);
                 ch = FileChannel.open(path, StandardOpenOption.WRITE);
             } else {
                 ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -254,7 +250,8 @@ public final class NbdBackup {
             return CompletableFuture.failedFuture(e);
         }
         return run(incremental ? FileEndpoint.inPlace(path, ch, source.size()) : FileEndpoint.replacing(path, ch), true,
-                incremental ? null : record, incremental ? null : recordText());
+                incremental ? null : record,
+                incremental ? null : new BackupRecord(source.size(), bitmap, sourceId).text());
     }
 
     /**
@@ -271,93 +268,6 @@ public final class NbdBackup {
         return target.resolveSibling(name + RECORD_SUFFIX);
     }
 
-    /** What a full backup records: the properties an incremental backup must find again. */
-    private java.util.Properties record() {
-        java.util.Properties p = new java.util.Properties();
-        p.setProperty("format", "1");
-        p.setProperty("size", Long.toString(source.size()));
-        p.setProperty("bitmap", bitmap == null ? "" : bitmap);
-        p.setProperty("source", sourceId == null ? "" : sourceId);
-        return p;
-    }
-
-    private String recordText() {
-        StringBuilder b = new StringBuilder("# nbd-netty backup record, written when the full backup of the file "
-                + "beside it finished.\n# An incremental backup onto that file needs the same size, bitmap and "
-                + "source.\n");
-        java.util.Properties p = record();
-        for (String k : List.of("format", "size", "bitmap", "source")) {
-            b.append(k).append('=').append(escape(p.getProperty(k))).append('\n');
-        }
-        return b.toString();
-    }
-
-    /** Escapes a value for a properties file: separators and backslashes, a leading blank, and non-ASCII. */
-    private static String escape(String v) {
-        StringBuilder b = new StringBuilder();
-        for (int i = 0; i < v.length(); i++) {
-            char c = v.charAt(i);
-            if (c == '\\' || c == '=' || c == ':' || c == '#' || c == '!' || (c == ' ' && i == 0)) {
-                b.append('\\').append(c);
-            } else if (c < 0x20 || c > 0x7e) {
-                b.append(String.format("\\u%04x", (int) c));
-            } else {
-                b.append(c);
-            }
-        }
-        return b.toString();
-    }
-
-    private void checkIncrementalTarget(Path path, Path recordFile) throws NbdBackupTargetException {
-        String how = ": an incremental backup goes onto the previous full backup of the same disk";
-        if (!java.nio.file.Files.exists(path)) {
-            throw new NbdBackupTargetException(path + " does not exist" + how + " (take a full backup first)");
-        }
-        if (!java.nio.file.Files.isRegularFile(path)) {
-            throw new NbdBackupTargetException(path + " is not a regular file" + how);
-        }
-        long size;
-        try {
-            size = java.nio.file.Files.size(path);
-        } catch (IOException e) {
-            throw new NbdBackupTargetException("cannot read the size of " + path + ": " + e.getMessage());
-        }
-        if (size != source.size()) {
-            throw new NbdBackupTargetException(path + " is " + size + " bytes but the source is " + source.size()
-                    + " bytes, so it is not a backup of it" + how);
-        }
-        java.util.Properties found = new java.util.Properties();
-        try (java.io.Reader r = java.nio.file.Files.newBufferedReader(recordFile,
-                java.nio.charset.StandardCharsets.ISO_8859_1)) {
-            found.load(r);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new NbdBackupTargetException(path + " has no backup record (" + recordFile.getFileName()
-                    + "), so it is not known to be a finished full backup of this source" + how);
-        } catch (IOException | IllegalArgumentException e) {
-            throw new NbdBackupTargetException("cannot read the backup record " + recordFile + ": " + e.getMessage());
-        }
-        java.util.Properties expected = record();
-        if (!"1".equals(found.getProperty("format"))) {
-            throw new NbdBackupTargetException("the backup record " + recordFile + " is not one this version reads"
-                    + " (format " + found.getProperty("format") + ")");
-        }
-        for (String k : List.of("size", "bitmap", "source")) {
-            String was = found.getProperty(k, "");
-            String now = expected.getProperty(k);
-            if (!was.equals(now)) {
-                throw new NbdBackupTargetException(path + " is a full backup " + describe(k, was) + ", not "
-                        + describe(k, now) + " (its record " + recordFile.getFileName() + " says so)" + how);
-            }
-        }
-    }
-
-    private static String describe(String key, String value) {
-        return switch (key) {
-            case "size" -> "of a " + value + "-byte source";
-            case "bitmap" -> value.isEmpty() ? "taken without a bitmap" : "for bitmap " + value;
-            default -> value.isEmpty() ? "of a source with no identity" : "of source \"" + value + "\"";
-        };
-    }
 
     /**
      * Plans, then copies on a private thread with the shared {@link Copier}; the target is flushed at the end and, for
@@ -373,16 +283,16 @@ public final class NbdBackup {
         CompletableFuture<List<Range>> plan;
         CompletableFuture<Long> scanned;
         if (!incremental) {
-            plan = classify(0, size, new ArrayList<>());
+            plan = BackupPlan.classify(source, 0, size, new ArrayList<>());
             scanned = CompletableFuture.completedFuture(size);
         } else {
-            CompletableFuture<List<NbdExtent>> dirty = FlowCollector.collect(
+            CompletableFuture<List<NbdExtent>> dirty = BackupPlan.collect(
                     NbdStreams.extents(source, bitmapContext, 0, size));
-            scanned = dirty.thenApply(d -> d.stream().filter(NbdBackup::isDirty).mapToLong(NbdExtent::length).sum());
+            scanned = dirty.thenApply(d -> d.stream().filter(BackupPlan::isDirty).mapToLong(NbdExtent::length).sum());
             plan = dirty.thenCompose(d -> {
                 CompletableFuture<List<Range>> chain = CompletableFuture.completedFuture(new ArrayList<>());
-                for (NbdExtent e : mergeDirty(d)) {
-                    chain = chain.thenCompose(acc -> classify(e.offset(), e.length(), acc));
+                for (NbdExtent e : BackupPlan.mergeDirty(d)) {
+                    chain = chain.thenCompose(acc -> BackupPlan.classify(source, e.offset(), e.length(), acc));
                 }
                 return chain;
             });
@@ -403,9 +313,9 @@ public final class NbdBackup {
         CompletableFuture<Copied> f = new CompletableFuture<>();
         Thread t = new Thread(() -> {
             try {
-                Copier.Result r = copier.copy(new PlannedSource(ranges), target, null);
+                Copier.Result r = copier.copy(new BackupPlan.PlannedSource(source, ranges), target, null);
                 if (record != null) {
-                    writeRecord(record, recordText);
+                    BackupRecord.write(record, recordText);
                 }
                 f.complete(new Copied(r, ranges));
             } catch (CopyException e) {
@@ -429,135 +339,8 @@ public final class NbdBackup {
         }
     }
 
-    /** Writes the record to a temporary file, forces it, then moves it into place. */
-    private static void writeRecord(Path record, String recordText) throws IOException {
-        Path tmp = record.resolveSibling(record.getFileName() + ".tmp");
-        try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer b = ByteBuffer.wrap(recordText.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
-            while (b.hasRemaining()) {
-                out.write(b);
-            }
-            out.force(true);
-        }
-        java.nio.file.Files.move(tmp, record, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-    }
 
-    /** The source as the engine sees it: the planned ranges, everything else left alone. */
-    private final class PlannedSource implements CopySource {
-        private final List<Range> plan;
 
-        PlannedSource(List<Range> plan) {
-            this.plan = plan;
-        }
-
-        @Override
-        public long size() {
-            return source.size();
-        }
-
-        @Override
-        public boolean stream() {
-            return false;
-        }
-
-        @Override
-        public long maxRequest() {
-            return Math.max(1, source.exportInfo().maximumBlockSize());
-        }
-
-        @Override
-        public List<Region> regions(long offset, long length) {
-            List<Region> out = new ArrayList<>();
-            long end = offset + length;
-            for (Range r : plan) {
-                long s = Math.max(r.offset(), offset);
-                long e = Math.min(r.offset() + r.length(), end);
-                if (s < e) {
-                    out.add(new Region(s, e - s, r.kind() == Kind.ZERO));
-                }
-            }
-            return out;
-        }
-
-        @Override
-        public CompletableFuture<ByteBuf> read(long offset, int length) {
-            return source.read(offset, length, 0);
-        }
-
-        @Override
-        public String toString() {
-            return "the source";
-        }
-    }
-
-    private static boolean isDirty(NbdExtent e) {
-        return (e.flags() & 1) != 0;
-    }
-
-    private static List<NbdExtent> mergeDirty(List<NbdExtent> extents) {
-        List<NbdExtent> out = new ArrayList<>();
-        for (NbdExtent e : extents) {
-            if (!isDirty(e)) {
-                continue;
-            }
-            NbdExtent last = out.isEmpty() ? null : out.get(out.size() - 1);
-            if (last != null && last.end() == e.offset()) {
-                out.set(out.size() - 1, new NbdExtent(last.offset(), last.length() + e.length(), 1));
-            } else {
-                out.add(e);
-            }
-        }
-        return out;
-    }
-
-    /** Appends the data and zero ranges of {@code [offset, offset + length)} to {@code acc}. */
-    private CompletableFuture<List<Range>> classify(long offset, long length, List<Range> acc) {
-        return FlowCollector.collect(NbdStreams.extents(source, NbdMetaContext.BASE_ALLOCATION, offset, length))
-                .thenApply(extents -> {
-                    for (NbdExtent e : extents) {
-                        Kind k = e.isZero() || e.isHole() ? Kind.ZERO : Kind.DATA;
-                        Range last = acc.isEmpty() ? null : acc.get(acc.size() - 1);
-                        if (last != null && last.kind() == k && last.offset() + last.length() == e.offset()) {
-                            acc.set(acc.size() - 1, new Range(last.offset(), last.length() + e.length(), k));
-                        } else {
-                            acc.add(new Range(e.offset(), e.length(), k));
-                        }
-                    }
-                    return acc;
-                });
-    }
-
-    /** Collects a publisher's items; small, and only used for extents. */
-    private static final class FlowCollector {
-        static <T> CompletableFuture<List<T>> collect(java.util.concurrent.Flow.Publisher<T> p) {
-            CompletableFuture<List<T>> f = new CompletableFuture<>();
-            List<T> items = java.util.Collections.synchronizedList(new ArrayList<>());
-            p.subscribe(new java.util.concurrent.Flow.Subscriber<T>() {
-                @Override
-                public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
-                    s.request(Long.MAX_VALUE);
-                }
-
-                @Override
-                public void onNext(T item) {
-                    items.add(item);
-                }
-
-                @Override
-                public void onError(Throwable t) {
-                    f.completeExceptionally(t);
-                }
-
-                @Override
-                public void onComplete() {
-                    f.complete(new ArrayList<>(items));
-                }
-            });
-            return f;
-        }
-    }
 
     // ---------------------------------------------------------------------------------------------------- builder
 

@@ -223,8 +223,8 @@ public final class BenchCommand implements Callable<Integer> {
     /**
      * Opens the connections at once into {@code conns}. A server that takes fewer clients (qemu-nbd -e, nbdkit's limit
      * filter) leaves the extra ones unanswered or refuses them: once the first is ready the others get as long again
-     * (twice, at least {@link io.nbdnetty.client.NbdConnectionPool#DEFAULT_EXTRA_WAIT}), then the run fails at once
-     * with how many the server took, instead of at the handshake timeout or with fewer than asked for.
+     * (twice, at least {@link io.nbdnetty.client.device.NbdConnectionPool#DEFAULT_EXTRA_WAIT}), then the run fails at
+     * once with how many the server took, instead of at the handshake timeout or with fewer than asked for.
      */
     private void openAll(NbdUri uri, NbdClientConfig config, EventLoopGroup group, List<NbdConnection> conns)
             throws Exception {
@@ -235,7 +235,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         try {
             conns.add(CliSupport.await(all.get(0)));
-            long wait = Math.max(io.nbdnetty.client.NbdConnectionPool.DEFAULT_EXTRA_WAIT.toNanos(),
+            long wait = Math.max(io.nbdnetty.client.device.NbdConnectionPool.DEFAULT_EXTRA_WAIT.toNanos(),
                     2 * (System.nanoTime() - began));
             long until = System.nanoTime() + wait;
             for (int i = 1; i < all.size(); i++) {

@@ -1,7 +1,7 @@
 package io.nbdnetty.examples.reactive;
 
 import io.nbdnetty.client.NbdBlockDevice;
-import io.nbdnetty.client.NbdStreams;
+import io.nbdnetty.client.stream.NbdStreams;
 import io.netty.buffer.ByteBuf;
 import io.netty.util.ReferenceCountUtil;
 import reactor.adapter.JdkFlowAdapter;

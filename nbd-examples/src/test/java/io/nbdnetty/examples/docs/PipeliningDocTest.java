@@ -2,9 +2,9 @@ package io.nbdnetty.examples.docs;
 
 import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdConnection;
-import io.nbdnetty.client.NbdConnectionPool;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdUri;
+import io.nbdnetty.client.device.NbdConnectionPool;
 import io.nbdnetty.testing.peers.PeerServer;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;

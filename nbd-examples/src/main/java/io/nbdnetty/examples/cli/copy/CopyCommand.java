@@ -2,7 +2,6 @@ package io.nbdnetty.examples.cli.copy;
 
 import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdConnection;
-import io.nbdnetty.client.NbdConnectionPool;
 import io.nbdnetty.client.NbdException;
 import io.nbdnetty.client.NbdMetaContext;
 import io.nbdnetty.client.NbdUri;
@@ -10,6 +9,7 @@ import io.nbdnetty.client.copy.Copier;
 import io.nbdnetty.client.copy.CopySource;
 import io.nbdnetty.client.copy.CopyTarget;
 import io.nbdnetty.client.copy.NbdEndpoint;
+import io.nbdnetty.client.device.NbdConnectionPool;
 import io.nbdnetty.examples.cli.CliSupport;
 import io.nbdnetty.examples.cli.CommandServer;
 import io.nbdnetty.examples.cli.ServeCommand;

@@ -2,8 +2,8 @@ package io.nbdnetty.examples.cli.copy;
 
 import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdConnection;
-import io.nbdnetty.client.NbdConnectionPool;
 import io.nbdnetty.client.NbdUri;
+import io.nbdnetty.client.device.NbdConnectionPool;
 import io.nbdnetty.examples.cli.CliSupport;
 import io.netty.channel.EventLoopGroup;
 

@@ -1,4 +1,5 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.device;
+
 
 import java.time.Duration;
 import java.util.Objects;

@@ -1,5 +1,12 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.stream;
 
+import io.nbdnetty.client.NbdBlockDevice;
+import io.nbdnetty.client.NbdBlockStatus;
+import io.nbdnetty.client.NbdCommandException;
+import io.nbdnetty.client.NbdExtent;
+import io.nbdnetty.client.NbdMetaContext;
+import io.nbdnetty.client.NbdProtocolException;
+import io.nbdnetty.client.internal.NegotiationHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.util.ReferenceCountUtil;
 
@@ -292,7 +299,7 @@ public final class NbdStreams {
                     try {
                         b = head.join();
                     } catch (RuntimeException e) {
-                        fail(NbdHandle.unwrap(e));
+                        fail(NegotiationHandler.unwrap(e));
                         return emitted;
                     }
                     emitted++;
@@ -303,7 +310,7 @@ public final class NbdStreams {
                 }
                 if (!pending.isEmpty() && pending.peek().isCompletedExceptionally()) {
                     // An error does not wait for demand.
-                    fail(NbdHandle.unwrap(pending.poll().handle((v, e) -> e).join()));
+                    fail(NegotiationHandler.unwrap(pending.poll().handle((v, e) -> e).join()));
                     return emitted;
                 }
                 if (pending.isEmpty() && next >= end) {
@@ -393,7 +400,7 @@ public final class NbdStreams {
                     try {
                         status = f.join();
                     } catch (RuntimeException e) {
-                        fail(NbdHandle.unwrap(e));
+                        fail(NegotiationHandler.unwrap(e));
                         return emitted;
                     }
                     Throwable bad = accept(status);

@@ -1,5 +1,18 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.device;
 
+import io.nbdnetty.client.NbdBlockDevice;
+import io.nbdnetty.client.NbdBlockStatus;
+import io.nbdnetty.client.NbdClientConfig;
+import io.nbdnetty.client.NbdCommandException;
+import io.nbdnetty.client.NbdConnection;
+import io.nbdnetty.client.NbdConnectionClosedException;
+import io.nbdnetty.client.NbdException;
+import io.nbdnetty.client.NbdExportInfo;
+import io.nbdnetty.client.NbdMetaContext;
+import io.nbdnetty.client.NbdProtocolException;
+import io.nbdnetty.client.NbdState;
+import io.nbdnetty.client.NbdTimeoutException;
+import io.nbdnetty.client.internal.NegotiationHandler;
 import io.nbdnetty.codec.NbdCommandFlags;
 import io.netty.buffer.ByteBuf;
 
@@ -251,7 +264,7 @@ public final class NbdReconnectingDevice implements NbdBlockDevice, AutoCloseabl
             int retries) {
         usable().whenComplete((c, e) -> {
             if (e != null) {
-                result.completeExceptionally(NbdHandle.unwrap(e));
+                result.completeExceptionally(NegotiationHandler.unwrap(e));
                 return;
             }
             CompletableFuture<T> f;
@@ -265,7 +278,7 @@ public final class NbdReconnectingDevice implements NbdBlockDevice, AutoCloseabl
                     result.complete(v);
                     return;
                 }
-                Throwable cause = NbdHandle.unwrap(e2);
+                Throwable cause = NegotiationHandler.unwrap(e2);
                 // A stalled server (NbdClientConfig.stallTimeout) is lost too: its handle is dead, unlike after a
                 // request timeout.
                 boolean lost = cause instanceof NbdConnectionClosedException || cause instanceof NbdProtocolException
@@ -280,7 +293,7 @@ public final class NbdReconnectingDevice implements NbdBlockDevice, AutoCloseabl
                 } else {
                     next.whenComplete((c2, e3) -> {
                         if (e3 != null) {
-                            result.completeExceptionally(NbdHandle.unwrap(e3));
+                            result.completeExceptionally(NegotiationHandler.unwrap(e3));
                         } else {
                             attempt(op, result, retries + 1);
                         }
@@ -338,7 +351,7 @@ public final class NbdReconnectingDevice implements NbdBlockDevice, AutoCloseabl
             }
             connect(connector).whenComplete((c, e) -> {
                 if (e != null) {
-                    tryConnect(r, attempt + 1, NbdHandle.unwrap(e));
+                    tryConnect(r, attempt + 1, NegotiationHandler.unwrap(e));
                     return;
                 }
                 String changed = difference(c);

@@ -1,5 +1,8 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.stream;
 
+import io.nbdnetty.client.NbdBlockDevice;
+import io.nbdnetty.client.NbdExportInfo;
+import io.nbdnetty.client.internal.NegotiationHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.util.ReferenceCountUtil;
 
@@ -195,7 +198,7 @@ public final class NbdWriteSubscriber implements Flow.Subscriber<ByteBuf> {
                     }
                 }
                 if (e != null) {
-                    failWith(NbdHandle.unwrap(e), true);
+                    failWith(NegotiationHandler.unwrap(e), true);
                 } else {
                     pump();
                 }

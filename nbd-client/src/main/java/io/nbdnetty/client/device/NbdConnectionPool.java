@@ -1,5 +1,15 @@
-package io.nbdnetty.client;
+package io.nbdnetty.client.device;
 
+import io.nbdnetty.client.NbdBlockDevice;
+import io.nbdnetty.client.NbdBlockStatus;
+import io.nbdnetty.client.NbdClientConfig;
+import io.nbdnetty.client.NbdConnection;
+import io.nbdnetty.client.NbdDurations;
+import io.nbdnetty.client.NbdException;
+import io.nbdnetty.client.NbdExportInfo;
+import io.nbdnetty.client.NbdHandle;
+import io.nbdnetty.client.NbdTimeoutException;
+import io.nbdnetty.client.internal.NegotiationHandler;
 import io.netty.buffer.ByteBuf;
 
 import java.time.Duration;
@@ -182,7 +192,7 @@ public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {
                 }
                 Throwable why;
                 if (f.isDone()) {
-                    why = NbdHandle.unwrap(f.handle((c, e) -> e).join());
+                    why = NegotiationHandler.unwrap(f.handle((c, e) -> e).join());
                     firstFailure = firstFailure == null ? why : firstFailure;
                 } else {
                     why = new NbdTimeoutException("the handshake did not finish within "

@@ -11,6 +11,7 @@ import io.nbdnetty.client.copy.CopyException;
 import io.nbdnetty.client.copy.CopyTarget;
 import io.nbdnetty.client.copy.FileEndpoint;
 import io.nbdnetty.client.copy.NbdEndpoint;
+import io.nbdnetty.client.internal.ConfigChecks;
 import io.nbdnetty.client.stream.NbdStreams;
 
 import java.io.IOException;
@@ -407,10 +408,7 @@ public final class NbdBackup {
          * @return this builder
          */
         public Builder maxInFlightBytes(long bytes) {
-            if (bytes < 1) {
-                throw new IllegalArgumentException("maxInFlightBytes must be at least 1: " + bytes);
-            }
-            this.maxInFlightBytes = bytes;
+            this.maxInFlightBytes = ConfigChecks.atLeast(bytes, 1, "maxInFlightBytes");
             return this;
         }
 
@@ -422,10 +420,7 @@ public final class NbdBackup {
          * @return this builder
          */
         public Builder chunkSize(int bytes) {
-            if (bytes < 1) {
-                throw new IllegalArgumentException("chunkSize must be at least 1: " + bytes);
-            }
-            this.chunkSize = bytes;
+            this.chunkSize = (int) ConfigChecks.atLeast(bytes, 1, "chunkSize");
             return this;
         }
 

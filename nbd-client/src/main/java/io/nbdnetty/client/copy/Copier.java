@@ -1,6 +1,7 @@
 package io.nbdnetty.client.copy;
 
 import io.nbdnetty.client.NbdException;
+import io.nbdnetty.client.internal.ConfigChecks;
 import io.netty.buffer.ByteBuf;
 
 import java.nio.ByteBuffer;
@@ -128,10 +129,7 @@ public final class Copier {
          * @return this builder
          */
         public Builder requestSize(long bytes) {
-            if (bytes < 1) {
-                throw new IllegalArgumentException("requestSize must be at least 1: " + bytes);
-            }
-            this.requestSize = bytes;
+            this.requestSize = ConfigChecks.atLeast(bytes, 1, "requestSize");
             return this;
         }
 
@@ -142,10 +140,7 @@ public final class Copier {
          * @return this builder
          */
         public Builder window(int operations) {
-            if (operations < 1) {
-                throw new IllegalArgumentException("window must be at least 1: " + operations);
-            }
-            this.window = operations;
+            this.window = (int) ConfigChecks.atLeast(operations, 1, "window");
             return this;
         }
 
@@ -156,10 +151,7 @@ public final class Copier {
          * @return this builder
          */
         public Builder maxInFlightBytes(long bytes) {
-            if (bytes < 1) {
-                throw new IllegalArgumentException("maxInFlightBytes must be at least 1: " + bytes);
-            }
-            this.maxInFlightBytes = bytes;
+            this.maxInFlightBytes = ConfigChecks.atLeast(bytes, 1, "maxInFlightBytes");
             return this;
         }
 

@@ -3,23 +3,12 @@ package io.nbdnetty.examples.bench;
 import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdConnection;
 import io.nbdnetty.client.NbdHandle;
-import io.nbdnetty.codec.NbdAckReply;
 import io.nbdnetty.codec.NbdConstants;
-import io.nbdnetty.codec.NbdErrorReply;
-import io.nbdnetty.codec.NbdHandshakeEncoder;
-import io.nbdnetty.codec.NbdHandshakeFlags;
-import io.nbdnetty.codec.NbdHandshakeMessage;
-import io.nbdnetty.codec.NbdInfo;
-import io.nbdnetty.codec.NbdInfoReply;
-import io.nbdnetty.codec.NbdNewstyleGreeting;
-import io.nbdnetty.codec.NbdOption;
-import io.nbdnetty.codec.NbdOptionReplyType;
 import io.nbdnetty.codec.NbdReplyType;
 import io.nbdnetty.codec.NbdTransmissionFlags;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.embedded.EmbeddedChannel;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -102,7 +91,8 @@ public class ClientReadBenchmark {
         handle = NbdHandle.create(config);
         CompletableFuture<NbdConnection> ready = handle.connect(channel);
         channel.runPendingTasks();
-        handshake();
+        EmbeddedHandshake.answer(channel, EXPORT_SIZE, NbdTransmissionFlags.HAS_FLAGS | NbdTransmissionFlags.SEND_FLUSH
+                | NbdTransmissionFlags.SEND_DF, structured, false);
         connection = ready.get(5, TimeUnit.SECONDS);
 
         byte[] data = new byte[size];
@@ -128,52 +118,6 @@ public class ClientReadBenchmark {
                 : Untracked.directBuffer(alloc, NbdConstants.SIMPLE_REPLY_HEADER_LENGTH)
                         .writeInt(NbdConstants.SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(0);
         payload = Untracked.directBuffer(alloc, size).writeBytes(data);
-    }
-
-    /** Answers the client's handshake: fixed newstyle, structured replies as asked, GO. */
-    private void handshake() {
-        ByteBuf in = Unpooled.buffer();
-        try {
-            send(new NbdNewstyleGreeting(NbdHandshakeFlags.FIXED_NEWSTYLE | NbdHandshakeFlags.NO_ZEROES));
-            drainOutbound(in);
-            in.skipBytes(4); // client flags
-            while (true) {
-                drainOutbound(in);
-                if (in.readableBytes() < NbdConstants.OPTION_REQUEST_HEADER_LENGTH) {
-                    throw new IllegalStateException("the client sent no option");
-                }
-                in.skipBytes(8); // IHAVEOPT
-                NbdOption opt = NbdOption.valueOf(in.readInt());
-                in.skipBytes(in.readInt());
-                if (opt.equals(NbdOption.STRUCTURED_REPLY) && structured) {
-                    send(new NbdAckReply(opt));
-                } else if (opt.equals(NbdOption.GO)) {
-                    send(new NbdInfoReply(opt, new NbdInfo.Export(EXPORT_SIZE, NbdTransmissionFlags.HAS_FLAGS
-                            | NbdTransmissionFlags.SEND_FLUSH | NbdTransmissionFlags.SEND_DF)));
-                    send(new NbdAckReply(opt));
-                    return;
-                } else {
-                    send(new NbdErrorReply(opt, NbdOptionReplyType.ERR_UNSUP, ""));
-                }
-            }
-        } finally {
-            in.release();
-        }
-    }
-
-    private void send(NbdHandshakeMessage msg) {
-        ByteBuf b = alloc.buffer();
-        NbdHandshakeEncoder.encode(msg, b);
-        channel.writeInbound(b);
-        channel.runPendingTasks();
-    }
-
-    private void drainOutbound(ByteBuf into) {
-        channel.runPendingTasks();
-        for (ByteBuf b; (b = channel.readOutbound()) != null; ) {
-            into.writeBytes(b);
-            b.release();
-        }
     }
 
     @TearDown(Level.Trial)

@@ -1,4 +1,4 @@
-package io.nbdnetty.examples.cli;
+package io.nbdnetty.examples.cli.info;
 
 import io.nbdnetty.client.NbdBlockStatus;
 import io.nbdnetty.client.NbdClientConfig;
@@ -6,20 +6,10 @@ import io.nbdnetty.client.NbdConnection;
 import io.nbdnetty.client.NbdExtentList;
 import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdMetaContext;
-import io.nbdnetty.codec.NbdAckReply;
 import io.nbdnetty.codec.NbdConstants;
-import io.nbdnetty.codec.NbdErrorReply;
-import io.nbdnetty.codec.NbdHandshakeEncoder;
-import io.nbdnetty.codec.NbdHandshakeFlags;
-import io.nbdnetty.codec.NbdHandshakeMessage;
-import io.nbdnetty.codec.NbdInfo;
-import io.nbdnetty.codec.NbdInfoReply;
-import io.nbdnetty.codec.NbdMetaContextReply;
-import io.nbdnetty.codec.NbdNewstyleGreeting;
-import io.nbdnetty.codec.NbdOption;
-import io.nbdnetty.codec.NbdOptionReplyType;
 import io.nbdnetty.codec.NbdReplyType;
 import io.nbdnetty.codec.NbdTransmissionFlags;
+import io.nbdnetty.examples.bench.EmbeddedHandshake;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -79,7 +69,7 @@ public class BlockStatusBenchmark {
     private ByteBuf reply;
     private NbdExtentList decoded;
     private java.util.List<NbdExtentList> replies;
-    private final InfoCommand info = new InfoCommand();
+    private final MapPrinter printer = new MapPrinter(NbdMetaContext.BASE_ALLOCATION, false);
     private final Writer discard = Writer.nullWriter();
 
     @Setup(Level.Trial)
@@ -92,7 +82,8 @@ public class BlockStatusBenchmark {
         handle = NbdHandle.create(config);
         CompletableFuture<NbdConnection> ready = handle.connect(channel);
         channel.runPendingTasks();
-        handshake();
+        EmbeddedHandshake.answer(channel, extents, NbdTransmissionFlags.HAS_FLAGS | NbdTransmissionFlags.SEND_FLUSH,
+                true, true);
         connection = ready.get(5, TimeUnit.SECONDS);
         // Structured reply chunk: magic, flags (DONE), type BLOCK_STATUS, cookie, length; context id 1; pairs.
         int length = 4 + 8 * extents;
@@ -103,56 +94,7 @@ public class BlockStatusBenchmark {
             reply.writeInt(1).writeInt((i & 1) * 3);
         }
         decoded = status().extentList(NbdMetaContext.BASE_ALLOCATION);
-        info.map = NbdMetaContext.BASE_ALLOCATION;
         replies = java.util.List.of(decoded);
-    }
-
-    private void handshake() {
-        ByteBuf in = Unpooled.buffer();
-        try {
-            send(new NbdNewstyleGreeting(NbdHandshakeFlags.FIXED_NEWSTYLE | NbdHandshakeFlags.NO_ZEROES));
-            drainOutbound(in);
-            in.skipBytes(4); // client flags
-            while (true) {
-                drainOutbound(in);
-                if (in.readableBytes() < NbdConstants.OPTION_REQUEST_HEADER_LENGTH) {
-                    throw new IllegalStateException("the client sent no option");
-                }
-                in.skipBytes(8); // IHAVEOPT
-                NbdOption opt = NbdOption.valueOf(in.readInt());
-                in.skipBytes(in.readInt());
-                if (opt.equals(NbdOption.STRUCTURED_REPLY)) {
-                    send(new NbdAckReply(opt));
-                } else if (opt.equals(NbdOption.SET_META_CONTEXT)) {
-                    send(new NbdMetaContextReply(opt, 1, NbdMetaContext.BASE_ALLOCATION));
-                    send(new NbdAckReply(opt));
-                } else if (opt.equals(NbdOption.GO)) {
-                    send(new NbdInfoReply(opt, new NbdInfo.Export(extents, NbdTransmissionFlags.HAS_FLAGS
-                            | NbdTransmissionFlags.SEND_FLUSH)));
-                    send(new NbdAckReply(opt));
-                    return;
-                } else {
-                    send(new NbdErrorReply(opt, NbdOptionReplyType.ERR_UNSUP, ""));
-                }
-            }
-        } finally {
-            in.release();
-        }
-    }
-
-    private void send(NbdHandshakeMessage msg) {
-        ByteBuf b = alloc.buffer();
-        NbdHandshakeEncoder.encode(msg, b);
-        channel.writeInbound(b);
-        channel.runPendingTasks();
-    }
-
-    private void drainOutbound(ByteBuf into) {
-        channel.runPendingTasks();
-        for (ByteBuf b; (b = channel.readOutbound()) != null; ) {
-            into.writeBytes(b);
-            b.release();
-        }
     }
 
     /** One block status request over the whole export, answered with the prepared chunk. */
@@ -189,6 +131,6 @@ public class BlockStatusBenchmark {
     /** Print the extents of one reply as {@code nbd info --map} does. */
     @Benchmark
     public void mapPrinter() throws Exception {
-        info.printExtents(replies, discard);
+        printer.printExtents(replies, discard);
     }
 }

@@ -43,8 +43,10 @@ import java.util.function.Supplier;
  */
 public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {
     /**
-     * How long {@link #open(int, Supplier)} lets the other connections finish their handshakes once the first is
-     * ready: 500 ms. They start together, so a server that takes them all answers within about the same time.
+     * How long {@link #open(int, Supplier)} waits for more connections to finish their handshakes once the first is
+     * ready and none has finished since: 500 ms. They start together, so a server that takes them all keeps
+     * answering them (at hundreds of connections, for longer than that in all) and one that limits its clients falls
+     * silent.
      */
     public static final Duration DEFAULT_EXTRA_WAIT = Duration.ofMillis(500);
 
@@ -77,7 +79,9 @@ public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {
      * Opens up to {@code count} connections at once and goes on with those that complete the handshake, at least one,
      * for servers that accept fewer clients than asked (e.g. {@code qemu-nbd -e 2}, which leaves further clients
      * unanswered in its listen queue, or {@code nbdkit --filter=limit}, which closes them). Once the first connection
-     * is ready, the others get {@code extraWait} more to finish their handshakes; those still pending then are
+     * is ready, the others may go on finishing their handshakes for as long as one finishes at least every {@code
+     * extraWait} (so hundreds of connections that a server answers one after the other all get in); those still
+     * pending once {@code extraWait} has passed with none finishing are
      * cancelled and closed (a connector whose future is a handle's {@link NbdHandle#readyFuture()} closes the handle
      * on cancel; any connection that still completes later is closed too), and those that failed are dropped.
      * {@link #connections()} holds the ones kept, {@link #requested()} the count asked for and {@link #shortfall()}
@@ -88,7 +92,7 @@ public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {
      *
      * @param count the number of connections wanted, at least 1
      * @param connector opens one ready connection; called {@code count} times at once
-     * @param extraWait how long the other connections may take after the first is ready; not negative
+     * @param extraWait how long to wait, once the first connection is ready, for the next to finish; not negative
      * @return completes with the pool; fails with the first connection's error if none completed the handshake, or
      *     if the connections cannot be pooled (closing what opened)
      */
@@ -143,6 +147,8 @@ public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {
         // Guarded by this.
         private boolean settled;
         private boolean timerStarted;
+        /** When a connection last finished its handshake, in System.nanoTime(). */
+        private long lastReady;
 
         Opening(List<CompletableFuture<NbdConnection>> all, Duration extraWait) {
             this.all = all;
@@ -155,12 +161,14 @@ public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {
                 return;
             }
             for (CompletableFuture<NbdConnection> f : all) {
-                f.thenRun(this::firstReady);
+                f.thenRun(this::ready);
             }
         }
 
-        private void firstReady() {
+        /** A connection is ready: the first starts the timer; each one moves its end. */
+        private void ready() {
             synchronized (this) {
+                lastReady = System.nanoTime();
                 if (timerStarted || settled) {
                     return;
                 }
@@ -169,8 +177,24 @@ public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {
             if (extraWait.isZero()) {
                 settle();
             } else {
-                CompletableFuture.delayedExecutor(extraWait.toNanos(), TimeUnit.NANOSECONDS)
-                        .execute(this::settle);
+                waitFor(extraWait.toNanos());
+            }
+        }
+
+        private void waitFor(long nanos) {
+            CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::timerFired);
+        }
+
+        /** The timer: settles, unless a connection got ready meanwhile (then waits from that one on). */
+        private void timerFired() {
+            long left;
+            synchronized (this) {
+                left = lastReady + extraWait.toNanos() - System.nanoTime();
+            }
+            if (left > 0) {
+                waitFor(left);
+            } else {
+                settle();
             }
         }
 
@@ -196,7 +220,7 @@ public final class NbdConnectionPool implements NbdBlockDevice, AutoCloseable {
                     firstFailure = firstFailure == null ? why : firstFailure;
                 } else {
                     why = new NbdTimeoutException("the handshake did not finish within "
-                            + NbdDurations.inWords(extraWait) + " after the first connection was ready");
+                            + NbdDurations.inWords(extraWait) + " after the last connection that did");
                     // Abandon it; should it still complete, close it.
                     f.cancel(false);
                     f.thenAccept(c -> c.handle().closeAsync());

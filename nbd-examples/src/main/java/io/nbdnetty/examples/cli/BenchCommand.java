@@ -223,8 +223,9 @@ public final class BenchCommand implements Callable<Integer> {
     /**
      * Opens the connections at once into {@code conns}. A server that takes fewer clients (qemu-nbd -e, nbdkit's limit
      * filter) leaves the extra ones unanswered or refuses them: once the first is ready the others get as long again
-     * (twice, at least {@link io.nbdnetty.client.device.NbdConnectionPool#DEFAULT_EXTRA_WAIT}), then the run fails at
-     * once with how many the server took, instead of at the handshake timeout or with fewer than asked for.
+     * (twice, at least {@link io.nbdnetty.client.device.NbdConnectionPool#DEFAULT_EXTRA_WAIT}) after each one that
+     * finishes, then the run fails at once with how many the server took, instead of at the handshake timeout or with
+     * fewer than asked for.
      */
     private void openAll(NbdUri uri, NbdClientConfig config, EventLoopGroup group, List<NbdConnection> conns)
             throws Exception {
@@ -238,13 +239,20 @@ public final class BenchCommand implements Callable<Integer> {
             long wait = Math.max(io.nbdnetty.client.device.NbdConnectionPool.DEFAULT_EXTRA_WAIT.toNanos(),
                     2 * (System.nanoTime() - began));
             long until = System.nanoTime() + wait;
+            long seen = 1;
             for (int i = 1; i < all.size(); i++) {
                 try {
                     conns.add(all.get(i).get(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS));
                 } catch (java.util.concurrent.TimeoutException e) {
                     long ready = all.stream().filter(f -> f.isDone() && !f.isCompletedExceptionally()).count();
+                    if (ready > seen) { // others are still finishing: wait from now on
+                        seen = ready;
+                        until = System.nanoTime() + wait;
+                        i--;
+                        continue;
+                    }
                     throw new NbdException(uriText + " took only " + ready + " of " + connections + " connections"
-                            + " (the others did not complete the handshake within "
+                            + " (no other completed the handshake within "
                             + io.nbdnetty.client.NbdDurations.inWords(java.time.Duration.ofNanos(wait))
                             + "; the server may limit its clients): use --connections " + ready);
                 } catch (java.util.concurrent.ExecutionException e) {

@@ -117,8 +117,8 @@ class CopyDegradedServerTest {
             long millis = timed(() -> r[0] = nbd("bench", "--rw", "randread", "--runtime", "0.2", "--connections",
                     "3", q.uri()));
             assertEquals(1, r[0].code(), r[0].out());
-            assertTrue(r[0].err().matches("nbd bench: .* took only ([12]) of 3 connections \\(the others did not "
-                    + "complete the handshake within [0-9.]+ m?s; the server may limit its clients\\): use "
+            assertTrue(r[0].err().matches("nbd bench: .* took only ([12]) of 3 connections \\(no other completed "
+                    + "the handshake within [0-9.]+ m?s; the server may limit its clients\\): use "
                     + "--connections \\1\\n"), r[0].err());
             assertTrue(millis < 15_000, "failed after " + millis + " ms");
             nbd("bench", "--rw", "randread", "--runtime", "0.2", "--connections", "2", q.uri()).ok();

@@ -1,85 +1,205 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: nbd-netty's `nbd bench` / `nbd copy` against fio's nbd engine and libnbd's nbdcopy, on the
-# same nbdkit memory export (filled with random data) over a Unix socket, alternating ours and the peer's run, each
-# pair repeated. Prints a table of ratios (ours / peer). Only ratios within one run mean much on a shared machine.
-# Both sides of a bench pair run --ramp-time seconds first without counting (fio's ramp_time), and each side's CPU
-# use over the measured part is printed (ours: the JVM's process CPU time; fio: its usr_cpu + sys_cpu). Ours runs with
-# the library's defaults, which include a 5 us busy-poll window while replies are awaited; two extra rows run ours
-# without it (--busy-poll 0) and two with a long one (--busy-poll 30). Copies are whole runs, start-up included, with
-# the server's CPU time beside each side's.
+# same nbdkit memory export (filled with random data), alternating ours and the peer's run, each pair repeated. One
+# command reproduces every row of issue 20. Only ratios within one run mean much on a shared machine.
 #
-#   nbd-examples/bench/compare.sh [--size 2G] [--repeat 3] [--runtime 10] [--ramp-time 2] [--copy-size 8G]
+#   nbd-examples/bench/compare.sh [--transport unix|tcp|tls]... [--tls-engines "jdk openssl"]
+#       [--many "64x4 256x4 1000x1"] [--many-slack SECONDS] [--sections bench,many,copy] [--no-poll-rows]
+#       [--size 2G] [--repeat 3] [--runtime 10] [--ramp-time 2] [--copy-size 8G]
 #
-# Needs: nbdkit, fio (with the nbd engine), nbdcopy, and nbd-examples/target/nbd.jar (mvn -B -q package -DskipTests).
+# Sections, each a table per transport (and TLS engine) with the machine line and the load at its start:
+# - bench: 4K randread QD64 and QD1, 4K randwrite QD64, 256K read QD16, one connection: `nbd bench` beside
+#   `fio --ioengine=nbd`. Both run --ramp-time seconds first without counting (fio's ramp_time), then --runtime.
+#   On the Unix socket, four more rows run ours without busy polling (--busy-poll 0) and with a long window
+#   (--busy-poll 30); --no-poll-rows leaves them out.
+# - many (Unix socket only): `nbd bench --connections N --iodepth D` beside `fio --numjobs=N --iodepth=D --thread
+#   --group_reporting` (each job a thread with its own libnbd handle), 4K randread, for each NxD of --many (empty:
+#   none). Aggregate IOPS, p50 and p99 latency, and the peak RSS of each side (/usr/bin/time %M).
+# - copy: `nbd copy URI null:` beside `nbdcopy URI null:` of a --copy-size export, with the default connections (4;
+#   nbdkit memory advertises multi-conn) and with --connections=1: whole runs, start-up included, wall and CPU time,
+#   the server's CPU time, peak RSS.
+# --transport picks the servers (repeatable or a comma list; default all three): nbdkit on a Unix socket, on TCP
+# loopback (nbd://127.0.0.1:PORT/, a free port) and with TLS (nbds://127.0.0.1:PORT/, nbdkit --tls=require, X.509
+# certificates made with openssl in the temporary directory). fio and nbdcopy run with HOME in the temporary
+# directory, whose .pki/libnbd holds the CA and client certificates (libnbd reads them only from there); ours gets
+# tls-certificates=DIR in its URI. --tls-engines "jdk openssl" runs the TLS tables once per engine, passing
+# --tls-engine=E to ours (default: one table, the CLI's default engine).
+#
+# Many connections, and fio's staggered start. fio creates its N job threads one by one, then releases them all;
+# each job then connects (libnbd's nbd_connect_uri, synchronous) and starts its I/O as soon as its own connection is
+# up, and its ramp_time and runtime count from that moment (fio's per-job epoch; stats are reset at the end of the
+# job's own ramp). Its aggregate IOPS (group_reporting) is every job's I/O within its own window divided by the
+# longest job's runtime. While nbdkit accepts 1,000 connections (16 threads each) the jobs already running keep it
+# busy, so the last job connects seconds after the first: 16 s on this 2-core machine under load, with ramp_time 1
+# and runtime 5, when the jobs' windows hardly overlapped and fio's figure was that of a few hundred connections,
+# not 1,000 (hence fio's 26k-128k at 1000x1 in the issue). `nbd bench` opens all its connections first, then ramps,
+# then measures every connection over the same window. To measure the same steady state, all N connections running:
+# - fio runs with ramp_time = --ramp-time + SLACK and runtime = --runtime + SLACK, SLACK = --many-slack (default
+#   N/100 s, at least 2): when the jobs start within SLACK seconds, every job's window opens after the last job has
+#   connected, and all windows overlap for at least --runtime seconds;
+# - each fio job logs its IOPS every 500 ms (write_iops_log, log_unix_epoch), and the fio IOPS in the table is the
+#   sum of each job's mean IOPS over the common window (every job measuring, none finished), at most --runtime
+#   seconds from its start. fio's own figure is printed beside it; so are the spread of its jobs' starts and the
+#   shortest common window: one shorter than --runtime means SLACK was too short (the ratio still compares the
+#   same state; a window of 0 means there was none, and the fio IOPS is fio's own figure).
+# - fio's latency percentiles are its own (each job's window): past the common window they include the last
+#   seconds in which the early jobs have stopped and the server has less to do, so they flatter fio a little.
+# Ours runs with --ramp-time and --runtime as given. The IOPS columns show the median and the range over --repeat
+# pairs: at 1000x1 the server (nbdkit memory, one lock) is much of the cost, and runs vary widely.
+#
+# Needs: nbdkit, fio (with the nbd engine), nbdcopy, openssl (TLS), and nbd-examples/target/nbd.jar (mvn -B -q
+# package -DskipTests). A short run of everything: --repeat 1 --runtime 2 --ramp-time 1 --size 256M --copy-size 512M
+# --many "16x4".
 set -euo pipefail
 
 SIZE=2G; REPEAT=3; RUNTIME=10; RAMP=2; COPY_SIZE=8G
+TRANSPORTS=(); TLS_ENGINES=""; MANY="64x4 256x4 1000x1"; MANY_SLACK=""; SECTIONS="bench,many,copy"; POLL_ROWS=1
+rest=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --transport) read -r -a t <<< "${2//,/ }"; TRANSPORTS+=("${t[@]}"); shift 2 ;;
+        --tls-engines) TLS_ENGINES=$2; shift 2 ;;
+        --many) MANY=$2; shift 2 ;;
+        --many-slack) MANY_SLACK=$2; shift 2 ;;
+        --sections) SECTIONS=$2; shift 2 ;;
+        --no-poll-rows) POLL_ROWS=0; shift ;;
+        *) rest+=("$1"); shift ;;
+    esac
+done
+[ ${#TRANSPORTS[@]} -gt 0 ] || TRANSPORTS=(unix tcp tls)
+for t in "${TRANSPORTS[@]}"; do
+    case "$t" in unix|tcp|tls) ;; *) echo "--transport: unix, tcp or tls, not $t" >&2; exit 2 ;; esac
+done
+for s in ${SECTIONS//,/ }; do
+    case "$s" in bench|many|copy) ;; *) echo "--sections: bench, many or copy, not $s" >&2; exit 2 ;; esac
+done
+for m in $MANY; do
+    [[ "$m" =~ ^[1-9][0-9]*x[1-9][0-9]*$ ]] || { echo "--many: NxD, e.g. 64x4, not $m" >&2; exit 2; }
+done
+section() { [[ ",$SECTIONS," == *",$1,"* ]]; }
+set -- "${rest[@]}"
 source "$(dirname "$0")/common.sh"
-uri=$(start_server m "$SIZE")
+compare_py="$here/nbd-examples/bench/compare.py"
+if [[ " ${TRANSPORTS[*]} " == *" tls "* ]]; then
+    command -v openssl >/dev/null || { echo "openssl is needed for --transport tls" >&2; exit 1; }
+    make_certs
+    if [ -n "$TLS_ENGINES" ] && ! "${NBD[@]}" bench --help | grep -q -- --tls-engine; then
+        echo "--tls-engines: this nbd has no --tls-engine option" >&2; exit 1
+    fi
+fi
 
-ours_iops() { "${NBD[@]}" bench --json --runtime "$RUNTIME" --ramp-time "$RAMP" "$@" "$uri" | python3 -c '
-import json,sys; d=json.load(sys.stdin); k="read" if "read" in d else "write"
-print(d[k]["iops"], d[k]["mib_per_s"], d[k]["latency_us"]["p99"], d["cpu_percent"])'; }
-fio_iops() { fio --ioengine=nbd --uri="$uri" --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" --name=j --output-format=json "$@" |
-    python3 -c '
-import json,sys; t=sys.stdin.read(); j=json.loads(t[t.index("{"):])["jobs"][0]; k="read" if j["read"]["io_bytes"] > 0 else "write"
-print(j[k]["iops"], j[k]["bw_bytes"]/1048576, j[k]["clat_ns"]["percentile"]["99.000000"]/1000, j["usr_cpu"] + j["sys_cpu"])'; }
-
-row() { # label ours-args -- fio-args
-    local label=$1; shift
-    local ours=() theirs=()
-    while [ "$1" != "--" ]; do ours+=("$1"); shift; done; shift; theirs=("$@")
-    local oi=() fi=() om=() fm=() op=() fp=() oc=() fc=()
-    for _ in $(seq "$REPEAT"); do
-        read -r a b c d < <(ours_iops "${ours[@]}"); oi+=("$a"); om+=("$b"); op+=("$c"); oc+=("$d")
-        read -r a b c d < <(fio_iops "${theirs[@]}"); fi+=("$a"); fm+=("$b"); fp+=("$c"); fc+=("$d")
-    done
-    python3 - "$label" "${oi[*]}" "${fi[*]}" "${om[*]}" "${fm[*]}" "${op[*]}" "${fp[*]}" "${oc[*]}" "${fc[*]}" <<'PY'
-import sys, statistics as st
-label, oi, fi, om, fm, op, fp, oc, fc = sys.argv[1], *[list(map(float, a.split())) for a in sys.argv[2:]]
-ratios = [a / b for a, b in zip(oi, fi)]
-print(f"{label:28} ours {st.median(oi):>10.0f} IOPS {st.median(om):>8.1f} MiB/s p99 {st.median(op):>7.0f} us "
-      f"cpu {st.median(oc):>3.0f}% | "
-      f"fio {st.median(fi):>10.0f} IOPS {st.median(fm):>8.1f} MiB/s p99 {st.median(fp):>7.0f} us "
-      f"cpu {st.median(fc):>3.0f}% | "
-      f"ratio median {st.median(ratios):.2f} (runs {' '.join(f'{r:.2f}' for r in ratios)}) "
-      f"p99 ratio {st.median(op) / st.median(fp):.2f}")
-PY
+# Ours and the peer, each wrapped in /usr/bin/time for its peak RSS; each prints the values compare.py reads.
+timed() { /usr/bin/time -f "%e %U %S %M" -o "$dir/time" "$@"; }
+rss() { tail -1 "$dir/time" | cut -d' ' -f4; }
+ours_bench() { # args...
+    timed "${NBD[@]}" bench --json --runtime "$RUNTIME" --ramp-time "$RAMP" "${engine[@]}" "$@" "$ouri" > "$dir/ours.json"
+    python3 "$compare_py" ours "$dir/ours.json" "$(rss)"
+}
+fio_bench() { # args...
+    timed "${PEER[@]}" fio --ioengine=nbd --uri="$uri" --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" --name=j \
+        --output-format=json --output="$dir/fio.json" "$@" > "$dir/fio.out"
+    python3 "$compare_py" fio "$dir/fio.json" "$(rss)"
+}
+fio_many() { # connections iodepth
+    local slack=${MANY_SLACK:-$(( $1 / 100 > 2 ? $1 / 100 : 2 ))}
+    rm -f "$dir"/iops_iops.*.log
+    timed "${PEER[@]}" fio --ioengine=nbd --uri="$uri" --thread --numjobs="$1" --iodepth="$2" --group_reporting \
+        --rw=randread --bs=4k --time_based --runtime=$((RUNTIME + slack)) --ramp_time=$((RAMP + slack)) --name=j \
+        --write_iops_log="$dir/iops" --log_avg_msec=500 --log_unix_epoch=1 \
+        --output-format=json --output="$dir/fio.json" > "$dir/fio.out"
+    python3 "$compare_py" fio-many "$dir/fio.json" "$(rss)" "$dir/iops" "$RUNTIME"
 }
 
-echo "=== nbd bench vs fio --ioengine=nbd ($REPEAT pairs, ${RUNTIME}s each, export $SIZE)"
-row "randread 4K QD64"  --rw randread  --bs 4k   --iodepth 64 -- --rw=randread  --bs=4k   --iodepth=64
-row "randread 4K QD1"   --rw randread  --bs 4k   --iodepth 1  -- --rw=randread  --bs=4k   --iodepth=1
-row "randwrite 4K QD64" --rw randwrite --bs 4k   --iodepth 64 -- --rw=randwrite --bs=4k   --iodepth=64
-row "read 256K QD16"    --rw read      --bs 256k --iodepth 16 -- --rw=read      --bs=256k --iodepth=16
-# The same with ours not polling at all, and polling for longer (--busy-poll: CPU for latency; fio's nbd engine has
-# no such option).
-row "randread 4K QD1 poll 0"     --busy-poll 0 --rw randread --bs 4k --iodepth 1 -- --rw=randread --bs=4k --iodepth=1
-row "read 256K QD16 poll 0"      --busy-poll 0 --rw read --bs 256k --iodepth 16 -- --rw=read --bs=256k --iodepth=16
-row "randread 4K QD1 poll 30"    --busy-poll 30 --rw randread --bs 4k --iodepth 1 -- --rw=randread --bs=4k --iodepth=1
-row "read 256K QD16 poll 30"     --busy-poll 30 --rw read --bs 256k --iodepth 16 -- --rw=read --bs=256k --iodepth=16
-
-echo "=== nbd copy URI null: vs nbdcopy URI null: (export $COPY_SIZE)"
-curi=$(start_server c "$COPY_SIZE")
-ticks() { awk '{print $14 + $15}' "/proc/$(cat "$dir/c.pid")/stat"; }   # the copy server's CPU time (1/100 s)
-copy_pair() { # label ours-extra nbdcopy-extra
-    local ow=() oc=() os=() tw=() tc=() ts=() t0
-    for _ in $(seq "$REPEAT"); do
-        t0=$(ticks)
-        read -r e u s < <( { /usr/bin/time -f "%e %U %S" "${NBD[@]}" copy $2 "$curi" null: >/dev/null; } 2>&1 | tail -1)
-        ow+=("$e"); oc+=("$(echo "$u + $s" | bc)"); os+=("$(( $(ticks) - t0 ))")
-        t0=$(ticks)
-        read -r e u s < <( { /usr/bin/time -f "%e %U %S" nbdcopy $3 "$curi" null: >/dev/null; } 2>&1 | tail -1)
-        tw+=("$e"); tc+=("$(echo "$u + $s" | bc)"); ts+=("$(( $(ticks) - t0 ))")
+results="$dir/results"
+pairs() { # label kind peer ours-command... -- peer-command...: REPEAT alternating pairs, then one table row
+    local label=$1 kind=$2 who=$3 o=() p=() r v
+    shift 3
+    while [ "$1" != "--" ]; do o+=("$1"); shift; done; shift; p=("$@")
+    : > "$results"
+    for r in $(seq "$REPEAT"); do
+        v=$("${o[@]}"); echo "$r ours $v" >> "$results"
+        v=$("${p[@]}"); echo "$r $who $v" >> "$results"
     done
-    python3 - "$1" "${ow[*]}" "${tw[*]}" "${oc[*]}" "${tc[*]}" "${os[*]}" "${ts[*]}" <<'PY'
-import sys, statistics as st
-label, ow, tw, oc, tc, os_, ts = sys.argv[1], *[list(map(float, a.split())) for a in sys.argv[2:]]
-print(f"{label:28} ours wall {st.median(ow):.2f}s cpu {st.median(oc):.2f}s server {st.median(os_)/100:.2f}s | "
-      f"nbdcopy wall {st.median(tw):.2f}s cpu {st.median(tc):.2f}s server {st.median(ts)/100:.2f}s | "
-      f"wall ratio {st.median(ow)/st.median(tw):.2f} cpu ratio {st.median(oc)/st.median(tc):.2f}"
-      f" (wall runs {' '.join(f'{a/b:.2f}' for a, b in zip(ow, tw))})")
-PY
+    python3 "$compare_py" row "$kind" "$label" "$who" "$results"
 }
-copy_pair "copy defaults" "" ""
-copy_pair "copy --connections=1" "--connections=1" "--connections=1"
+bench_row() { # label ours-args -- fio-args
+    local label=$1 o=()
+    shift
+    while [ "$1" != "--" ]; do o+=("$1"); shift; done; shift
+    pairs "$label" bench fio ours_bench "${o[@]}" -- fio_bench "$@"
+}
+heading() { # text
+    echo; echo "=== $1"; echo "load $(cut -d' ' -f1-3 /proc/loadavg)"; echo
+}
+
+# The copy server's CPU time (1/100 s) around each copy.
+ticks() { awk '{print $14 + $15}' "/proc/$(cat "$dir/c.pid")/stat"; }
+copy_one() { # command...: "wall cpu server rss"
+    local t0 e u s m
+    t0=$(ticks)
+    timed "$@" > /dev/null
+    read -r e u s m < <(tail -1 "$dir/time")
+    echo "$e $(echo "$u + $s" | bc) $(echo "scale=2; ($(ticks) - $t0) / 100" | bc) $m"
+}
+copy_row() { # label extra-args...
+    local label=$1
+    shift
+    pairs "$label" copy nbdcopy copy_one "${NBD[@]}" copy "${engine[@]}" "$@" "$ouri" null: \
+        -- copy_one "${PEER[@]}" nbdcopy "$@" "$uri" null:
+}
+
+# The TLS variants of a transport: one per --tls-engines entry, or the CLI's default engine.
+variants() { # transport
+    if [ "$1" = tls ] && [ -n "$TLS_ENGINES" ]; then echo "$TLS_ENGINES"; else echo default; fi
+}
+set_variant() { # transport variant: sets engine (ours' extra options), ouri (ours' URI), name
+    engine=(); name=$1; ouri=$uri
+    if [ "$2" != default ]; then engine=("--tls-engine=$2"); name="$1, --tls-engine=$2"; fi
+    if [ "$1" = tls ]; then ouri="$uri?tls-certificates=$dir/home/.pki/libnbd"; fi
+}
+
+for tr in "${TRANSPORTS[@]}"; do
+    if section bench || { [ "$tr" = unix ] && section many && [ -n "$MANY" ]; }; then
+        uri=$(start_server m "$SIZE" "$tr")
+        for v in $(variants "$tr"); do
+            set_variant "$tr" "$v"
+            section bench || continue
+            heading "$name: nbd bench vs fio --ioengine=nbd, one connection ($REPEAT pairs, ${RAMP} s ramp + ${RUNTIME} s, export $SIZE)"
+            python3 "$compare_py" header bench fio
+            bench_row "randread 4K QD64"  --rw randread  --bs 4k   --iodepth 64 -- --rw=randread  --bs=4k   --iodepth=64
+            bench_row "randread 4K QD1"   --rw randread  --bs 4k   --iodepth 1  -- --rw=randread  --bs=4k   --iodepth=1
+            bench_row "randwrite 4K QD64" --rw randwrite --bs 4k   --iodepth 64 -- --rw=randwrite --bs=4k   --iodepth=64
+            bench_row "read 256K QD16"    --rw read      --bs 256k --iodepth 16 -- --rw=read      --bs=256k --iodepth=16
+            if [ "$tr" = unix ] && [ "$POLL_ROWS" = 1 ]; then
+                # Ours not polling at all, and polling for longer (--busy-poll: CPU for latency; fio's nbd engine
+                # has no such option).
+                bench_row "randread 4K QD1 poll 0"  --busy-poll 0  --rw randread --bs 4k --iodepth 1 -- --rw=randread --bs=4k --iodepth=1
+                bench_row "read 256K QD16 poll 0"   --busy-poll 0  --rw read --bs 256k --iodepth 16 -- --rw=read --bs=256k --iodepth=16
+                bench_row "randread 4K QD1 poll 30" --busy-poll 30 --rw randread --bs 4k --iodepth 1 -- --rw=randread --bs=4k --iodepth=1
+                bench_row "read 256K QD16 poll 30"  --busy-poll 30 --rw read --bs 256k --iodepth 16 -- --rw=read --bs=256k --iodepth=16
+            fi
+        done
+        if [ "$tr" = unix ] && section many && [ -n "$MANY" ]; then
+            set_variant unix default
+            heading "unix: nbd bench --connections N --iodepth D vs fio --numjobs=N --iodepth=D --thread, 4K randread ($REPEAT pairs, ${RAMP} s ramp + ${RUNTIME} s, fio with slack, export $SIZE)"
+            python3 "$compare_py" header many fio
+            for m in $MANY; do
+                n=${m%x*}; d=${m#*x}
+                pairs "$n x $d" many fio ours_bench --connections "$n" --iodepth "$d" --rw randread --bs 4k \
+                    -- fio_many "$n" "$d"
+            done
+        fi
+        stop_server m
+    fi
+    if section copy; then
+        uri=$(start_server c "$COPY_SIZE" "$tr")
+        for v in $(variants "$tr"); do
+            set_variant "$tr" "$v"
+            heading "$name: nbd copy URI null: vs nbdcopy URI null: ($REPEAT pairs, export $COPY_SIZE)"
+            python3 "$compare_py" header copy nbdcopy
+            copy_row "copy defaults"
+            copy_row "copy --connections=1" --connections=1
+        done
+        stop_server c
+    fi
+done

@@ -1,6 +1,7 @@
 """Reads the benchmark tools' output and prints compare.sh's tables.
 
     python3 compare.py ours JSON RSS_KIB                  -> iops mib/s p50 p99 cpu% rss_kib   (nbd bench --json)
+    python3 compare.py ours-many JSON RSS_KIB             -> iops p50 p99 rss_kib
     python3 compare.py fio JSON RSS_KIB                   -> the same, from fio's JSON (group_reporting: jobs[0])
     python3 compare.py fio-many JSON RSS_KIB LOGS SECONDS -> iops p50 p99 rss_kib own_iops spread_s window_s
     python3 compare.py header KIND PEER
@@ -29,7 +30,8 @@ AVG_MS = 500  # compare.sh's log_avg_msec
 
 def fio_job(path):
     with open(path) as f:
-        j = json.load(f)["jobs"][0]
+        text = f.read()
+    j = json.loads(text[text.index("{"):])["jobs"][0]  # the nbd engine's "connected" lines come first
     k = "read" if j["read"]["io_bytes"] > 0 else "write"
     return j, j[k]
 
@@ -38,12 +40,21 @@ def pct(d, p):
     return d["clat_ns"]["percentile"][f"{p:.6f}"] / 1000
 
 
-def ours(path, rss):
+def bench_json(path):
     with open(path) as f:
         d = json.load(f)
-    r = d["read"] if "read" in d else d["write"]
+    return d, d["read"] if "read" in d else d["write"]
+
+
+def ours(path, rss):
+    d, r = bench_json(path)
     lat = r["latency_us"]
     print(r["iops"], r["mib_per_s"], lat["p50"], lat["p99"], d["cpu_percent"], rss)
+
+
+def ours_many(path, rss):
+    _, r = bench_json(path)
+    print(r["iops"], r["latency_us"]["p50"], r["latency_us"]["p99"], rss)
 
 
 def fio(path, rss):
@@ -138,4 +149,4 @@ def row(kind, label, peer, path):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"ours": ours, "fio": fio, "fio-many": fio_many, "header": header, "row": row}[cmd](*args)
+    {"ours": ours, "ours-many": ours_many, "fio": fio, "fio-many": fio_many, "header": header, "row": row}[cmd](*args)

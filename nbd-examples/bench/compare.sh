@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Side-by-side benchmark: nbd-netty's `nbd bench` / `nbd copy` against fio's nbd engine and libnbd's nbdcopy, on the
 # same nbdkit memory export (filled with random data), alternating ours and the peer's run, each pair repeated. One
 # command reproduces every row of issue 20. Only ratios within one run mean much on a shared machine.
@@ -78,6 +79,7 @@ for m in $MANY; do
 done
 section() { [[ ",$SECTIONS," == *",$1,"* ]]; }
 set -- "${rest[@]}"
+# shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 compare_py="$here/nbd-examples/bench/compare.py"
 if [[ " ${TRANSPORTS[*]} " == *" tls "* ]]; then
@@ -94,6 +96,11 @@ rss() { tail -1 "$dir/time" | cut -d' ' -f4; }
 ours_bench() { # args...
     timed "${NBD[@]}" bench --json --runtime "$RUNTIME" --ramp-time "$RAMP" "${engine[@]}" "$@" "$ouri" > "$dir/ours.json"
     python3 "$compare_py" ours "$dir/ours.json" "$(rss)"
+}
+ours_many() { # connections iodepth
+    timed "${NBD[@]}" bench --json --runtime "$RUNTIME" --ramp-time "$RAMP" --connections "$1" --iodepth "$2" \
+        --rw randread --bs 4k "$ouri" > "$dir/ours.json"
+    python3 "$compare_py" ours-many "$dir/ours.json" "$(rss)"
 }
 fio_bench() { # args...
     timed "${PEER[@]}" fio --ioengine=nbd --uri="$uri" --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" --name=j \
@@ -133,7 +140,7 @@ heading() { # text
 }
 
 # The copy server's CPU time (1/100 s) around each copy.
-ticks() { awk '{print $14 + $15}' "/proc/$(cat "$dir/c.pid")/stat"; }
+ticks() { awk '{print $14 + $15}' "/proc/$(cat "$dir/c-$tr.pid")/stat"; }
 copy_one() { # command...: "wall cpu server rss"
     local t0 e u s m
     t0=$(ticks)
@@ -160,7 +167,7 @@ set_variant() { # transport variant: sets engine (ours' extra options), ouri (ou
 
 for tr in "${TRANSPORTS[@]}"; do
     if section bench || { [ "$tr" = unix ] && section many && [ -n "$MANY" ]; }; then
-        uri=$(start_server m "$SIZE" "$tr")
+        uri=$(start_server "m-$tr" "$SIZE" "$tr")
         for v in $(variants "$tr"); do
             set_variant "$tr" "$v"
             section bench || continue
@@ -185,14 +192,13 @@ for tr in "${TRANSPORTS[@]}"; do
             python3 "$compare_py" header many fio
             for m in $MANY; do
                 n=${m%x*}; d=${m#*x}
-                pairs "$n x $d" many fio ours_bench --connections "$n" --iodepth "$d" --rw randread --bs 4k \
-                    -- fio_many "$n" "$d"
+                pairs "$n x $d" many fio ours_many "$n" "$d" -- fio_many "$n" "$d"
             done
         fi
-        stop_server m
+        stop_server "m-$tr"
     fi
     if section copy; then
-        uri=$(start_server c "$COPY_SIZE" "$tr")
+        uri=$(start_server "c-$tr" "$COPY_SIZE" "$tr")
         for v in $(variants "$tr"); do
             set_variant "$tr" "$v"
             heading "$name: nbd copy URI null: vs nbdcopy URI null: ($REPEAT pairs, export $COPY_SIZE)"
@@ -200,6 +206,6 @@ for tr in "${TRANSPORTS[@]}"; do
             copy_row "copy defaults"
             copy_row "copy --connections=1" --connections=1
         done
-        stop_server c
+        stop_server "c-$tr"
     fi
 done

@@ -82,6 +82,9 @@ set -- "${rest[@]}"
 # shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 compare_py="$here/nbd-examples/bench/compare.py"
+for v in "$RUNTIME" "$RAMP" "${MANY_SLACK:-0}"; do   # fio's runtime and ramp_time add up in whole seconds
+    [[ "$v" =~ ^[0-9]+$ ]] || { echo "--runtime, --ramp-time and --many-slack take whole seconds, not $v" >&2; exit 2; }
+done
 if [[ " ${TRANSPORTS[*]} " == *" tls "* ]]; then
     command -v openssl >/dev/null || { echo "openssl is needed for --transport tls" >&2; exit 1; }
     make_certs

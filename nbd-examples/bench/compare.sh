@@ -191,7 +191,7 @@ for tr in "${TRANSPORTS[@]}"; do
         done
         if [ "$tr" = unix ] && section many && [ -n "$MANY" ]; then
             set_variant unix default
-            heading "unix: nbd bench --connections N --iodepth D vs fio --numjobs=N --iodepth=D --thread, 4K randread ($REPEAT pairs, ${RAMP} s ramp + ${RUNTIME} s, fio with slack, export $SIZE)"
+            heading "unix: nbd bench --connections N --iodepth D vs fio --numjobs=N --iodepth=D --thread, 4K randread ($REPEAT pairs, ${RAMP} s ramp + ${RUNTIME} s; fio: both + slack, IOPS while all its jobs run; export $SIZE)"
             python3 "$compare_py" header many fio
             for m in $MANY; do
                 n=${m%x*}; d=${m#*x}

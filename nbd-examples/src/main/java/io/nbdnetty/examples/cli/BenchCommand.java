@@ -229,6 +229,7 @@ public final class BenchCommand implements Callable<Integer> {
                 c.handle().close();
             }
             CliSupport.shutdown(group);
+            threadStats.remove(); // this thread's, if a reply beat its callback (the event loops' end with them)
             if (pattern != null) {
                 pattern.release();
             }

@@ -66,6 +66,20 @@ class BenchCommandTest {
     }
 
     @Test
+    void manyConnectionsCountEveryRequestOnce() throws Exception {
+        // The counters and histograms are kept per thread (event loops and the main thread), not per connection, and
+        // merged at the end: with --size every request is counted exactly once, whichever thread completed it.
+        try (PeerServer s = PeerServer.nbdkit("memory", "size=16M").start()) {
+            JsonNode r = bench("--rw", "randrw", "--connections", "24", "--iodepth", "2", "--size", "4M", s.uri());
+            sane(r, "read", 4096);
+            sane(r, "write", 4096);
+            assertEquals(24, r.get("connections").asInt(), r.toString());
+            assertEquals(4L << 20, r.get("read").get("bytes").asLong() + r.get("write").get("bytes").asLong(),
+                    "every request counted once: " + r);
+        }
+    }
+
+    @Test
     void rampTimeIsNotCounted() throws Exception {
         try (PeerServer s = PeerServer.nbdkit("memory", "size=16M").start()) {
             JsonNode r = bench("--rw", "randread", "--ramp-time", "1", "--runtime", "0.3", s.uri());

@@ -77,6 +77,11 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Connections (default ${DEFAULT-VALUE}).")
     int connections;
 
+    @Option(names = "--threads", paramLabel = "N",
+            description = "Event loop threads the connections share (default: one per CPU, at most one per "
+                    + "connection).")
+    Integer threads;
+
     @Option(names = "--runtime", paramLabel = "SECONDS", description = "How long to run.")
     Double runtime;
 
@@ -130,6 +135,7 @@ public final class BenchCommand implements Callable<Integer> {
     private static final int WRITE = 1;
 
     private int bs;
+    private int threadsUsed;
     private long exportSize;
     private long limitBytes;
     private long deadline;
@@ -169,7 +175,11 @@ public final class BenchCommand implements Callable<Integer> {
         NbdUri uri = CliSupport.parseUri(uriText);
         boolean writes = rw == Rw.write || rw == Rw.randwrite || (rw == Rw.randrw && rwmixread < 100);
 
-        EventLoopGroup group = transport.newGroup(Math.min(connections, Runtime.getRuntime().availableProcessors()));
+        if (threads != null && threads < 1) {
+            throw usage("--threads must be at least 1");
+        }
+        threadsUsed = threads != null ? threads : Math.min(connections, Runtime.getRuntime().availableProcessors());
+        EventLoopGroup group = transport.newGroup(threadsUsed);
         List<NbdConnection> conns = new ArrayList<>();
         try {
             NbdClientConfig config = timeout.apply(NbdClientConfig.builder()).maxInFlightRequests(Math.max(iodepth, 1))
@@ -392,6 +402,7 @@ public final class BenchCommand implements Callable<Integer> {
         root.put("bs", bs);
         root.put("iodepth", iodepth);
         root.put("connections", connections);
+        root.put("threads", threadsUsed);
         root.put("transport", TransportOption.name(transport.used()));
         root.put("busy_poll_us", transport.busyPollUsed());
         if (rw == Rw.randrw) {

@@ -70,10 +70,12 @@ class BenchCommandTest {
         // The counters and histograms are kept per thread (event loops and the main thread), not per connection, and
         // merged at the end: with --size every request is counted exactly once, whichever thread completed it.
         try (PeerServer s = PeerServer.nbdkit("memory", "size=16M").start()) {
-            JsonNode r = bench("--rw", "randrw", "--connections", "24", "--iodepth", "2", "--size", "4M", s.uri());
+            JsonNode r = bench("--rw", "randrw", "--connections", "24", "--threads", "3", "--iodepth", "2",
+                    "--size", "4M", s.uri());
             sane(r, "read", 4096);
             sane(r, "write", 4096);
             assertEquals(24, r.get("connections").asInt(), r.toString());
+            assertEquals(3, r.get("threads").asInt(), r.toString());
             assertEquals(4L << 20, r.get("read").get("bytes").asLong() + r.get("write").get("bytes").asLong(),
                     "every request counted once: " + r);
         }
@@ -142,7 +144,7 @@ class BenchCommandTest {
                 {"bench", "--ramp-time", "-1", "nbd://x"}, {"bench", "--ramp-time", "NaN", "nbd://x"},
                 {"bench", "--busy-poll", "-5", "nbd://x"}, {"bench", "--busy-poll", "30", "--transport", "io_uring",
                         "nbd://x"},
-                {"bench", "nbd+unix:///"}}) {
+                {"bench", "--threads", "0", "nbd://x"}, {"bench", "nbd+unix:///"}}) {
             CliRun.Run r = nbd(args);
             assertEquals(1, r.code(), r.toString());
             assertTrue(r.err().startsWith("nbd bench: "), r.err());

@@ -2,8 +2,8 @@
 # Shared set-up of compare.sh and transports.sh; sourced, not run. Before sourcing, set SIZE, REPEAT, RUNTIME, RAMP
 # and COPY_SIZE to their defaults; this parses the options into them, checks the tools, and defines $here, NBD (the
 # launcher, with its default JVM options), $dir (a temporary directory removed at exit, with every server started
-# by start_server stopped), start_server, stop_server, make_certs, and PEER and
-# peer (how fio and nbdcopy run). Prints the machine and the peers' versions.
+# by start_server stopped), start_server (its nbdkit runs under the prefix SERVER_PIN, empty by default),
+# stop_server, make_certs, and PEER and peer (how fio and nbdcopy run). Prints the machine and the peers' versions.
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -21,6 +21,7 @@ jar="$here/nbd-examples/target/nbd.jar"
 [ -f "$jar" ] || { echo "build first: mvn -B -q package -DskipTests" >&2; exit 1; }
 for t in nbdkit fio nbdcopy; do command -v $t >/dev/null || { echo "$t is needed" >&2; exit 1; }; done
 NBD=("$here/bin/nbd")   # the launcher, with its default JVM options
+SERVER_PIN=()           # a prefix for the servers, e.g. (taskset -c 1); a script may set it after sourcing this
 "${NBD[@]}" --version >/dev/null   # the first run after a build records bin/nbd's class-data archive; not timed
 
 shopt -s inherit_errexit   # a failure inside $(start_server ...) stops the script too
@@ -42,7 +43,7 @@ start_server() { # name size [unix|tcp|tls]: prints the URI (TLS: the peers' for
     if [ "${3:-unix}" = tls ]; then
         listen+=(--tls=require "--tls-certificates=$dir/certs"); uri="nbds://127.0.0.1:$port/"
     fi
-    nbdkit "${listen[@]}" -P "$dir/$1.pid" memory "size=$2"
+    "${SERVER_PIN[@]}" nbdkit "${listen[@]}" -P "$dir/$1.pid" memory "size=$2"
     # Fill it with random data (from nbdkit's random plugin) so reads are of real pages, not the zero fast path.
     nbdkit -U "$dir/$1-fill.sock" -P "$dir/$1-fill.pid" random "size=$2"
     peer nbdcopy "nbd+unix:///?socket=$dir/$1-fill.sock" "$uri"

@@ -5,7 +5,7 @@
 # command reproduces every row of issue 20. Only ratios within one run mean much on a shared machine.
 #
 #   nbd-examples/bench/compare.sh [--transport unix|tcp|tls]... [--tls-engines "jdk openssl"]
-#       [--many "64x4 256x4 1000x1"] [--many-slack SECONDS] [--sections bench,many,copy] [--no-poll-rows]
+#       [--many "64x4 256x4 1000x1"] [--many-slack SECONDS] [--sections bench,many,copy] [--no-poll-rows] [--pin]
 #       [--size 2G] [--repeat 3] [--runtime 10] [--ramp-time 2] [--copy-size 8G]
 #
 # Sections, each a table per transport (and TLS engine) with the machine line and the load at its start:
@@ -25,6 +25,14 @@
 # directory, whose .pki/libnbd holds the CA and client certificates (libnbd reads them only from there); ours gets
 # tls-certificates=DIR in its URI. --tls-engines "jdk openssl" runs the TLS tables once per engine, passing
 # --tls-engine=E to ours (default: one table, the CLI's default engine).
+#
+# --pin runs the servers on the last CPU and the clients on the others (taskset), as if the server were on another
+# host. Unpinned, a client shares the CPUs with the server's threads, and the scheduler gives each runnable thread an
+# equal share: with N requests in flight nbdkit can have N threads runnable (it runs 16 workers per connection), so at
+# 1000x1 fio's 1,000 threads compete with the server's on equal terms, and ours' two event loops (one per CPU) are two
+# threads among hundreds: they were measured runnable but waiting for a CPU 77% of the time
+# (/proc/PID/task/TID/schedstat).
+# Pinned, each client has the same CPUs to itself and the comparison is of the clients, not of the scheduler.
 #
 # Many connections, and fio's staggered start. fio creates its N job threads one by one, then releases them all;
 # each job then connects (libnbd's nbd_connect_uri, synchronous) and starts its I/O as soon as its own connection is
@@ -54,7 +62,7 @@
 set -euo pipefail
 
 SIZE=2G; REPEAT=3; RUNTIME=10; RAMP=2; COPY_SIZE=8G
-TRANSPORTS=(); TLS_ENGINES=""; MANY="64x4 256x4 1000x1"; MANY_SLACK=""; SECTIONS="bench,many,copy"; POLL_ROWS=1
+TRANSPORTS=(); TLS_ENGINES=""; MANY="64x4 256x4 1000x1"; MANY_SLACK=""; SECTIONS="bench,many,copy"; POLL_ROWS=1; PIN=0
 rest=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -64,6 +72,7 @@ while [ $# -gt 0 ]; do
         --many-slack) MANY_SLACK=$2; shift 2 ;;
         --sections) SECTIONS=$2; shift 2 ;;
         --no-poll-rows) POLL_ROWS=0; shift ;;
+        --pin) PIN=1; shift ;;
         *) rest+=("$1"); shift ;;
     esac
 done
@@ -82,6 +91,17 @@ set -- "${rest[@]}"
 # shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 compare_py="$here/nbd-examples/bench/compare.py"
+if [ "$PIN" = 1 ]; then
+    # The server on the last CPU, every client (ours, fio, nbdcopy) on the others: as if the server were on another
+    # host, without the scheduler trading CPU time between client and server threads (see the header).
+    command -v taskset >/dev/null || { echo "--pin needs taskset" >&2; exit 1; }
+    last=$(( $(nproc) - 1 ))
+    [ "$last" -ge 1 ] || { echo "--pin needs at least 2 CPUs" >&2; exit 1; }
+    SERVER_PIN=(taskset -c "$last")
+    NBD=(taskset -c "0-$(( last - 1 ))" "${NBD[@]}")
+    PEER=(taskset -c "0-$(( last - 1 ))" "${PEER[@]}")
+    echo "pinned: servers on CPU $last, clients on CPUs 0-$(( last - 1 ))"
+fi
 for v in "$RUNTIME" "$RAMP" "${MANY_SLACK:-0}"; do   # fio's runtime and ramp_time add up in whole seconds
     [[ "$v" =~ ^[0-9]+$ ]] || { echo "--runtime, --ramp-time and --many-slack take whole seconds, not $v" >&2; exit 2; }
 done

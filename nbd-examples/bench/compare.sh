@@ -140,6 +140,20 @@ fio_many() { # connections iodepth
     python3 "$compare_py" fio-many "$dir/fio.json" "$(rss)" "$dir/iops" "$RUNTIME"
 }
 
+# Waits (at most 30 s) until the machine is idle, so that no run shares the CPUs with what the last one left behind
+# (a server still winding down after many connections: once, here, an nbdkit that had served 1,000 connections kept
+# a CPU busy for over a minute; a JVM still exiting).
+settle() {
+    local a b
+    for _ in $(seq 60); do
+        a=$(awk '/^cpu /{print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat); sleep 0.5
+        b=$(awk '/^cpu /{print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat)
+        python3 -c 'import sys; a, b = sys.argv[1].split(), sys.argv[2].split()
+sys.exit(0 if (float(b[0]) - float(a[0])) >= 0.9 * (float(b[1]) - float(a[1])) else 1)' "$a" "$b" && return
+    done
+    echo "(the machine did not go idle within 30 s: load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+}
+
 results="$dir/results"
 pairs() { # label kind peer ours-command... -- peer-command...: REPEAT alternating pairs, then one table row
     local label=$1 kind=$2 who=$3 o=() p=() r v
@@ -147,8 +161,8 @@ pairs() { # label kind peer ours-command... -- peer-command...: REPEAT alternati
     while [ "$1" != "--" ]; do o+=("$1"); shift; done; shift; p=("$@")
     : > "$results"
     for r in $(seq "$REPEAT"); do
-        v=$("${o[@]}"); echo "$r ours $v" >> "$results"
-        v=$("${p[@]}"); echo "$r $who $v" >> "$results"
+        settle; v=$("${o[@]}"); echo "$r ours $v" >> "$results"
+        settle; v=$("${p[@]}"); echo "$r $who $v" >> "$results"
     done
     python3 "$compare_py" row "$kind" "$label" "$who" "$results"
 }

@@ -3,8 +3,8 @@ package io.nbdnetty.examples.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.nbdnetty.client.NbdClientConfig;
-import io.nbdnetty.testing.peers.Interop;
 import io.nbdnetty.testing.peers.PeerServer;
+import io.nbdnetty.testing.peers.TlsCertificates;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslProvider;
 import org.junit.jupiter.api.BeforeAll;
@@ -18,9 +18,6 @@ import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static io.nbdnetty.examples.cli.CliRun.nbd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -43,31 +40,7 @@ class TlsEngineOptionTest {
 
     @BeforeAll
     static void makeCertificates() throws Exception {
-        Interop.requireCommand("openssl");
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca-cert.pem",
-                "-days", "2", "-subj", "/CN=nbd-netty engine test CA", "-addext",
-                "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
-        leaf("server", "serverAuth");
-        leaf("client", "clientAuth");
-    }
-
-    private static void leaf(String name, String usage) throws Exception {
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + "-key.pem", "-out", name + ".csr",
-                "-subj", "/CN=localhost");
-        Files.writeString(certs.resolve(name + ".ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                + "extendedKeyUsage=" + usage + "\nkeyUsage=digitalSignature,keyEncipherment\n");
-        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca-cert.pem", "-CAkey", "ca-key.pem",
-                "-CAcreateserial", "-out", name + "-cert.pem", "-days", "2", "-extfile", name + ".ext");
-    }
-
-    private static void openssl(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("openssl"));
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).directory(certs.toFile()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IllegalStateException("openssl " + String.join(" ", args) + " failed:\n" + out);
-        }
+        TlsCertificates.create(certs);
     }
 
     /** nbdkit's pattern plugin: each 8-byte word is its own offset, big-endian. */

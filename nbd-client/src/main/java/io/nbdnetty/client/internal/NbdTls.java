@@ -95,8 +95,9 @@ final class NbdTls {
                 cumulation.writeBytes(in);
                 return cumulation;
             }
+            // The old cumulation's indexes stay as they are (someone else may still hold it, as Netty's own).
             ByteBuf heap = alloc.heapBuffer(cumulation.readableBytes() + n);
-            heap.writeBytes(cumulation).writeBytes(in);
+            heap.writeBytes(cumulation, cumulation.readerIndex(), cumulation.readableBytes()).writeBytes(in);
             cumulation.release();
             return heap;
         } finally {

@@ -240,12 +240,15 @@ public final class NbdClientConfig {
     }
 
     /**
-     * {@return the TLS engine for contexts built from {@link #tlsCertificates()}: {@link SslProvider#JDK} (the default)
-     * or {@link SslProvider#OPENSSL} (BoringSSL through netty-tcnative, faster; the application adds {@code
-     * io.netty:netty-tcnative-boringssl-static} to its class path)}
+     * {@return the TLS engine for contexts built from {@link #tlsCertificates()}: the one set with {@link
+     * Builder#tlsProvider(SslProvider)}, or by default {@link SslProvider#OPENSSL} (BoringSSL through netty-tcnative,
+     * faster) when netty-tcnative loads on this machine (the application adds {@code
+     * io.netty:netty-tcnative-boringssl-static} with its platform's classifier to its class path), else {@link
+     * SslProvider#JDK}, as Netty's {@code SslContext.defaultClientProvider()} decides} Without a provider set, the
+     * first call tries to load netty-tcnative's native library; connections without TLS never call it.
      */
     public SslProvider tlsProvider() {
-        return tlsProvider;
+        return tlsProvider != null ? tlsProvider : SslContext.defaultClientProvider();
     }
 
     /**
@@ -330,7 +333,8 @@ public final class NbdClientConfig {
         private Path tlsCertificates;
         private boolean tlsVerifyPeer = true;
         private String tlsHostname;
-        private SslProvider tlsProvider = SslProvider.JDK;
+        /** Null: BoringSSL where netty-tcnative loads, else the JDK's (decided when TLS is first set up). */
+        private SslProvider tlsProvider;
         private Duration requestTimeout = Duration.ZERO;
         private int maxBlockStatusExtents = DEFAULT_MAX_BLOCK_STATUS_EXTENTS;
         private Duration stallTimeout = DEFAULT_STALL_TIMEOUT;
@@ -525,7 +529,9 @@ public final class NbdClientConfig {
 
         /**
          * Sets the TLS engine used for contexts this library builds: {@link SslProvider#JDK} or {@link
-         * SslProvider#OPENSSL} (needs netty-tcnative).
+         * SslProvider#OPENSSL} (needs netty-tcnative; without it, connecting with TLS fails with an {@link
+         * NbdException} that names the missing library). Not set, the engine is BoringSSL where netty-tcnative
+         * loads, else the JDK's (see {@link NbdClientConfig#tlsProvider()}).
          */
         public Builder tlsProvider(SslProvider provider) {
             this.tlsProvider = Objects.requireNonNull(provider, "tlsProvider");

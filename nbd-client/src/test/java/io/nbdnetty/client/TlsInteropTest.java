@@ -199,6 +199,23 @@ class TlsInteropTest {
     }
 
     @Test
+    void defaultEngineIsBoringSslWhereItLoadsAndTheJdkEngineCanStillBeChosen() throws Exception {
+        assertTrue(io.netty.handler.ssl.OpenSsl.isAvailable(), "netty-tcnative is a test dependency");
+        assertEquals(io.netty.handler.ssl.SslProvider.OPENSSL, NbdClientConfig.builder().build().tlsProvider(),
+                "without a provider set, BoringSSL where netty-tcnative loads");
+        NbdClientConfig jdk = NbdClientConfig.builder().tlsProvider(io.netty.handler.ssl.SslProvider.JDK).build();
+        assertEquals(io.netty.handler.ssl.SslProvider.JDK, jdk.tlsProvider());
+        assertEquals(io.netty.handler.ssl.SslProvider.JDK, jdk.mutate().build().tlsProvider(), "kept by mutate()");
+        try (PeerServer server = tlsServer("--tls-verify-peer");
+             NbdHandle h = NbdHandle.create(jdk.mutate().tls(NbdTlsMode.REQUIRE).tlsCertificates(certs)
+                     .tlsHostname("localhost").build())) {
+            NbdConnection c = await(h.connect(UnixSockets.connect(server.socketPath())));
+            assertTrue(h.tlsNegotiated());
+            roundTrip(c);
+        }
+    }
+
+    @Test
     void boringSslEngineThroughNettyTcnative() throws Exception {
         assertTrue(io.netty.handler.ssl.OpenSsl.isAvailable(), "netty-tcnative is a test dependency");
         try (PeerServer server = tlsServer("--tls-verify-peer");

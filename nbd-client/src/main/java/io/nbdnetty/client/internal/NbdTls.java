@@ -1,8 +1,11 @@
 package io.nbdnetty.client.internal;
 
 import io.nbdnetty.client.NbdClientConfig;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
@@ -61,6 +64,44 @@ final class NbdTls {
         SSLParameters p = engine.getSSLParameters();
         p.setEndpointIdentificationAlgorithm(config.tlsVerifyPeer() && host != null ? "HTTPS" : null);
         engine.setSSLParameters(p);
-        return new SslHandler(engine);
+        SslHandler ssl = new SslHandler(engine);
+        if (!(engine instanceof ReferenceCountedOpenSslEngine)) {
+            // The JDK's engine (or another Java one): records decrypted from heap copies (HEAP_CUMULATOR).
+            ssl.setCumulator(HEAP_CUMULATOR);
+        }
+        return ssl;
     }
+
+    /**
+     * The JDK's engine decrypts a record in place in the buffer it reads it from, and its AES-GCM is much faster on
+     * a byte array (where the JVM's intrinsics for AES and GHASH apply to whole runs of blocks) than on a direct
+     * buffer (copied through the GHASH code in pieces). Socket reads are direct: this cumulator copies them, once,
+     * into heap buffers that the engine then decrypts from. Ownership as Netty's MERGE_CUMULATOR: {@code in} is
+     * released or becomes the cumulation.
+     */
+    static final ByteToMessageDecoder.Cumulator HEAP_CUMULATOR = (alloc, cumulation, in) -> {
+        if (cumulation == in) {
+            in.release();
+            return cumulation;
+        }
+        if (!cumulation.isReadable() && in.hasArray()) {
+            cumulation.release();
+            return in;
+        }
+        try {
+            int n = in.readableBytes();
+            if (cumulation.hasArray() && cumulation.refCnt() == 1 && !cumulation.isReadOnly()
+                    && cumulation.writableBytes() >= n) {
+                cumulation.writeBytes(in);
+                return cumulation;
+            }
+            // The old cumulation's indexes stay as they are (someone else may still hold it, as Netty's own).
+            ByteBuf heap = alloc.heapBuffer(cumulation.readableBytes() + n);
+            heap.writeBytes(cumulation, cumulation.readerIndex(), cumulation.readableBytes()).writeBytes(in);
+            cumulation.release();
+            return heap;
+        } finally {
+            in.release();
+        }
+    };
 }

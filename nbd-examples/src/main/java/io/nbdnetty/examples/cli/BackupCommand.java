@@ -34,6 +34,9 @@ public final class BackupCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @picocli.CommandLine.Mixin
+    TlsEngineOption tlsEngine = new TlsEngineOption();
+
     @Option(names = "--bitmap", paramLabel = "NAME",
             description = "The dirty bitmap (context qemu:dirty-bitmap:NAME); required with --incremental.")
     String bitmap;
@@ -74,8 +77,10 @@ public final class BackupCommand implements Callable<Integer> {
         if (context != null) {
             cfg.addMetaContext(context);
         }
+        NbdUri sourceUri = NbdUri.parse(source);
+        tlsEngine.apply(cfg, sourceUri.tls());
         try (NbdHandle src = NbdHandle.create(cfg.build())) {
-            NbdConnection c = await(src.connect(NbdUri.parse(source)));
+            NbdConnection c = await(src.connect(sourceUri));
             if (!c.canMetaContext(NbdMetaContext.BASE_ALLOCATION)) {
                 throw new IllegalStateException("the source does not offer base:allocation block status");
             }
@@ -96,8 +101,10 @@ public final class BackupCommand implements Callable<Integer> {
             NbdBackup.Result r;
             try {
                 if (looksLikeUri(target)) {
-                    try (NbdHandle dst = NbdHandle.create()) {
-                        NbdConnection d = await(dst.connect(NbdUri.parse(target)));
+                    NbdUri targetUri = NbdUri.parse(target);
+                    try (NbdHandle dst = NbdHandle.create(
+                            tlsEngine.apply(NbdClientConfig.builder(), targetUri.tls()).build())) {
+                        NbdConnection d = await(dst.connect(targetUri));
                         r = await(backup.toDevice(d));
                         await(d.disconnect());
                     }

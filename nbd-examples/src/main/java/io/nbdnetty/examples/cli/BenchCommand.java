@@ -106,6 +106,9 @@ public final class BenchCommand implements Callable<Integer> {
     @CommandLine.Mixin
     TimeoutOption timeout = new TimeoutOption();
 
+    @CommandLine.Mixin
+    TlsEngineOption tlsEngine = new TlsEngineOption();
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -182,8 +185,8 @@ public final class BenchCommand implements Callable<Integer> {
         EventLoopGroup group = transport.newGroup(threadsUsed);
         List<NbdConnection> conns = new ArrayList<>();
         try {
-            NbdClientConfig config = timeout.apply(NbdClientConfig.builder()).maxInFlightRequests(Math.max(iodepth, 1))
-                    .build();
+            NbdClientConfig config = tlsEngine.apply(timeout.apply(NbdClientConfig.builder()), uri.tls())
+                    .maxInFlightRequests(Math.max(iodepth, 1)).build();
             openAll(uri, config, group, conns);
             NbdExportInfo info = conns.get(0).exportInfo();
             exportSize = info.size();
@@ -405,6 +408,9 @@ public final class BenchCommand implements Callable<Integer> {
         root.put("threads", threadsUsed);
         root.put("transport", TransportOption.name(transport.used()));
         root.put("busy_poll_us", transport.busyPollUsed());
+        if (tlsEngine.usedName() != null) {
+            root.put("tls_engine", tlsEngine.usedName());
+        }
         if (rw == Rw.randrw) {
             root.put("rwmixread", rwmixread);
         }
@@ -412,9 +418,10 @@ public final class BenchCommand implements Callable<Integer> {
         double cpuPercent = cpuNanos < 0 ? -1 : Math.round(cpuNanos / (double) elapsedNanos * 1000) / 10.0;
         root.put("cpu_percent", cpuPercent);
         StringBuilder text = new StringBuilder(String.format(Locale.ROOT,
-                "%s: bs=%d iodepth=%d connections=%d transport=%s%s runtime=%.2fs%n", rw, bs, iodepth, connections,
+                "%s: bs=%d iodepth=%d connections=%d transport=%s%s%s runtime=%.2fs%n", rw, bs, iodepth, connections,
                 TransportOption.name(transport.used()),
-                transport.busyPollUsed() > 0 ? " busy-poll=" + transport.busyPollUsed() + "us" : "", secs));
+                transport.busyPollUsed() > 0 ? " busy-poll=" + transport.busyPollUsed() + "us" : "",
+                tlsEngine.usedName() != null ? " tls-engine=" + tlsEngine.usedName() : "", secs));
         if (cpuPercent >= 0) {
             text.append(String.format(Locale.ROOT, "  cpu: %.1f%% of one core (this process, user and system)%n",
                     cpuPercent));

@@ -90,6 +90,26 @@ class PackagedCliIT {
         }
     }
 
+    /** BoringSSL (netty-tcnative, shipped in nbd.jar) and the JDK's engine, through bin/nbd and java -jar. */
+    @Test
+    void tlsWithEitherEngineAgainstNbdkit() throws Exception {
+        Path certs = Files.createDirectory(dir.resolve("certs"));
+        io.nbdnetty.testing.peers.TlsCertificates.create(certs);
+        try (PeerServer nbdkit = PeerServer.nbdkit("pattern", "size=8M").readOnly()
+                .args("--tls=require", "--tls-certificates=" + certs).start()) {
+            String uri = "nbds+unix:///?socket=" + nbdkit.socketPath() + "&tls-certificates=" + certs;
+            Result info = run(THIS_JDK, Map.of(), LAUNCHER.toString(), "info", uri);
+            assertClean(info);
+            assertTrue(info.out().startsWith("protocol: newstyle-fixed with TLS"), info.toString());
+            for (String engine : List.of("openssl", "jdk")) {
+                Result bench = run(THIS_JDK, Map.of(), java(THIS_JDK), "-jar", JAR.toString(), "bench",
+                        "--tls-engine", engine, "--rw", "read", "--bs", "256K", "--size", "8M", "--json", uri);
+                assertClean(bench);
+                assertTrue(bench.out().contains("\"tls_engine\" : \"" + engine + "\""), bench.toString());
+            }
+        }
+    }
+
     @Test
     void serveAnsweringNbdinfo() throws Exception {
         Path nbdinfo = Interop.requireCommand("nbdinfo");

@@ -14,6 +14,7 @@ import io.nbdnetty.examples.cli.CliSupport;
 import io.nbdnetty.examples.cli.CommandServer;
 import io.nbdnetty.examples.cli.ServeCommand;
 import io.nbdnetty.examples.cli.TimeoutOption;
+import io.nbdnetty.examples.cli.TlsEngineOption;
 import io.nbdnetty.examples.cli.TransportOption;
 import io.nbdnetty.examples.cli.VerboseOption;
 import io.netty.channel.EventLoopGroup;
@@ -106,6 +107,9 @@ public final class CopyCommand implements Callable<Integer> {
     @CommandLine.Mixin
     TimeoutOption timeout = new TimeoutOption();
 
+    @CommandLine.Mixin
+    TlsEngineOption tlsEngine = new TlsEngineOption();
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -194,10 +198,11 @@ public final class CopyCommand implements Callable<Integer> {
             NbdPools pools = new NbdPools(group, this::note);
             NbdConnection srcFirst = null;
             NbdConnection dstFirst = null;
-            NbdClientConfig srcConfig = timeout.apply(NbdClientConfig.builder()).maxInFlightRequests(requests)
+            NbdClientConfig srcConfig = tlsEngine.apply(timeout.apply(NbdClientConfig.builder()),
+                    srcUri != null && srcUri.tls()).maxInFlightRequests(requests)
                     .metaContexts(noExtents ? List.of() : List.of(NbdMetaContext.BASE_ALLOCATION)).build();
-            NbdClientConfig dstConfig = timeout.apply(NbdClientConfig.builder()).maxInFlightRequests(requests)
-                    .build();
+            NbdClientConfig dstConfig = tlsEngine.apply(timeout.apply(NbdClientConfig.builder()),
+                    dstUri != null && dstUri.tls()).maxInFlightRequests(requests).build();
             try {
                 if (srcUri != null) {
                     srcFirst = pools.first(srcUri, srcConfig);

@@ -9,6 +9,7 @@ import io.nbdnetty.client.NbdUri;
 import io.nbdnetty.examples.cli.CliSupport;
 import io.nbdnetty.examples.cli.CommandServer;
 import io.nbdnetty.examples.cli.TimeoutOption;
+import io.nbdnetty.examples.cli.TlsEngineOption;
 import io.nbdnetty.examples.cli.TransportOption;
 import io.nbdnetty.examples.cli.VerboseOption;
 import io.netty.channel.EventLoopGroup;
@@ -107,6 +108,9 @@ public final class InfoCommand implements Callable<Integer> {
     @CommandLine.Mixin
     TimeoutOption timeout = new TimeoutOption();
 
+    @CommandLine.Mixin
+    TlsEngineOption tlsEngine = new TlsEngineOption();
+
     @CommandLine.Spec
     CommandSpec spec;
 
@@ -186,7 +190,8 @@ public final class InfoCommand implements Callable<Integer> {
     private int transmissionMode(NbdUri uri, EventLoopGroup group) throws Exception {
         // Like nbdinfo 1.14, no extended headers; except for --map, where they let the server filter block status
         // down to the one context mapped (NBD_FLAG_BLOCK_STATUS_PAYLOAD), and extents may be longer than 4 GiB.
-        NbdClientConfig.Builder b = timeout.apply(NbdClientConfig.builder()).requestExtendedHeaders(map != null);
+        NbdClientConfig.Builder b = tlsEngine.apply(timeout.apply(NbdClientConfig.builder()), uri.tls())
+                .requestExtendedHeaders(map != null);
         if (map != null) {
             b.addMetaContext(map);
         }
@@ -224,7 +229,8 @@ public final class InfoCommand implements Callable<Integer> {
     // ------------------------------------------------------------------------------------- description, --list
 
     private int describe(NbdUri uri, EventLoopGroup group) throws Exception {
-        NbdClientConfig config = timeout.apply(NbdClientConfig.builder()).optMode(true).fullInfo(true)
+        NbdClientConfig config = tlsEngine.apply(timeout.apply(NbdClientConfig.builder()), uri.tls()).optMode(true)
+                .fullInfo(true)
                 .requestExtendedHeaders(false).build();
         Description d = new ExportProbe(uri, config, group, probeContent, spec.commandLine().getErr())
                 .describe(list);

@@ -151,6 +151,9 @@ public final class NbdEventLoops {
      *     cause is {@link Transport#unavailabilityCause()}
      * @throws IllegalArgumentException if {@code busyPoll} is negative, or not zero with io_uring (whose loop Netty
      *     does not let us drive)
+     * @throws IllegalStateException if the loops cannot be started (for example, the process has run out of file
+     *     descriptors for their epoll instances); its message says how many loops, of which transport, and the
+     *     system's reason, and its cause is the transport's own error
      */
     public static EventLoopGroup newGroup(Transport transport, int threads, Duration busyPoll) {
         Objects.requireNonNull(transport, "transport");
@@ -171,8 +174,33 @@ public final class NbdEventLoops {
             throw new UnsupportedOperationException("the " + transport.name().toLowerCase(Locale.ROOT)
                     + " transport is not available here: " + (c.getMessage() != null ? c.getMessage() : c), c);
         }
-        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("nbd-netty", true),
-                Transports.factory(transport, spin));
+        try {
+            return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("nbd-netty", true),
+                    Transports.factory(transport, spin));
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException(startFailure(transport, threads, e), e);
+        }
+    }
+
+    /**
+     * The message for a group that could not be started: Netty says only "failed to create a child event loop", and
+     * the reason is in its cause, in the words of a system call ("epoll_create1() failed: Too many open files").
+     */
+    static String startFailure(Transport transport, int threads, Throwable e) {
+        String reason = null;
+        for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+            if (c.getMessage() != null) {
+                reason = c.getMessage();
+            }
+        }
+        if (reason != null) {
+            int colon = reason.lastIndexOf("failed: ");
+            if (colon >= 0) {
+                reason = reason.substring(colon + "failed: ".length());
+            }
+        }
+        return "cannot start " + threads + " " + transport.name().toLowerCase(Locale.ROOT) + " event loop"
+                + (threads == 1 ? "" : "s") + (reason != null && !reason.isBlank() ? ": " + reason : "");
     }
 
 }

@@ -35,8 +35,12 @@ public final class NbdErrors {
     private NbdErrors() {
     }
 
-    /** Netty's native transports: {@code "recvAddress(..) failed with error(-104): Connection reset by peer"}. */
-    private static final Pattern NATIVE = Pattern.compile("^[\\w ]*\\(\\.\\.\\) failed(?: with error\\(-?\\d+\\))?: ");
+    /**
+     * Netty's native transports: {@code "recvAddress(..) failed with error(-104): Connection reset by peer"}, and
+     * {@code "epoll_create1() failed: Too many open files"} when an event loop cannot start.
+     */
+    private static final Pattern NATIVE =
+            Pattern.compile("^[\\w ]*\\((?:\\.\\.)?\\) failed(?: with error\\(-?\\d+\\))?: ");
     /** Netty appends the remote address: {@code "...: /127.0.0.1:10809"} or a socket path. */
     private static final Pattern ADDRESS_SUFFIX = Pattern.compile(": (?:[\\w.-]*/[^ ]*|/[^ ]*)$");
     /** {@code FileInputStream} and friends: {@code "/path (No such file or directory)"}. */

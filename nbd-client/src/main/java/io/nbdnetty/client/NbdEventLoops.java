@@ -184,23 +184,19 @@ public final class NbdEventLoops {
 
     /**
      * The message for a group that could not be started: Netty says only "failed to create a child event loop", and
-     * the reason is in its cause, in the words of a system call ("epoll_create1() failed: Too many open files").
+     * the reason is in the deepest cause, in the words of a system call ("epoll_create1() failed: Too many open
+     * files"), which {@link NbdErrors#inWords} turns into the system's reason.
      */
     static String startFailure(Transport transport, int threads, Throwable e) {
-        String reason = null;
+        Throwable deepest = null;
         for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
             if (c.getMessage() != null) {
-                reason = c.getMessage();
+                deepest = c;
             }
         }
-        if (reason != null) {
-            int colon = reason.lastIndexOf("failed: ");
-            if (colon >= 0) {
-                reason = reason.substring(colon + "failed: ".length());
-            }
-        }
+        String reason = deepest != null ? NbdErrors.inWords(deepest) : null;
         return "cannot start " + threads + " " + transport.name().toLowerCase(Locale.ROOT) + " event loop"
-                + (threads == 1 ? "" : "s") + (reason != null && !reason.isBlank() ? ": " + reason : "");
+                + (threads == 1 ? "" : "s") + (reason != null ? ": " + reason : "");
     }
 
 }

@@ -93,6 +93,8 @@ class NbdErrorsTest {
         // Netty's own exceptions, as its native transports raise them.
         assertEquals("Connection reset by peer", NbdErrors.inWords(Errors.newIOException("recvAddress", -104)));
         assertEquals("Address already in use", NbdErrors.inWords(Errors.newIOException("bind", -98)));
+        assertEquals("Too many open files", NbdErrors.inWords(
+                new io.netty.channel.ChannelException("epoll_create1() failed: Too many open files")));
         assertEquals("No such file or directory", NbdErrors.inWords(new FileNotFoundException()));
         assertEquals("No such file or directory", NbdErrors.inWords(new NoSuchFileException("/x")));
         assertEquals("Permission denied", NbdErrors.inWords(new AccessDeniedException("/x")));

@@ -103,6 +103,11 @@ final class ScriptedServer implements AutoCloseable {
         return new ScriptedServer(script, true);
     }
 
+    /** Where a Unix socket server listens. */
+    Path socketPath() {
+        return socket;
+    }
+
     /** Where a TCP server listens. */
     InetSocketAddress tcpAddress() throws IOException {
         return (InetSocketAddress) server.getLocalAddress();

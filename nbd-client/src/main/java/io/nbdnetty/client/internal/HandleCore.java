@@ -195,8 +195,7 @@ public final class HandleCore implements HandleOwner {
             return CompletableFuture.failedFuture(
                     new NbdStateException(state.get(), "the handle must be newly created"));
         }
-        if (sharedGroup instanceof io.netty.channel.IoEventLoopGroup g
-                && !g.isIoType(io.netty.channel.nio.NioIoHandler.class)) {
+        if (sharedGroup instanceof io.netty.channel.IoEventLoopGroup && !Transports.isNio(sharedGroup)) {
             return CompletableFuture.failedFuture(new NbdException("a java.nio SocketChannel needs Netty's NIO "
                     + "transport, but this handle's event loop group is not an NIO group; pass a file descriptor "
                     + "or create the handle with an NIO group"));
@@ -235,8 +234,7 @@ public final class HandleCore implements HandleOwner {
                     + "io_uring event loop group: Netty's io_uring transport has no channel for an existing "
                     + "descriptor; create the handle with an epoll group (NbdEventLoops.newGroup) for connect(fd)"));
         }
-        if (sharedGroup instanceof io.netty.channel.IoEventLoopGroup g
-                && !g.isIoType(io.netty.channel.epoll.EpollIoHandler.class)) {
+        if (sharedGroup instanceof io.netty.channel.IoEventLoopGroup && !Transports.isEpoll(sharedGroup)) {
             return CompletableFuture.failedFuture(new NbdException("a file descriptor needs Netty's epoll "
                     + "transport, but this handle's event loop group is not an epoll group"));
         }

@@ -2,7 +2,6 @@ package io.nbdnetty.client.internal;
 
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoEventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringDomainSocketChannel;
@@ -31,7 +30,7 @@ final class IoUringTransport {
     }
 
     static boolean isIoUring(EventLoopGroup group) {
-        return group instanceof IoEventLoopGroup g && g.isIoType(IoUringIoHandler.class);
+        return Transports.isIoType(group, IoUringIoHandler.class);
     }
 
     static Class<? extends Channel> socketChannelType(boolean unix) {

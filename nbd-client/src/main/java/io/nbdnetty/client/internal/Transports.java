@@ -3,7 +3,9 @@ package io.nbdnetty.client.internal;
 import io.nbdnetty.client.NbdEventLoops;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoEventLoopGroup;
+import io.netty.channel.IoHandler;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.SingleThreadIoEventLoop;
 import io.netty.channel.epoll.Epoll;
@@ -15,6 +17,7 @@ import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
 
 import java.io.IOException;
 import java.net.SocketAddress;
@@ -22,6 +25,7 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.spi.SelectorProvider;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
@@ -129,7 +133,7 @@ public final class Transports {
     }
 
     public static boolean isEpoll(EventLoopGroup group) {
-        return group instanceof IoEventLoopGroup g && g.isIoType(EpollIoHandler.class);
+        return isIoType(group, EpollIoHandler.class);
     }
 
     public static boolean isIoUring(EventLoopGroup group) {
@@ -137,7 +141,27 @@ public final class Transports {
     }
 
     public static boolean isNio(EventLoopGroup group) {
-        return group instanceof IoEventLoopGroup g && g.isIoType(NioIoHandler.class);
+        return isIoType(group, NioIoHandler.class);
+    }
+
+    /**
+     * Whether a group's loops run the given kind of I/O handler, asked of its first loop. Not through
+     * {@link IoEventLoopGroup#isIoType}: that asks {@code next()}, which moves the group's round-robin on by one, so
+     * that asking once before each {@code register} (which takes {@code next()} too) put every connection of a
+     * two-loop group on the same loop, and the other loop never ran.
+     */
+    public static boolean isIoType(EventLoopGroup group, Class<? extends IoHandler> type) {
+        if (group instanceof IoEventLoop loop) {
+            return loop.isIoType(type);
+        }
+        if (!(group instanceof IoEventLoopGroup g)) {
+            return false;
+        }
+        Iterator<EventExecutor> loops = group.iterator();
+        if (loops.hasNext() && loops.next() instanceof IoEventLoop first) {
+            return first.isIoType(type);
+        }
+        return g.isIoType(type);
     }
 
     /** A Unix socket address in the form the group's transport takes (Netty's own for the native transports). */

@@ -78,8 +78,8 @@ public final class BenchCommand implements Callable<Integer> {
     int connections;
 
     @Option(names = "--threads", paramLabel = "N",
-            description = "Event loop threads the connections share (default: one per CPU, at most one per "
-                    + "connection).")
+            description = "Event loop threads the connections share (default: one per CPU; never more than one "
+                    + "per connection).")
     Integer threads;
 
     @Option(names = "--runtime", paramLabel = "SECONDS", description = "How long to run.")
@@ -181,7 +181,15 @@ public final class BenchCommand implements Callable<Integer> {
         if (threads != null && threads < 1) {
             throw usage("--threads must be at least 1");
         }
-        threadsUsed = threads != null ? threads : Math.min(connections, Runtime.getRuntime().availableProcessors());
+        threadsUsed = Math.min(connections, threads != null ? threads : Runtime.getRuntime().availableProcessors());
+        if (threads != null && threads > connections) {
+            // A loop with no connection would only hold a thread and an epoll descriptor.
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("nbd bench: --threads " + threads + " with " + connections + " connection"
+                    + (connections == 1 ? "" : "s") + ": using " + threadsUsed + " event loop"
+                    + (threadsUsed == 1 ? "" : "s") + ", one per connection");
+            err.flush();
+        }
         EventLoopGroup group = transport.newGroup(threadsUsed);
         List<NbdConnection> conns = new ArrayList<>();
         try {

@@ -82,6 +82,22 @@ class BenchCommandTest {
     }
 
     @Test
+    void neverMoreLoopsThanConnections() throws Exception {
+        try (PeerServer s = PeerServer.nbdkit("memory", "size=16M").start()) {
+            CliRun.Run run = nbd("bench", "--json", "--connections", "2", "--threads", "8", "--size", "1M",
+                    s.uri()).ok();
+            JsonNode r = JSON.readTree(run.out());
+            assertEquals(2, r.get("threads").asInt(), "8 loops asked for 2 connections: " + r);
+            assertTrue(run.err().contains("--threads 8 with 2 connections: using 2 event loops, one per connection"),
+                    run.err());
+            CliRun.Run fits = nbd("bench", "--json", "--connections", "2", "--threads", "2", "--size", "1M", s.uri())
+                    .ok();
+            assertEquals(2, JSON.readTree(fits.out()).get("threads").asInt());
+            assertEquals("", fits.err(), "no note when the loops fit");
+        }
+    }
+
+    @Test
     void rampTimeIsNotCounted() throws Exception {
         try (PeerServer s = PeerServer.nbdkit("memory", "size=16M").start()) {
             JsonNode r = bench("--rw", "randread", "--ramp-time", "1", "--runtime", "0.3", s.uri());

@@ -142,6 +142,7 @@ public final class Dialler {
 
     /** Dials a vsock address; the state is already CONNECTING. */
     public CompletableFuture<NbdConnection> dialVsock(int cid, int port, String what) {
+        owner.prepareTls();
         String name = VsockTransport.describe(cid, port);
         name = name.equals(what) ? name : name + " (" + what + ")";
         String unavailable = VsockTransport.unavailable(sharedGroup);
@@ -199,6 +200,7 @@ public final class Dialler {
      * libnbd does with getaddrinfo's list, each within the connect timeout.
      */
     public CompletableFuture<NbdConnection> dial(String host, int port, Path socket, String what) {
+        owner.prepareTls();
         dialledHost = host;
         dialledPort = port;
         EventLoopGroup group = sharedGroup != null ? sharedGroup : privateGroup(null);

@@ -10,6 +10,7 @@ import io.nbdnetty.client.NbdHandle;
 import io.nbdnetty.client.NbdState;
 import io.nbdnetty.client.NbdStateException;
 import io.nbdnetty.client.NbdTimeoutException;
+import io.nbdnetty.client.NbdTlsMode;
 import io.nbdnetty.codec.NbdClientHandshakeDecoder;
 import io.nbdnetty.codec.NbdHandshakeEncoder;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
@@ -64,6 +65,8 @@ public final class HandleCore implements HandleOwner {
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
     private volatile Channel channel;
     private volatile NegotiationHandler handshake;
+    /** See {@link #prepareTls()}. */
+    private volatile io.netty.handler.ssl.SslContext preparedTls;
     private volatile TransmissionHandler transmission;
     private volatile NbdConnection connection;
     private volatile String exportName;
@@ -150,6 +153,25 @@ public final class HandleCore implements HandleOwner {
     }
 
     /**
+     * Finds the TLS context a connection with this configuration will use (built, or kept from an earlier connection
+     * while its files are unchanged: {@link NbdTls#context}), on the calling thread, so that the event loop neither
+     * reads nor parses certificate files at STARTTLS. Call it once the configuration is final, before the channel is
+     * adopted. Without TLS it does nothing; a context that cannot be built is left to fail at STARTTLS, where the
+     * error is reported (and where {@link NbdTlsMode#ALLOW} against a server without TLS never needs it).
+     */
+    @Override
+    public void prepareTls() {
+        if (config.tls() == NbdTlsMode.DISABLE) {
+            return;
+        }
+        try {
+            preparedTls = NbdTls.context(config);
+        } catch (javax.net.ssl.SSLException | RuntimeException e) {
+            preparedTls = null;
+        }
+    }
+
+    /**
      * CREATED to CONNECTING.
      *
      * @return whether the handle was newly created (and now connects)
@@ -180,6 +202,7 @@ public final class HandleCore implements HandleOwner {
             return CompletableFuture.failedFuture(
                     new NbdStateException(state.get(), "the handle must be newly created"));
         }
+        prepareTls();
         return adoptChannel(channel);
     }
 
@@ -260,6 +283,7 @@ public final class HandleCore implements HandleOwner {
         // Larger socket reads for large replies (the reply decoder keeps them as components, without copying).
         channel.config().setRecvByteBufAllocator(new AdaptiveRecvByteBufAllocator(512, 16 * 1024, 256 * 1024));
         NegotiationHandler h = new NegotiationHandler(this, config);
+        h.preparedTls(preparedTls);
         this.handshake = h;
         channel.pipeline().addLast(PipelineNames.HANDSHAKE_DECODER, h.decoder)
                 .addLast(PipelineNames.HANDSHAKE_ENCODER, NbdHandshakeEncoder.INSTANCE)

@@ -15,6 +15,12 @@ public interface HandleOwner extends NegotiationOwner {
     NbdClientConfig config();
 
     /**
+     * Finds the TLS context the connection will use, on the calling thread (not an event loop), once the
+     * configuration is final; does nothing without TLS.
+     */
+    void prepareTls();
+
+    /**
      * A dialled channel is connected: the handle installs the handshake on it.
      *
      * @param channel the channel

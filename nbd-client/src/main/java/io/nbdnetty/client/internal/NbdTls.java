@@ -15,22 +15,96 @@ import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /** Builds the client's TLS engine from the configuration. */
 final class NbdTls {
+    /** How many built contexts {@link #context} keeps (each a different engine, directory or peer check). */
+    static final int CACHED_CONTEXTS = 16;
+
+    /** Built contexts by what they were built from, least recently used first. Guarded by itself. */
+    private static final Map<Key, Built> CACHE = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Key, Built> eldest) {
+            return size() > CACHED_CONTEXTS;
+        }
+    };
+
+    /** What a built context depends on besides its files. */
+    private record Key(SslProvider provider, Path dir, boolean verifyPeer) {
+    }
+
+    /** A built context and the state of the files it was built from. */
+    private record Built(List<String> stamps, SslContext context) {
+    }
+
     private NbdTls() {
     }
 
     /**
      * The SslContext for a configuration: the caller's own, or one from the certificate directory (nbdkit and
      * libnbd's layout: {@code ca-cert.pem}, {@code client-cert.pem}, {@code client-key.pem}), or the JDK's trust store.
+     *
+     * <p>A built context is kept and shared by the connections that follow with the same engine, directory and peer
+     * check, as long as the three files keep their size and modification time: a pool of N connections reads and
+     * parses its certificates and key once rather than N times, and certificates replaced on disk are read again by
+     * the next connection, as libnbd reads them for each.
      */
     static SslContext context(NbdClientConfig config) throws SSLException {
         if (config.sslContext() != null) {
             return config.sslContext();
         }
+        Path dir = config.tlsCertificates() == null ? null : config.tlsCertificates().toAbsolutePath().normalize();
+        Key key = new Key(config.tlsProvider(), dir, config.tlsVerifyPeer());
+        List<String> stamps = stamps(dir);
+        synchronized (CACHE) {
+            Built b = CACHE.get(key);
+            if (b != null && b.stamps().equals(stamps)) {
+                return b.context();
+            }
+        }
+        // Built outside the lock: two connections that race here each build one, and the later one is kept.
+        SslContext built = build(config);
+        synchronized (CACHE) {
+            CACHE.put(key, new Built(stamps, built));
+        }
+        return built;
+    }
+
+    /** Size and modification time of each file a context reads ("-" for one that is missing or unreadable). */
+    private static List<String> stamps(Path dir) {
+        if (dir == null) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>(3);
+        for (String name : new String[] {"ca-cert.pem", "client-cert.pem", "client-key.pem"}) {
+            Path f = dir.resolve(name);
+            try {
+                BasicFileAttributes a = Files.readAttributes(f, BasicFileAttributes.class);
+                out.add(Files.isReadable(f) ? a.size() + "@" + a.lastModifiedTime().to(TimeUnit.NANOSECONDS) : "-");
+            } catch (IOException e) {
+                out.add("-");
+            }
+        }
+        return out;
+    }
+
+    /** Forgets every kept context (tests). */
+    static void clearCache() {
+        synchronized (CACHE) {
+            CACHE.clear();
+        }
+    }
+
+    private static SslContext build(NbdClientConfig config) throws SSLException {
         // Host names are checked per engine, where a host is known (see handler()).
         SslProvider provider = config.tlsProvider();
         if (provider != SslProvider.JDK && !OpenSsl.isAvailable()) {
@@ -56,9 +130,14 @@ final class NbdTls {
         return b.build();
     }
 
-    static SslHandler handler(NbdClientConfig config, ByteBufAllocator alloc, String host, int port)
-            throws SSLException {
-        SslContext ctx = context(config);
+    /**
+     * The TLS handler of one connection.
+     *
+     * @param prepared the context {@link #context} gave on the connecting thread, or null to ask it now
+     */
+    static SslHandler handler(SslContext prepared, NbdClientConfig config, ByteBufAllocator alloc, String host,
+            int port) throws SSLException {
+        SslContext ctx = prepared != null ? prepared : context(config);
         SSLEngine engine = host != null ? ctx.newEngine(alloc, host, port) : ctx.newEngine(alloc);
         // The name is checked only where there is one to check (Netty 4.2 would otherwise insist on one).
         SSLParameters p = engine.getSSLParameters();

@@ -63,6 +63,8 @@ public final class NegotiationHandler extends ChannelInboundHandlerAdapter {
     private static final InternalLogger LOG = InternalLoggerFactory.getInstance(NbdHandle.class);
 
     private final NegotiationOwner owner;
+    /** See {@link #preparedTls(io.netty.handler.ssl.SslContext)}. */
+    private io.netty.handler.ssl.SslContext preparedTls;
     private final NbdClientConfig config;
     /** The handshake decoder, installed before this handler. */
     public final NbdClientHandshakeDecoder decoder;
@@ -92,6 +94,16 @@ public final class NegotiationHandler extends ChannelInboundHandlerAdapter {
         this.owner = owner;
         this.config = config;
         this.decoder = new NbdClientHandshakeDecoder(config.maxOptionReplyLength());
+    }
+
+    /**
+     * The TLS context to use at STARTTLS, found on the connecting thread ({@link HandleCore#prepareTls()}) so that
+     * the event loop does not read certificate files; without one, it is asked for at STARTTLS.
+     *
+     * @param context the context, or null
+     */
+    void preparedTls(io.netty.handler.ssl.SslContext context) {
+        this.preparedTls = context;
     }
 
     /**
@@ -419,7 +431,7 @@ public final class NegotiationHandler extends ChannelInboundHandlerAdapter {
         SslHandler ssl;
         try {
             String host = config.tlsHostname() != null ? config.tlsHostname() : owner.dialledHost();
-            ssl = NbdTls.handler(config, ctx.alloc(), host, owner.dialledPort());
+            ssl = NbdTls.handler(preparedTls, config, ctx.alloc(), host, owner.dialledPort());
         } catch (SSLException | RuntimeException e) {
             return CompletableFuture.failedFuture(new NbdException("cannot set up TLS: "
                     + NbdErrors.inWords(e), e));

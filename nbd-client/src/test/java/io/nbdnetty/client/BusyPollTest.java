@@ -86,6 +86,26 @@ class BusyPollTest {
     }
 
     @Test
+    void pollsOnlyWithFewRequestsInFlightOrALargeRead() throws Exception {
+        BusyPollStrategy s = awaiting(30_000);
+        s.requests(BusyPollStrategy.POLL_BELOW_REQUESTS - 1, 0);
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "a few small requests in flight: poll");
+        s.requests(1, 0);
+        assertEquals(SelectStrategy.SELECT, strategy(s, false), "enough small requests in flight: sleep at once");
+        assertEquals(1, polls, "no poll for that one");
+        s.requests(1, 1);
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "a large read among them: poll again");
+        s.requests(-1, -1);
+        assertEquals(SelectStrategy.SELECT, strategy(s, false), "the large read answered");
+        s.requests(-2, 0);
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "fewer again");
+        assertEquals(BusyPollStrategy.POLL_BELOW_REQUESTS - 2, s.requestsInFlight());
+        assertTrue(BusyPollStrategy.isLargeRead(true, BusyPollStrategy.LARGE_READ));
+        assertTrue(!BusyPollStrategy.isLargeRead(true, BusyPollStrategy.LARGE_READ - 1));
+        assertTrue(!BusyPollStrategy.isLargeRead(false, 1 << 20), "a write's reply is small however long the write");
+    }
+
+    @Test
     void tasksWaitingMeanANonBlockingPollAsNettyDoes() throws Exception {
         BusyPollStrategy s = new BusyPollStrategy(30_000, () -> now);
         ready = 0;
@@ -123,6 +143,11 @@ class BusyPollTest {
         }).get(10, TimeUnit.SECONDS);
     }
 
+    /** How many requests the strategy of {@code group}'s one loop counts in flight. */
+    private static int requestsOn(EventLoopGroup group) throws Exception {
+        return group.next().submit(() -> BusyPollStrategy.current().requestsInFlight()).get(10, TimeUnit.SECONDS);
+    }
+
     @ParameterizedTest
     @EnumSource(value = Transport.class, names = {"EPOLL", "NIO"})
     void aConnectionCountsAsAwaitingRepliesWhileItHasRequestsInFlight(Transport t) throws Exception {
@@ -138,16 +163,25 @@ class BusyPollTest {
             CompletableFuture<io.netty.buffer.ByteBuf> r2 = c.read(4096, 4096);
             CompletableFuture<io.netty.buffer.ByteBuf> r3 = c2.read(0, 4096);
             assertEquals(2, awaitingOn(group), "two connections with reads in flight, counted once each");
+            assertEquals(3, requestsOn(group), "three reads in flight on the loop");
             TestSupport.bytes(await(r1));
             TestSupport.bytes(await(r2));
             TestSupport.bytes(await(r3));
             assertEquals(0, awaitingOn(group), "every reply in");
+            assertEquals(0, requestsOn(group), "no read in flight");
             // A connection that dies with reads in flight stops counting too.
             CompletableFuture<io.netty.buffer.ByteBuf> lost = c.read(0, 4096);
+            CompletableFuture<io.netty.buffer.ByteBuf> lostLarge = c.read(0, 128 * 1024);
             assertEquals(1, awaitingOn(group));
+            assertEquals(1, group.next().submit(() -> BusyPollStrategy.current().largeReadsInFlight())
+                    .get(10, TimeUnit.SECONDS), "the 128 KiB read counts as large");
             server.kill();
             assertThrows(java.util.concurrent.ExecutionException.class, () -> lost.get(10, TimeUnit.SECONDS));
+            assertThrows(java.util.concurrent.ExecutionException.class, () -> lostLarge.get(10, TimeUnit.SECONDS));
+            assertEquals(0, group.next().submit(() -> BusyPollStrategy.current().largeReadsInFlight())
+                    .get(10, TimeUnit.SECONDS), "nor the large one");
             assertEquals(0, awaitingOn(group), "the dead connection's reads failed");
+            assertEquals(0, requestsOn(group), "and are no longer counted");
         } finally {
             assertTrue(group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS));
         }

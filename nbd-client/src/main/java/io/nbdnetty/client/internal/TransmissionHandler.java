@@ -69,6 +69,8 @@ public final class TransmissionHandler extends ReplyAssembler {
     private final List<CompletableFuture<Void>> capacityWaiters = new ArrayList<>();
     private long nextCookie = 1;
     private long inFlightBytes;
+    /** Reads in flight that the loop's busy polling counts as large ({@link BusyPollStrategy#isLargeRead}). */
+    private int largeReadsInFlight;
     /** The busy-poll strategy of this connection's loop, told when replies are awaited; null on other groups. */
     private final BusyPollStrategy pollStrategy;
     /** Whether {@link #pollStrategy} counts this connection as awaiting replies (it has requests in flight). */
@@ -303,9 +305,14 @@ public final class TransmissionHandler extends ReplyAssembler {
         inFlightMap.put(key(r.cookie), r);
         inFlight = inFlightMap.size();
         inFlightBytes += r.bytes();
-        if (!awaitingCounted && pollStrategy != null) {
-            awaitingCounted = true;
-            pollStrategy.awaitingReplies(true);
+        if (pollStrategy != null) {
+            if (!awaitingCounted) {
+                awaitingCounted = true;
+                pollStrategy.awaitingReplies(true);
+            }
+            int large = largeRead(r) ? 1 : 0;
+            largeReadsInFlight += large;
+            pollStrategy.requests(1, large);
         }
         boolean extended = style == NbdReplyStyle.EXTENDED;
         ByteBuf payload = null;
@@ -428,6 +435,8 @@ public final class TransmissionHandler extends ReplyAssembler {
         if (awaitingCounted) {
             awaitingCounted = false;
             pollStrategy.awaitingReplies(false);
+            pollStrategy.requests(-inFlightMap.size(), -largeReadsInFlight);
+            largeReadsInFlight = 0;
         }
         inFlightMap.clear();
         queue.clear();
@@ -560,13 +569,22 @@ public final class TransmissionHandler extends ReplyAssembler {
         }
     }
 
+    private static boolean largeRead(Request<?> r) {
+        return BusyPollStrategy.isLargeRead(r.type.equals(NbdCommandType.READ), r.length);
+    }
+
     private void finish(Request<?> r) {
         inFlightMap.remove(key(r.cookie));
         inFlight = inFlightMap.size();
         inFlightBytes -= r.bytes();
-        if (inFlight == 0 && awaitingCounted) {
-            awaitingCounted = false;
-            pollStrategy.awaitingReplies(false);
+        if (awaitingCounted) {
+            int large = largeRead(r) ? 1 : 0;
+            largeReadsInFlight -= large;
+            pollStrategy.requests(-1, -large);
+            if (inFlight == 0) {
+                awaitingCounted = false;
+                pollStrategy.awaitingReplies(false);
+            }
         }
         drainQueue();
     }

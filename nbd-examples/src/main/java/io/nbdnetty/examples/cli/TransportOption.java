@@ -26,7 +26,8 @@ public final class TransportOption {
 
     @Option(names = "--busy-poll", paramLabel = "USEC",
             description = "Let each event loop poll its sockets for up to this many microseconds before it sleeps "
-                    + "while replies are awaited (lower latency for CPU; epoll and nio; default: the library's "
+                    + "while replies are awaited, unless 8 or more small requests are (lower latency for CPU; epoll "
+                    + "and nio; default: the library's "
                     + TransportOption.LIBRARY_DEFAULT_MICROS + ", and for nbd copy "
                     + CopyCommand.DEFAULT_BUSY_POLL_MICROS + " when its busy threads leave a core free; 0 turns it "
                     + "off).")

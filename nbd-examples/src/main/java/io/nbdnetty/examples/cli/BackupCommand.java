@@ -80,7 +80,7 @@ public final class BackupCommand implements Callable<Integer> {
         NbdUri sourceUri = NbdUri.parse(source);
         tlsEngine.apply(cfg, sourceUri.tls());
         try (NbdHandle src = NbdHandle.create(cfg.build())) {
-            NbdConnection c = await(src.connect(sourceUri));
+            NbdConnection c = CliSupport.awaitConnection(sourceUri, src.connect(sourceUri));
             if (!c.canMetaContext(NbdMetaContext.BASE_ALLOCATION)) {
                 throw new IllegalStateException("the source does not offer base:allocation block status");
             }
@@ -104,7 +104,7 @@ public final class BackupCommand implements Callable<Integer> {
                     NbdUri targetUri = NbdUri.parse(target);
                     try (NbdHandle dst = NbdHandle.create(
                             tlsEngine.apply(NbdClientConfig.builder(), targetUri.tls()).build())) {
-                        NbdConnection d = await(dst.connect(targetUri));
+                        NbdConnection d = CliSupport.awaitConnection(targetUri, dst.connect(targetUri));
                         r = await(backup.toDevice(d));
                         await(d.disconnect());
                     }

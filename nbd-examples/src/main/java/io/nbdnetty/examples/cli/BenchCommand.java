@@ -273,7 +273,7 @@ public final class BenchCommand implements Callable<Integer> {
             all.add(CliSupport.connect(uri, config, group));
         }
         try {
-            conns.add(CliSupport.await(all.get(0)));
+            conns.add(CliSupport.awaitConnection(uri, all.get(0)));
             long wait = Math.max(io.nbdnetty.client.device.NbdConnectionPool.DEFAULT_EXTRA_WAIT.toNanos(),
                     2 * (System.nanoTime() - began));
             long until = System.nanoTime() + wait;

@@ -4,7 +4,9 @@ import io.nbdnetty.client.NbdClientConfig;
 import io.nbdnetty.client.NbdConnection;
 import io.nbdnetty.client.NbdException;
 import io.nbdnetty.client.NbdHandle;
+import io.nbdnetty.client.NbdOptionException;
 import io.nbdnetty.client.NbdUri;
+import io.nbdnetty.codec.NbdOptionReplyType;
 import io.netty.channel.EventLoopGroup;
 
 import java.util.concurrent.CompletableFuture;
@@ -54,6 +56,26 @@ public final class CliSupport {
             return f.get();
         } catch (ExecutionException | CompletionException e) {
             throw unwrap(e);
+        }
+    }
+
+    /**
+     * Waits for a connection to a URI. A server's refusal of an option (an export it does not have, TLS it does not
+     * offer) is reported with the URI in front, as the other connect errors name their address already, and with how
+     * to list the server's exports when the export is not there.
+     *
+     * @param uri the URI the connection is to
+     * @param f the connection's future
+     * @return the connection
+     * @throws Exception the failure
+     */
+    public static NbdConnection awaitConnection(NbdUri uri, CompletableFuture<NbdConnection> f) throws Exception {
+        try {
+            return await(f);
+        } catch (NbdOptionException e) {
+            throw new NbdException(uri + ": " + e.getMessage()
+                    + (NbdOptionReplyType.ERR_UNKNOWN.equals(e.replyType())
+                    ? " (to list the server's exports, use nbd info --list)" : ""), e);
         }
     }
 

@@ -191,6 +191,21 @@ class ErrorSweepTest {
     }
 
     @Test
+    void anExportTheServerDoesNotHaveIsNamedWithItsUri() throws Exception {
+        try (PeerServer s = PeerServer.nbdkit("memory", "size=1M")
+                .filter("exportname", "exportname=disk", "exportname-strict=true").start()) {
+            String uri = "nbd+unix:///nosuch?socket=" + s.socketPath();
+            String good = "nbd+unix:///disk?socket=" + s.socketPath();
+            Path out = dir.resolve("missing-export.img");
+            for (String[] args : new String[][] {{"copy", uri, "null:"}, {"copy", good, uri},
+                    {"bench", "--runtime", "1", uri}, {"backup", uri, out.toString()}}) {
+                assertSays(fails(args), uri + ": ", "NBD_REP_ERR_UNKNOWN", "nbd info --list");
+            }
+            assertSays(fails("info", uri), "nosuch", "--list");
+        }
+    }
+
+    @Test
     void resetConnections() throws Exception {
         try (ServerSocket ss = resetter()) {
             String uri = "nbd://127.0.0.1:" + ss.getLocalPort() + "/";

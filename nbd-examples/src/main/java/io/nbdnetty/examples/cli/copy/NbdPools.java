@@ -30,7 +30,7 @@ final class NbdPools {
     /** Opens the first connection to an end, timing it. */
     NbdConnection first(NbdUri uri, NbdClientConfig config) throws Exception {
         long began = System.nanoTime();
-        NbdConnection c = CliSupport.await(CliSupport.connect(uri, config, group));
+        NbdConnection c = CliSupport.awaitConnection(uri, CliSupport.connect(uri, config, group));
         firstTook = Math.max(firstTook, System.nanoTime() - began);
         return c;
     }

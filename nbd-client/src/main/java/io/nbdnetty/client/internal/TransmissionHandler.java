@@ -69,8 +69,6 @@ public final class TransmissionHandler extends ReplyAssembler {
     private final List<CompletableFuture<Void>> capacityWaiters = new ArrayList<>();
     private long nextCookie = 1;
     private long inFlightBytes;
-    /** Reads in flight that the loop's busy polling counts as large ({@link BusyPollStrategy#isLargeRead}). */
-    private int largeReadsInFlight;
     /** The busy-poll strategy of this connection's loop, told when replies are awaited; null on other groups. */
     private final BusyPollStrategy pollStrategy;
     /** Whether {@link #pollStrategy} counts this connection as awaiting replies (it has requests in flight). */
@@ -310,9 +308,7 @@ public final class TransmissionHandler extends ReplyAssembler {
                 awaitingCounted = true;
                 pollStrategy.awaitingReplies(true);
             }
-            int large = largeRead(r) ? 1 : 0;
-            largeReadsInFlight += large;
-            pollStrategy.requests(1, large);
+            pollStrategy.requests(1, largeRead(r) ? 1 : 0);
         }
         boolean extended = style == NbdReplyStyle.EXTENDED;
         ByteBuf payload = null;
@@ -435,8 +431,11 @@ public final class TransmissionHandler extends ReplyAssembler {
         if (awaitingCounted) {
             awaitingCounted = false;
             pollStrategy.awaitingReplies(false);
-            pollStrategy.requests(-inFlightMap.size(), -largeReadsInFlight);
-            largeReadsInFlight = 0;
+            int large = 0;
+            for (Request<?> r : inFlightMap.values()) {
+                large += largeRead(r) ? 1 : 0;
+            }
+            pollStrategy.requests(-inFlightMap.size(), -large);
         }
         inFlightMap.clear();
         queue.clear();
@@ -578,9 +577,7 @@ public final class TransmissionHandler extends ReplyAssembler {
         inFlight = inFlightMap.size();
         inFlightBytes -= r.bytes();
         if (awaitingCounted) {
-            int large = largeRead(r) ? 1 : 0;
-            largeReadsInFlight -= large;
-            pollStrategy.requests(-1, -large);
+            pollStrategy.requests(-1, largeRead(r) ? -1 : 0);
             if (inFlight == 0) {
                 awaitingCounted = false;
                 pollStrategy.awaitingReplies(false);

@@ -31,8 +31,8 @@ mkdir "$dir/home"
 cleanup() { for f in "$dir"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; rm -rf "$dir"; }
 trap cleanup EXIT
 
-start_server() { # name size [unix|tcp|tls]: prints the URI (TLS: the peers' form, see make_certs)
-    local listen uri port
+start_server() { # name size [unix|tcp|tls] [memory|null]: prints the URI (TLS: the peers' form, see make_certs)
+    local listen uri port plugin=${4:-memory}
     case "${3:-unix}" in
         unix) listen=(-U "$dir/$1.sock"); uri="nbd+unix:///?socket=$dir/$1.sock" ;;
         tcp|tls)
@@ -43,7 +43,10 @@ start_server() { # name size [unix|tcp|tls]: prints the URI (TLS: the peers' for
     if [ "${3:-unix}" = tls ]; then
         listen+=(--tls=require "--tls-certificates=$dir/certs"); uri="nbds://127.0.0.1:$port/"
     fi
-    "${SERVER_PIN[@]}" nbdkit "${listen[@]}" -P "$dir/$1.pid" memory "size=$2"
+    case "$plugin" in memory|null) ;; *) echo "start_server: unknown plugin $plugin" >&2; return 1 ;; esac
+    "${SERVER_PIN[@]}" nbdkit "${listen[@]}" -P "$dir/$1.pid" "$plugin" "size=$2"
+    # nbdkit null keeps nothing and answers reads with zeros: the cheapest server, nothing to fill.
+    [ "$plugin" = null ] && { echo "$uri"; return; }
     # Fill it with random data (from nbdkit's random plugin) so reads are of real pages, not the zero fast path.
     nbdkit -U "$dir/$1-fill.sock" -P "$dir/$1-fill.pid" random "size=$2"
     peer nbdcopy "nbd+unix:///?socket=$dir/$1-fill.sock" "$uri"

@@ -6,7 +6,7 @@
 #
 #   nbd-examples/bench/compare.sh [--transport unix|tcp|tls]... [--tls-engines "jdk openssl"]
 #       [--many "64x4 256x4 1000x1"] [--many-slack SECONDS] [--sections bench,many,copy] [--no-poll-rows] [--pin]
-#       [--size 2G] [--repeat 3] [--runtime 10] [--ramp-time 2] [--copy-size 8G]
+#       [--plugin memory|null] [--size 2G] [--repeat 3] [--runtime 10] [--ramp-time 2] [--copy-size 8G]
 #
 # Sections, each a table per transport (and TLS engine) with the machine line and the load at its start:
 # - bench: 4K randread QD64 and QD1, 4K randwrite QD64, 256K read QD16, one connection: `nbd bench` beside
@@ -33,6 +33,12 @@
 # threads among hundreds: they were measured runnable but waiting for a CPU 77% of the time
 # (/proc/PID/task/TID/schedstat).
 # Pinned, each client has the same CPUs to itself and the comparison is of the clients, not of the scheduler.
+#
+# --plugin null serves the bench and many sections from `nbdkit null` (zeros, writes discarded: the least a server
+# can cost per request) instead of nbdkit memory filled with random data. On a machine where client and server share
+# the CPUs, nbdkit memory's own cost per request sets the pace for both clients; with null, more of the CPU is left
+# for the client, and the rows show what each client can do. The copy section always copies nbdkit memory (from
+# null, both copiers would only find zeros and skip them).
 #
 # Many connections, and fio's staggered start. fio creates its N job threads one by one, then releases them all;
 # each job then connects (libnbd's nbd_connect_uri, synchronous) and starts its I/O as soon as its own connection is
@@ -63,6 +69,7 @@ set -euo pipefail
 
 SIZE=2G; REPEAT=3; RUNTIME=10; RAMP=2; COPY_SIZE=8G
 TRANSPORTS=(); TLS_ENGINES=""; MANY="64x4 256x4 1000x1"; MANY_SLACK=""; SECTIONS="bench,many,copy"; POLL_ROWS=1; PIN=0
+PLUGIN=memory
 rest=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -73,6 +80,7 @@ while [ $# -gt 0 ]; do
         --sections) SECTIONS=$2; shift 2 ;;
         --no-poll-rows) POLL_ROWS=0; shift ;;
         --pin) PIN=1; shift ;;
+        --plugin) PLUGIN=$2; shift 2 ;;
         *) rest+=("$1"); shift ;;
     esac
 done
@@ -80,6 +88,7 @@ done
 for t in "${TRANSPORTS[@]}"; do
     case "$t" in unix|tcp|tls) ;; *) echo "--transport: unix, tcp or tls, not $t" >&2; exit 2 ;; esac
 done
+case "$PLUGIN" in memory|null) ;; *) echo "--plugin: memory or null, not $PLUGIN" >&2; exit 2 ;; esac
 for s in ${SECTIONS//,/ }; do
     case "$s" in bench|many|copy) ;; *) echo "--sections: bench, many or copy, not $s" >&2; exit 2 ;; esac
 done
@@ -204,11 +213,11 @@ set_variant() { # transport variant: sets engine (ours' extra options), ouri (ou
 
 for tr in "${TRANSPORTS[@]}"; do
     if section bench || { [ "$tr" = unix ] && section many && [ -n "$MANY" ]; }; then
-        uri=$(start_server "m-$tr" "$SIZE" "$tr")
+        uri=$(start_server "m-$tr" "$SIZE" "$tr" "$PLUGIN")
         for v in $(variants "$tr"); do
             set_variant "$tr" "$v"
             section bench || continue
-            heading "$name: nbd bench vs fio --ioengine=nbd, one connection ($REPEAT pairs, ${RAMP} s ramp + ${RUNTIME} s, export $SIZE)"
+            heading "$name: nbd bench vs fio --ioengine=nbd, one connection ($REPEAT pairs, ${RAMP} s ramp + ${RUNTIME} s, nbdkit $PLUGIN $SIZE)"
             python3 "$compare_py" header bench fio
             bench_row "randread 4K QD64"  --rw randread  --bs 4k   --iodepth 64 -- --rw=randread  --bs=4k   --iodepth=64
             bench_row "randread 4K QD1"   --rw randread  --bs 4k   --iodepth 1  -- --rw=randread  --bs=4k   --iodepth=1
@@ -225,7 +234,7 @@ for tr in "${TRANSPORTS[@]}"; do
         done
         if [ "$tr" = unix ] && section many && [ -n "$MANY" ]; then
             set_variant unix default
-            heading "unix: nbd bench --connections N --iodepth D vs fio --numjobs=N --iodepth=D --thread, 4K randread ($REPEAT pairs, ${RAMP} s ramp + ${RUNTIME} s; fio: both + slack, IOPS while all its jobs run; export $SIZE)"
+            heading "unix: nbd bench --connections N --iodepth D vs fio --numjobs=N --iodepth=D --thread, 4K randread ($REPEAT pairs, ${RAMP} s ramp + ${RUNTIME} s; fio: both + slack, IOPS while all its jobs run; nbdkit $PLUGIN $SIZE)"
             python3 "$compare_py" header many fio
             for m in $MANY; do
                 n=${m%x*}; d=${m#*x}

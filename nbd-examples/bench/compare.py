@@ -121,8 +121,14 @@ def row(kind, label, peer, path):
             runs[who][int(r)] = [float(v) for v in values]
     o, p = runs["ours"], runs[peer]
     rounds = sorted(set(o) & set(p))
-    ratios = [o[r][0] / p[r][0] for r in rounds if p[r][0]]
+    # A many row's pair counts only if all of the peer's jobs ran together for a while (a common window): otherwise
+    # its figure is fio's own, over jobs' windows of which some had the server to fewer connections.
+    windowless = [r for r in rounds if kind == "many" and p[r][6] <= 0]
+    ratios = [o[r][0] / p[r][0] for r in rounds if p[r][0] and r not in windowless]
     ratio = f"{st.median(ratios):.2f} ({' '.join(f'{x:.2f}' for x in ratios)})" if ratios else "-"
+    if windowless:
+        ratio += (f"; {len(windowless)} of {len(rounds)} pairs left out: {peer}'s jobs never all ran at once"
+                  " (raise --many-slack)")
 
     def med(side, i):
         return st.median(v[i] for v in side.values())
@@ -137,7 +143,8 @@ def row(kind, label, peer, path):
                  pair(med(o, 4), med(p, 4), lambda x: f"{x:.0f}", False), pair(med(o, 5), med(p, 5), mib)]
     elif kind == "many":
         windows = [v[6] for v in p.values()]
-        cells = [spread(o, 0), spread(p, 0), ratio, k(med(p, 4)),
+        held = {r: v for r, v in p.items() if r not in windowless}
+        cells = [spread(o, 0), spread(held, 0) if held else "-", ratio, k(med(p, 4)),
                  f"{med(p, 5):.1f}, {max(v[5] for v in p.values()):.1f} ({min(windows):.1f})",
                  pair(med(o, 1), med(p, 1), lambda x: f"{x:.0f}"), pair(med(o, 2), med(p, 2), lambda x: f"{x:.0f}"),
                  pair(med(o, 3), med(p, 3), mib)]

@@ -34,10 +34,10 @@ class BusyPollTest {
         }, hasTasks);
     }
 
-    /** A strategy with one connection awaiting replies, as the tests of the window need. */
+    /** A strategy with one request in flight, as the tests of the window need. */
     private BusyPollStrategy awaiting(long spinNanos) {
         BusyPollStrategy s = new BusyPollStrategy(spinNanos, () -> now);
-        s.awaitingReplies(true);
+        s.requests(1, 0);
         return s;
     }
 
@@ -68,19 +68,19 @@ class BusyPollTest {
     }
 
     @Test
-    void sleepsAtOnceWhileNoConnectionAwaitsReplies() throws Exception {
+    void sleepsAtOnceWhileNoRequestIsInFlight() throws Exception {
         BusyPollStrategy s = new BusyPollStrategy(30_000, () -> now);
         assertEquals(SelectStrategy.SELECT, strategy(s, false), "nothing in flight: nothing to poll for");
         assertEquals(0, polls);
-        s.awaitingReplies(true);
-        s.awaitingReplies(true);
-        assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "two connections await replies");
-        s.awaitingReplies(false);
-        assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "one still does");
-        s.awaitingReplies(false);
-        assertEquals(SelectStrategy.SELECT, strategy(s, false), "none does: sleep within the window too");
+        s.requests(1, 0);
+        s.requests(1, 0);
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "two requests in flight");
+        s.requests(-1, 0);
+        assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "one still is");
+        s.requests(-1, 0);
+        assertEquals(SelectStrategy.SELECT, strategy(s, false), "none is: sleep within the window too");
         assertEquals(2, polls);
-        s.awaitingReplies(true);
+        s.requests(1, 0);
         now += 1_000;
         assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "a new request: a new window");
     }
@@ -88,7 +88,7 @@ class BusyPollTest {
     @Test
     void pollsOnlyWithFewRequestsInFlightOrALargeRead() throws Exception {
         BusyPollStrategy s = awaiting(30_000);
-        s.requests(BusyPollStrategy.POLL_BELOW_REQUESTS - 1, 0);
+        s.requests(BusyPollStrategy.POLL_BELOW_REQUESTS - 2, 0);
         assertEquals(SelectStrategy.CONTINUE, strategy(s, false), "a few small requests in flight: poll");
         s.requests(1, 0);
         assertEquals(SelectStrategy.SELECT, strategy(s, false), "enough small requests in flight: sleep at once");
@@ -135,22 +135,17 @@ class BusyPollTest {
         assertThrows(NullPointerException.class, () -> NbdEventLoops.newGroup(Transport.NIO, 1, null));
     }
 
-    /** How many connections the strategy of {@code group}'s one loop counts as awaiting replies, -1 for none. */
-    private static int awaitingOn(EventLoopGroup group) throws Exception {
+    /** How many requests the strategy of {@code group}'s one loop counts in flight, -1 if it has no strategy. */
+    private static int requestsOn(EventLoopGroup group) throws Exception {
         return group.next().submit(() -> {
             BusyPollStrategy s = BusyPollStrategy.current();
-            return s == null ? -1 : s.awaiting();
+            return s == null ? -1 : s.requestsInFlight();
         }).get(10, TimeUnit.SECONDS);
-    }
-
-    /** How many requests the strategy of {@code group}'s one loop counts in flight. */
-    private static int requestsOn(EventLoopGroup group) throws Exception {
-        return group.next().submit(() -> BusyPollStrategy.current().requestsInFlight()).get(10, TimeUnit.SECONDS);
     }
 
     @ParameterizedTest
     @EnumSource(value = Transport.class, names = {"EPOLL", "NIO"})
-    void aConnectionCountsAsAwaitingRepliesWhileItHasRequestsInFlight(Transport t) throws Exception {
+    void theLoopCountsEachConnectionsRequestsInFlight(Transport t) throws Exception {
         TransportInteropTest.requireTransport(t);
         EventLoopGroup group = NbdEventLoops.newGroup(t, 1); // the library's default window
         try (PeerServer server = PeerServer.nbdkit("memory", "size=8M").filter("delay", "rdelay=400ms").start();
@@ -158,21 +153,19 @@ class BusyPollTest {
              NbdHandle h2 = NbdHandle.create(NbdClientConfig.builder().build(), group)) {
             NbdConnection c = await(h.connectUnix(server.socketPath()));
             NbdConnection c2 = await(h2.connectUnix(server.socketPath()));
-            assertEquals(0, awaitingOn(group), "connected, nothing in flight");
+            assertEquals(0, requestsOn(group), "connected, nothing in flight");
             CompletableFuture<io.netty.buffer.ByteBuf> r1 = c.read(0, 4096);
             CompletableFuture<io.netty.buffer.ByteBuf> r2 = c.read(4096, 4096);
             CompletableFuture<io.netty.buffer.ByteBuf> r3 = c2.read(0, 4096);
-            assertEquals(2, awaitingOn(group), "two connections with reads in flight, counted once each");
-            assertEquals(3, requestsOn(group), "three reads in flight on the loop");
+            assertEquals(3, requestsOn(group), "three reads in flight on the loop, from two connections");
             TestSupport.bytes(await(r1));
             TestSupport.bytes(await(r2));
             TestSupport.bytes(await(r3));
-            assertEquals(0, awaitingOn(group), "every reply in");
-            assertEquals(0, requestsOn(group), "no read in flight");
+            assertEquals(0, requestsOn(group), "every reply in");
             // A connection that dies with reads in flight stops counting too.
             CompletableFuture<io.netty.buffer.ByteBuf> lost = c.read(0, 4096);
             CompletableFuture<io.netty.buffer.ByteBuf> lostLarge = c.read(0, 128 * 1024);
-            assertEquals(1, awaitingOn(group));
+            assertEquals(2, requestsOn(group));
             assertEquals(1, group.next().submit(() -> BusyPollStrategy.current().largeReadsInFlight())
                     .get(10, TimeUnit.SECONDS), "the 128 KiB read counts as large");
             server.kill();
@@ -180,8 +173,7 @@ class BusyPollTest {
             assertThrows(java.util.concurrent.ExecutionException.class, () -> lostLarge.get(10, TimeUnit.SECONDS));
             assertEquals(0, group.next().submit(() -> BusyPollStrategy.current().largeReadsInFlight())
                     .get(10, TimeUnit.SECONDS), "nor the large one");
-            assertEquals(0, awaitingOn(group), "the dead connection's reads failed");
-            assertEquals(0, requestsOn(group), "and are no longer counted");
+            assertEquals(0, requestsOn(group), "the dead connection's reads failed and are no longer counted");
         } finally {
             assertTrue(group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS));
         }
@@ -193,14 +185,14 @@ class BusyPollTest {
              NbdHandle h = NbdHandle.create(NbdClientConfig.builder().build())) {
             NbdConnection c = await(h.connectUnix(server.socketPath()));
             CompletableFuture<io.netty.buffer.ByteBuf> r = c.read(0, 4096);
-            int n = c.eventLoop().submit(() -> BusyPollStrategy.current().awaiting())
+            int n = c.eventLoop().submit(() -> BusyPollStrategy.current().requestsInFlight())
                     .get(10, TimeUnit.SECONDS);
             assertEquals(1, n, "the handle's own loop counts its read");
             TestSupport.bytes(await(r));
         }
         EventLoopGroup off = NbdEventLoops.newGroup(NbdEventLoops.defaultTransport(), 1, Duration.ZERO);
         try {
-            assertEquals(-1, awaitingOn(off), "Duration.ZERO: Netty's own strategy, nothing to count");
+            assertEquals(-1, requestsOn(off), "Duration.ZERO: Netty's own strategy, nothing to count");
         } finally {
             assertTrue(off.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS));
         }

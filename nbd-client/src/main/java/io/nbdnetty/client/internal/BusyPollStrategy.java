@@ -8,9 +8,10 @@ import java.util.function.LongSupplier;
 
 /**
  * Netty's select strategy with busy polling: with tasks waiting, a non-blocking poll (as Netty's default); with
- * none, while a connection of the loop awaits replies, non-blocking polls until {@code spinNanos} have passed
- * since the loop last found work, then a blocking one; with none awaiting replies, a blocking one at once. Event
- * loop only, like every select strategy. The connections on the loop find it with {@link #current()}.
+ * none, while the loop's connections have requests in flight, non-blocking polls until {@code spinNanos} have passed
+ * since the loop last found work, then a blocking one; with nothing in flight, a blocking one at once. Event loop
+ * only, like every select strategy. The connections on the loop find it with {@link #current()} and count their
+ * requests with {@link #requests(int, int)}.
  *
  * <p>It polls only where a sleep would cost more than the poll: while the loop's connections have fewer than {@link
  * #POLL_BELOW_REQUESTS} requests in flight between them, or a read of at least {@link #LARGE_READ} bytes (whose reply
@@ -32,8 +33,6 @@ public final class BusyPollStrategy implements SelectStrategy {
     private long until;
     private boolean polling;
     private boolean registered;
-    /** Connections on this loop with requests in flight: see {@link #awaitingReplies(boolean)}. */
-    private int awaiting;
     /** Requests in flight on this loop's connections, and how many of them are large reads. */
     private int requests;
     private int largeReads;
@@ -56,16 +55,6 @@ public final class BusyPollStrategy implements SelectStrategy {
      */
     public static BusyPollStrategy current() {
         return CURRENT.getIfExists();
-    }
-
-    /**
-     * Counts a connection of this loop that starts ({@code true}) or stops ({@code false}) awaiting replies; the
-     * loop polls only while at least one does. Event loop only.
-     *
-     * @param now whether the connection now has requests in flight
-     */
-    public void awaitingReplies(boolean now) {
-        awaiting += now ? 1 : -1;
     }
 
     /**
@@ -109,15 +98,6 @@ public final class BusyPollStrategy implements SelectStrategy {
         return read && length >= LARGE_READ;
     }
 
-    /**
-     * How many connections on this loop await replies. Event loop only.
-     *
-     * @return the count
-     */
-    public int awaiting() {
-        return awaiting;
-    }
-
     @Override
     public int calculateStrategy(IntSupplier selectNow, boolean hasTasks) throws Exception {
         if (!registered) {
@@ -128,7 +108,7 @@ public final class BusyPollStrategy implements SelectStrategy {
             polling = false;
             return selectNow.get();
         }
-        if (awaiting <= 0 || requests >= POLL_BELOW_REQUESTS && largeReads <= 0) {
+        if (requests <= 0 || requests >= POLL_BELOW_REQUESTS && largeReads <= 0) {
             polling = false;
             return SELECT;
         }

@@ -70,9 +70,8 @@ public final class TransmissionHandler extends ReplyAssembler {
     private long nextCookie = 1;
     private long inFlightBytes;
     /** The busy-poll strategy of this connection's loop, told when replies are awaited; null on other groups. */
+    /** The loop's busy-poll strategy, which counts this connection's requests in flight; null if none. */
     private final BusyPollStrategy pollStrategy;
-    /** Whether {@link #pollStrategy} counts this connection as awaiting replies (it has requests in flight). */
-    private boolean awaitingCounted;
     /** Whether the requests being enqueued come from other threads (see {@link FlushPolicy#requestFlush()}). */
     boolean fromOtherThread;
     private boolean disconnecting;
@@ -304,10 +303,6 @@ public final class TransmissionHandler extends ReplyAssembler {
         inFlight = inFlightMap.size();
         inFlightBytes += r.bytes();
         if (pollStrategy != null) {
-            if (!awaitingCounted) {
-                awaitingCounted = true;
-                pollStrategy.awaitingReplies(true);
-            }
             pollStrategy.requests(1, largeRead(r) ? 1 : 0);
         }
         boolean extended = style == NbdReplyStyle.EXTENDED;
@@ -428,9 +423,7 @@ public final class TransmissionHandler extends ReplyAssembler {
         List<Request<?>> all = new ArrayList<>(inFlightMap.values());
         all.sort(Comparator.comparingLong(r -> r.cookie)); // fail them in the order they were sent
         all.addAll(queue);
-        if (awaitingCounted) {
-            awaitingCounted = false;
-            pollStrategy.awaitingReplies(false);
+        if (pollStrategy != null && !inFlightMap.isEmpty()) {
             int large = 0;
             for (Request<?> r : inFlightMap.values()) {
                 large += largeRead(r) ? 1 : 0;
@@ -573,14 +566,11 @@ public final class TransmissionHandler extends ReplyAssembler {
     }
 
     private void finish(Request<?> r) {
-        inFlightMap.remove(key(r.cookie));
-        inFlight = inFlightMap.size();
-        inFlightBytes -= r.bytes();
-        if (awaitingCounted) {
-            pollStrategy.requests(-1, largeRead(r) ? -1 : 0);
-            if (inFlight == 0) {
-                awaitingCounted = false;
-                pollStrategy.awaitingReplies(false);
+        if (inFlightMap.remove(key(r.cookie)) != null) {
+            inFlight = inFlightMap.size();
+            inFlightBytes -= r.bytes();
+            if (pollStrategy != null) {
+                pollStrategy.requests(-1, largeRead(r) ? -1 : 0);
             }
         }
         drainQueue();

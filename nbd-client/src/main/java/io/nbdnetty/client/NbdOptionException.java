@@ -3,6 +3,8 @@ package io.nbdnetty.client;
 import io.nbdnetty.codec.NbdOption;
 import io.nbdnetty.codec.NbdOptionReplyType;
 
+import java.util.Map;
+
 /**
  * The server refused an option in the handshake with an {@code NBD_REP_ERR_*} reply. Carries the option, the error
  * type and the server's message.
@@ -25,11 +27,29 @@ public class NbdOptionException extends NbdException {
      * @param serverMessage the server's message, possibly empty
      */
     public NbdOptionException(NbdOption option, NbdOptionReplyType replyType, String serverMessage) {
-        super("server refused " + option + " with " + replyType
+        super("server refused " + option + " with " + replyType + inWords(replyType)
                 + (serverMessage.isEmpty() ? "" : ": " + NbdStrings.shown(serverMessage)));
         this.option = option;
         this.replyType = replyType;
         this.serverMessage = serverMessage;
+    }
+
+    /** What each error reply of the spec means, in words, for the message. */
+    private static final Map<NbdOptionReplyType, String> WORDS = Map.of(
+            NbdOptionReplyType.ERR_UNSUP, "the server does not support this option",
+            NbdOptionReplyType.ERR_POLICY, "the server's policy forbids it",
+            NbdOptionReplyType.ERR_INVALID, "the server found the request invalid",
+            NbdOptionReplyType.ERR_PLATFORM, "not available on the server's platform",
+            NbdOptionReplyType.ERR_TLS_REQD, "the server requires TLS first",
+            NbdOptionReplyType.ERR_UNKNOWN, "the export is not available",
+            NbdOptionReplyType.ERR_SHUTDOWN, "the server is shutting down",
+            NbdOptionReplyType.ERR_BLOCK_SIZE_REQD, "the server requires the client to ask for its block sizes",
+            NbdOptionReplyType.ERR_TOO_BIG, "the request or its reply is too large",
+            NbdOptionReplyType.ERR_EXT_HEADER_REQD, "the server requires extended headers first");
+
+    private static String inWords(NbdOptionReplyType replyType) {
+        String words = WORDS.get(replyType);
+        return words == null ? "" : " (" + words + ")";
     }
 
     /**

@@ -1,5 +1,7 @@
 package io.nbdnetty.client;
 
+import io.nbdnetty.codec.NbdOption;
+import io.nbdnetty.codec.NbdOptionReplyType;
 import io.netty.channel.unix.Errors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -114,5 +116,24 @@ class NbdErrorsTest {
         assertTrue(NbdErrors.inWords(pkix).startsWith("the server's certificate is not trusted"));
         assertTrue(NbdErrors.inWords(new javax.net.ssl.SSLException("Received fatal alert: certificate_required"))
                 .startsWith("the server requires a client certificate"));
+    }
+
+    @Test
+    void aRefusedOptionSaysWhatTheErrorMeans() {
+        assertEquals("server refused NBD_OPT_GO with NBD_REP_ERR_UNKNOWN (the export is not available)",
+                new NbdOptionException(NbdOption.GO, NbdOptionReplyType.ERR_UNKNOWN, "").getMessage());
+        assertEquals("server refused NBD_OPT_LIST with NBD_REP_ERR_POLICY (the server's policy forbids it): "
+                        + "listing is off",
+                new NbdOptionException(NbdOption.LIST,
+                        NbdOptionReplyType.ERR_POLICY, "listing is off").getMessage());
+        // Every error reply of the spec has its words; one the spec does not define has none, only its number.
+        for (int code = 0x80000001; code <= 0x8000000a; code++) {
+            String m = new NbdOptionException(NbdOption.GO,
+                    NbdOptionReplyType.valueOf(code), "").getMessage();
+            assertTrue(m.endsWith(")") && m.contains(" ("), m);
+        }
+        assertEquals("server refused NBD_OPT_GO with NBD_REP_ERR_UNKNOWN_TYPE(0x8000007f)",
+                new NbdOptionException(NbdOption.GO,
+                        NbdOptionReplyType.valueOf(0x8000007f), "").getMessage());
     }
 }

@@ -75,7 +75,7 @@ public final class CliSupport {
         } catch (NbdOptionException e) {
             throw new NbdException(uri + ": " + e.getMessage()
                     + (NbdOptionReplyType.ERR_UNKNOWN.equals(e.replyType())
-                    ? " (to list the server's exports, use nbd info --list)" : ""), e);
+                    ? "; to list the server's exports, use nbd info --list" : ""), e);
         }
     }
 

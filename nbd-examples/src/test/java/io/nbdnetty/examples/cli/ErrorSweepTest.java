@@ -199,7 +199,8 @@ class ErrorSweepTest {
             Path out = dir.resolve("missing-export.img");
             for (String[] args : new String[][] {{"copy", uri, "null:"}, {"copy", good, uri},
                     {"bench", "--runtime", "1", uri}, {"backup", uri, out.toString()}}) {
-                assertSays(fails(args), uri + ": ", "NBD_REP_ERR_UNKNOWN", "nbd info --list");
+                assertSays(fails(args), uri + ": ", "NBD_REP_ERR_UNKNOWN (the export is not available)",
+                        "nbd info --list");
             }
             assertSays(fails("info", uri), "nosuch", "--list");
         }

@@ -90,7 +90,7 @@ final class ExportProbe {
                     all.add(showOne(h, null, false));
                 } catch (NbdOptionException e) {
                     throw new NbdException(message(e) + forExport(h.exportName())
-                            + " (to list all exports on the server, use --list)", e);
+                            + "; to list all exports on the server, use --list", e);
                 }
             }
         } finally {

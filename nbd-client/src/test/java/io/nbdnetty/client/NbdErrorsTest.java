@@ -87,6 +87,9 @@ class NbdErrorsTest {
             assertFalse(e instanceof NbdConnectException, e.toString());
             assertTrue(e.getMessage().contains("Connection reset by peer")
                     || e.getMessage().contains("closed the connection during the handshake"), e.getMessage());
+            assertTrue(e.getMessage().contains(" with 127.0.0.1:" + ss.getLocalPort()), "names the server: "
+                    + e.getMessage());
+            assertFalse(e.getMessage().contains("client certificate"), "no TLS here: " + e.getMessage());
         }
     }
 

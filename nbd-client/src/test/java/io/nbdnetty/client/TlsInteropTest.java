@@ -111,6 +111,31 @@ class TlsInteropTest {
     }
 
     @Test
+    void aServerThatWantsAClientCertificateAndGetsNoneIsExplained(@TempDir Path caOnly) throws Exception {
+        Files.copy(certs.resolve("ca-cert.pem"), caOnly.resolve("ca-cert.pem"));
+        for (io.netty.handler.ssl.SslProvider engine : new io.netty.handler.ssl.SslProvider[] {
+                io.netty.handler.ssl.SslProvider.OPENSSL, io.netty.handler.ssl.SslProvider.JDK}) {
+            try (PeerServer server = tlsServer("--tls-verify-peer");
+                 NbdHandle h = NbdHandle.create(NbdClientConfig.builder().tls(NbdTlsMode.REQUIRE)
+                         .tlsProvider(engine).tlsCertificates(caOnly).tlsHostname("localhost")
+                         .handshakeTimeout(Duration.ofSeconds(10)).build())) {
+                ExecutionException e = assertThrows(ExecutionException.class,
+                        () -> await(h.connect(UnixSockets.connect(server.socketPath()))), engine.name());
+                String m = e.getCause().getMessage();
+                assertTrue(m.contains("no client certificate was sent: the server may require one")
+                        || m.contains("the server requires a client certificate"), engine + ": " + m);
+                assertEquals(NbdState.DEAD, h.state());
+            }
+        }
+        // With the certificate, no such words: the same server lets the client in.
+        try (PeerServer server = tlsServer("--tls-verify-peer");
+             NbdHandle h = NbdHandle.create(NbdClientConfig.builder().tls(NbdTlsMode.REQUIRE)
+                     .tlsCertificates(certs).tlsHostname("localhost").build())) {
+            roundTrip(await(h.connect(UnixSockets.connect(server.socketPath()))));
+        }
+    }
+
+    @Test
     void serverCertificateFromAnotherCaIsRejected() throws Exception {
         try (PeerServer server = tlsServer();
              NbdHandle h = NbdHandle.create(NbdClientConfig.builder().tls(NbdTlsMode.REQUIRE)

@@ -37,6 +37,7 @@ import io.nbdnetty.codec.NbdTransmissionFlags;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
@@ -46,6 +47,9 @@ import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import javax.net.ssl.SSLException;
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -77,6 +81,12 @@ public final class NegotiationHandler extends ChannelInboundHandlerAdapter {
     private volatile String contextsExport;
     private volatile NbdExportInfo exportInfo;
     private volatile boolean tlsNegotiated;
+    /**
+     * Set when TLS comes up without this side having sent a certificate, cleared by the first reply after it: a
+     * server that requires a client certificate learns, in TLS 1.3, that there is none only after the client's
+     * handshake is over, and drops the connection before it answers anything. Event loop only.
+     */
+    private boolean noCertificateAndNoReplySinceTls;
     private OptionExchange<?> current;
     private CompletableFuture<NbdExportNameReply> exportNameReply;
     private ScheduledFuture<?> timeout;
@@ -220,6 +230,7 @@ public final class NegotiationHandler extends ChannelInboundHandlerAdapter {
         }
         try {
             if (msg instanceof NbdOptionReply reply) {
+                noCertificateAndNoReplySinceTls = false;
                 onOptionReply(reply);
             } else if (msg instanceof NbdNewstyleGreeting g) {
                 onNewstyle(g);
@@ -252,14 +263,36 @@ public final class NegotiationHandler extends ChannelInboundHandlerAdapter {
             owner.fail(new NbdProtocolException("malformed handshake message from the server: " + cause.getMessage(),
                     cause));
         } else {
-            owner.fail(new NbdConnectionClosedException("I/O error during the handshake: " + NbdErrors.inWords(cause),
-                    cause));
+            owner.fail(new NbdConnectionClosedException("I/O error during the handshake" + withServer() + ": "
+                    + NbdErrors.inWords(cause) + clientCertificateHint(), cause));
         }
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         onClosed();
+    }
+
+    /**
+     * What to add to a failure of the handshake that may be a server refusing a client without a certificate: the
+     * connection lost right after TLS came up, before any reply, with no certificate sent.
+     */
+    private String clientCertificateHint() {
+        return noCertificateAndNoReplySinceTls
+                ? " (right after TLS was set up, and no client certificate was sent: the server may require one; it "
+                + "is read from client-cert.pem and client-key.pem in the tls-certificates directory)"
+                : "";
+    }
+
+    /** " with ADDRESS", the server's address or socket path as the channel knows it, for a failure's message. */
+    private String withServer() {
+        SocketAddress a = ctx == null ? null : ctx.channel().remoteAddress();
+        String where = a instanceof InetSocketAddress i
+                ? (i.getHostString().indexOf(':') >= 0 ? "[" + i.getHostString() + "]" : i.getHostString()) + ":"
+                + i.getPort()
+                : a instanceof DomainSocketAddress d ? d.path()
+                : a instanceof UnixDomainSocketAddress u ? u.getPath().toString() : "";
+        return where.isEmpty() ? "" : " with " + where;
     }
 
     /** The channel closed during the handshake; idempotent. On the event loop. */
@@ -273,7 +306,7 @@ public final class NegotiationHandler extends ChannelInboundHandlerAdapter {
         String waiting = current != null ? " while waiting for the reply to " + current.option()
                 : exportNameReply != null ? " after NBD_OPT_EXPORT_NAME (unknown export?)" : "";
         owner.fail(new NbdConnectionClosedException("the server closed the connection during the handshake"
-                + waiting));
+                + withServer() + waiting + clientCertificateHint()));
     }
 
     public void failCurrent(Throwable cause) {
@@ -441,6 +474,7 @@ public final class NegotiationHandler extends ChannelInboundHandlerAdapter {
             if (f.isSuccess()) {
                 decoder.tlsEstablished();
                 tlsNegotiated = true;
+                noCertificateAndNoReplySinceTls = ssl.engine().getSession().getLocalCertificates() == null;
                 // The spec: nothing negotiated before STARTTLS survives it.
                 structuredReplies = false;
                 extendedHeaders = false;

@@ -69,8 +69,7 @@ public final class TransmissionHandler extends ReplyAssembler {
     private final List<CompletableFuture<Void>> capacityWaiters = new ArrayList<>();
     private long nextCookie = 1;
     private long inFlightBytes;
-    /** The busy-poll strategy of this connection's loop, told when replies are awaited; null on other groups. */
-    /** The loop's busy-poll strategy, which counts this connection's requests in flight; null if none. */
+    /** The loop's busy-poll strategy, which counts this connection's requests in flight; null on other groups. */
     private final BusyPollStrategy pollStrategy;
     /** Whether the requests being enqueued come from other threads (see {@link FlushPolicy#requestFlush()}). */
     boolean fromOtherThread;

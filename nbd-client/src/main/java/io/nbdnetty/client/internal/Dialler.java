@@ -368,7 +368,8 @@ public final class Dialler {
         }
     }
 
-    private static String addressString(InetSocketAddress a) {
+    /** An address as the messages show it: {@code 127.0.0.1:10809}, {@code [::1]:10809}. */
+    static String addressString(InetSocketAddress a) {
         return NetUtil.toSocketAddressString(NetUtil.toAddressString(a.getAddress()), a.getPort());
     }
 

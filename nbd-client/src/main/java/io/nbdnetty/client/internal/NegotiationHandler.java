@@ -287,9 +287,7 @@ public final class NegotiationHandler extends ChannelInboundHandlerAdapter {
     /** " with ADDRESS", the server's address or socket path as the channel knows it, for a failure's message. */
     private String withServer() {
         SocketAddress a = ctx == null ? null : ctx.channel().remoteAddress();
-        String where = a instanceof InetSocketAddress i
-                ? (i.getHostString().indexOf(':') >= 0 ? "[" + i.getHostString() + "]" : i.getHostString()) + ":"
-                + i.getPort()
+        String where = a instanceof InetSocketAddress i && i.getAddress() != null ? Dialler.addressString(i)
                 : a instanceof DomainSocketAddress d ? d.path()
                 : a instanceof UnixDomainSocketAddress u ? u.getPath().toString() : "";
         return where.isEmpty() ? "" : " with " + where;
